@@ -1,0 +1,63 @@
+/* edgec_model_api.h - the C API every generated model core implements.
+ *
+ * The generated model.h includes this file and adds the model's constants
+ * (EDGEC_N_VOCAB, EDGEC_MAX_CTX, EDGEC_ARENA_BYTES, ...) and the definition of
+ * struct edgec_model.  The core does no allocation, no I/O and starts no
+ * threads: the caller owns the memory (one arena of EDGEC_ARENA_BYTES) and may
+ * hand it a parallel-for to spread the matrix work over its own threads.
+ */
+#ifndef EDGEC_MODEL_API_H
+#define EDGEC_MODEL_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One slice of a parallel job: worker ith of nth. */
+typedef void (*edgec_task_fn)(void *arg, int ith, int nth);
+/* Runs fn(arg, i, n_threads) for every i in [0, n_threads) and returns when all are done. */
+typedef void (*edgec_parallel_fn)(void *pool, edgec_task_fn fn, void *arg);
+
+typedef struct edgec_model edgec_model; /* defined in the generated model.h */
+
+typedef struct {
+    const char *name;       /* model name given at compile time */
+    const char *target;     /* target profile name */
+    int n_vocab;
+    int max_ctx;            /* KV cache length fixed at compile time (edgec compile --ctx) */
+    int max_batch;          /* tokens per prefill chunk */
+    size_t arena_bytes;     /* memory edgec_model_init needs */
+    size_t weights_bytes;   /* size of the weights blob */
+} edgec_model_info;
+
+const edgec_model_info *edgec_model_get_info(void);
+
+/* Binds the model to its arena (arena_bytes >= EDGEC_ARENA_BYTES, 64-byte aligned)
+ * and weights blob.  Returns 0, or -1 if the arena is too small or misaligned,
+ * -2 if the weights blob has the wrong size or signature. */
+int edgec_model_init(edgec_model *m, void *arena, size_t arena_bytes,
+                     const void *weights, size_t weights_bytes);
+
+/* Matrix work is split over n_threads slices run by fn; fn == NULL runs serially. */
+void edgec_model_set_parallel(edgec_model *m, edgec_parallel_fn fn, void *pool, int n_threads);
+
+/* Forgets the KV cache: the next token fed is at position 0. */
+void edgec_model_reset(edgec_model *m);
+
+/* Number of tokens in the KV cache. */
+int edgec_model_pos(const edgec_model *m);
+
+/* Feeds n tokens at the current position, as batches of up to max_batch tokens
+ * (matrix-matrix), and returns the logits of the last one (n_vocab floats, valid
+ * until the next call).  If all_logits is not NULL it receives n * n_vocab floats,
+ * the logits of every fed token.  Returns NULL, feeding nothing, if n <= 0, a token
+ * id is out of range, or pos + n > max_ctx. */
+const float *edgec_model_feed(edgec_model *m, const int32_t *tokens, int n, float *all_logits);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
