@@ -1,0 +1,40 @@
+"""Build an artifact folder with its own CMakeLists.txt (the same one a user rebuilds with)."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from .errors import EdgecError
+
+
+def build_artifact(art: Path, cc: str, progress=None, jobs: int = 2) -> Path:
+    """Configure and build art/ with cmake; returns the binary's folder. progress(percent, 100) as make reports it."""
+    if not shutil.which("cmake"):
+        raise EdgecError("cmake is not installed; install it (apt-get install cmake) or pass --no-build")
+    build = art / "build"
+    cfg = subprocess.run(["cmake", "-S", str(art), "-B", str(build), f"-DCMAKE_C_COMPILER={cc}",
+                          "-DCMAKE_BUILD_TYPE=", "-G", "Unix Makefiles"], capture_output=True, text=True)
+    if cfg.returncode != 0:
+        raise EdgecError(f"cmake could not configure the build: {_last_error(cfg.stdout + cfg.stderr)}")
+    proc = subprocess.Popen(["cmake", "--build", str(build), "-j", str(jobs)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    log = []
+    for line in proc.stdout:
+        log.append(line)
+        m = re.match(r"\[\s*(\d+)%\]", line)
+        if m and progress:
+            progress(int(m.group(1)), 100)
+    if proc.wait() != 0:
+        raise EdgecError(f"the C build failed: {_last_error(''.join(log))}")
+    shutil.rmtree(build, ignore_errors=True)   # it holds absolute paths of this temporary folder
+    return art / "bin"
+
+
+def _last_error(log: str) -> str:
+    """The first compiler error line of a build log, for a one-line message."""
+    for line in log.splitlines():
+        if "error" in line.lower():
+            return line.strip()[:300]
+    return log.strip().splitlines()[-1][:300] if log.strip() else "no output"

@@ -1,0 +1,124 @@
+"""The `edgec` command line: compile, inspect, targets, tokenize."""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from . import __version__
+from .errors import EdgecError
+
+QUANTS = ["f32", "f16", "q8_0", "q4_0", "q4_1"]
+
+
+def cmd_compile(a) -> int:
+    from .compile import CompileOptions, compile_model
+    compile_model(CompileOptions(model=a.model, target=a.target, out=a.out, name=a.name, tokenizer=a.tokenizer,
+                                 quant=a.quant, ctx=a.ctx, cc=a.cc, build=not a.no_build, quiet=a.quiet))
+    return 0
+
+
+def cmd_inspect(a) -> int:
+    from .inspect_model import describe, inspect_model
+    info = inspect_model(a.model, tokenizer=a.tokenizer, ctx=a.ctx)
+    print(json.dumps(info, indent=2) if a.json else describe(info))
+    return 0
+
+
+def cmd_targets(a) -> int:
+    from .targets import load_target, target_names
+    rows = [load_target(n) for n in target_names()]
+    if a.json:
+        print(json.dumps([t.__dict__ for t in rows], indent=2))
+        return 0
+    print(f"{'target':<12} {'isa':<11} {'cores':>5} {'RAM':>9}  description")
+    for t in rows:
+        print(f"{t.name:<12} {t.isa:<11} {t.cores:>5} {t.ram_bytes / 2**30:>7.1f}G  {t.description}")
+    return 0
+
+
+def cmd_tokenize(a) -> int:
+    """Token ids of each line of --file, from an artifact's binary or from a model's tokenizer."""
+    path = Path(a.model)
+    if (path / "manifest.json").is_file():
+        name = json.loads((path / "manifest.json").read_text())["name"]
+        binary = path / "bin" / name
+        if not binary.is_file():
+            raise EdgecError(f"{path} has no bin/{name}; rebuild it with `edgec compile`")
+        r = subprocess.run([str(binary), "--tokenize", "-f", a.file], capture_output=True)
+        if r.returncode != 0:
+            raise EdgecError(r.stderr.decode(errors="replace").strip().splitlines()[-1])
+        sys.stdout.buffer.write(r.stdout)
+        return 0
+    from .load_model import load_model
+    from .model_registry import resolve_model
+    from .tokenizer_blob import build_tokenizer_blob
+    from .tokenizer_tool import build_tokenize_tool, tokenize_lines
+    model_path, _ = resolve_model(a.model)
+    tok = load_model(model_path, a.tokenizer).tokenizer
+    if tok is None:
+        raise EdgecError(f"{model_path} has no tokenizer; give one with --tokenizer")
+    cache = Path(tempfile.gettempdir()) / "edgec-tools"
+    tool = build_tokenize_tool(cache)
+    with tempfile.TemporaryDirectory() as d:
+        blob = Path(d) / "tokenizer.bin"
+        blob.write_bytes(build_tokenizer_blob(tok))
+        for ids in tokenize_lines(tool, blob, Path(a.file)):
+            print(" ".join(map(str, ids)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edgec", description="Compile language models into specialised C for edge devices.")
+    p.add_argument("--version", action="version", version=f"edgec {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    c = sub.add_parser("compile", help="compile a model into a C inference program")
+    c.add_argument("model", help="GGUF file, Hugging Face folder, llama2.c checkpoint, or a known name (smollm2-135m)")
+    c.add_argument("--target", default="host", help="device profile (see `edgec targets`), default host")
+    c.add_argument("--out", help="output folder (default out/<name>-<target>)")
+    c.add_argument("--name", help="program name (default from the model)")
+    c.add_argument("--tokenizer", help="tokenizer.bin for llama2.c checkpoints")
+    c.add_argument("--quant", choices=QUANTS, help="re-encode the weight matrices (default: keep the stored format)")
+    c.add_argument("--ctx", type=int, default=2048, help="maximum context (KV cache length), default 2048")
+    c.add_argument("--cc", help="C compiler (default: the target's first installed one)")
+    c.add_argument("--no-build", action="store_true", help="generate the sources only")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    c.set_defaults(fn=cmd_compile)
+
+    i = sub.add_parser("inspect", help="architecture, shapes, formats, sizes and memory of a model")
+    i.add_argument("model")
+    i.add_argument("--tokenizer")
+    i.add_argument("--ctx", type=int, default=2048)
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(fn=cmd_inspect)
+
+    t = sub.add_parser("targets", help="list the device profiles")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(fn=cmd_targets)
+
+    k = sub.add_parser("tokenize", help="token ids of each line of a file (one output line per input line)")
+    k.add_argument("model", help="a compiled artifact folder, or a model")
+    k.add_argument("--file", "-f", required=True)
+    k.add_argument("--tokenizer")
+    k.set_defaults(fn=cmd_tokenize)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except EdgecError as e:
+        print(f"edgec: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("edgec: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

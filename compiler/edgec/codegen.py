@@ -1,0 +1,122 @@
+"""Render the generated sources (model.h, model.c, blobs, CMakeLists.txt) from templates/.
+
+Everything model-specific is decided here and handed to the Jinja2 templates as plain
+data: shapes, blob offsets, arena offsets, which specialised matmul each layer calls.
+"""
+from __future__ import annotations
+
+import math
+
+import jinja2
+
+from . import __version__
+from .memory_plan import ArenaPlan
+from .model_ir import ModelIR
+from .paths import templates_dir
+from .targets import Target
+from .weights_blob import WeightsLayout
+
+QUANTIZED = {"q8_0", "q4_0", "q4_1"}   # formats whose kernels take int8 (q8a) activations
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def _c_float(x: float) -> str:
+    """A float literal that round-trips to the same float32."""
+    return f"{float(x)!r}f" if "e" in repr(float(x)) or "." in repr(float(x)) else f"{float(x)!r}.0f"
+
+
+def _kernel_name(fmt: str, n: int) -> str:
+    return f"matmul_{fmt}_{n}"
+
+
+def _groups(what: str, mats: list, n: int, kernels: dict) -> list:
+    """Split matrices (dicts with fmt, shape, w, out, ldo, rows) into groups of one format."""
+    by_fmt = {}
+    for mat in mats:
+        by_fmt.setdefault(mat["fmt"], []).append(mat)
+    groups = []
+    for fmt, ms in by_fmt.items():
+        act = "q8a" if fmt in QUANTIZED else "f32"
+        kernels[(fmt, n)] = {"fmt": fmt, "n": n, "fname": _kernel_name(fmt, n), "act": act,
+                             "act_desc": "int8 q8a" if act == "q8a" else "f32"}
+        shapes = ", ".join(f"[{m['shape'][0]} x {m['shape'][1]}]" for m in ms)
+        groups.append({"what": what, "fmt": fmt, "act": act, "fname": _kernel_name(fmt, n),
+                       "shapes": shapes, "mats": ms})
+    return groups
+
+
+def _layer_kind(ir: ModelIR, i: int, kernels: dict) -> dict:
+    cfg = ir.config
+    t = lambda n: ir.tensors[f"blk.{i}.{n}.weight"]  # noqa: E731
+    mat = lambda n, out, ldo, rows: {"fmt": t(n).fmt, "shape": t(n).shape, "w": f"lw->{n}",  # noqa: E731
+                                     "out": out, "ldo": ldo, "rows": rows}
+    return {
+        "qkv": _groups("Q, K, V projections (K and V straight into the cache)", [
+            mat("attn_q", "m->q", "Q_DIM", "Q_DIM"),
+            mat("attn_k", "k_cache", "KV_DIM", "KV_DIM"),
+            mat("attn_v", "v_cache", "KV_DIM", "KV_DIM")], cfg.dim, kernels),
+        "out": _groups("attention output projection", [mat("attn_output", "m->xb", "DIM", "DIM")],
+                       cfg.n_heads * cfg.head_dim, kernels),
+        "gate_up": _groups("FFN gate and up projections", [
+            mat("ffn_gate", "m->hb", "HIDDEN_DIM", "HIDDEN_DIM"),
+            mat("ffn_up", "m->hb2", "HIDDEN_DIM", "HIDDEN_DIM")], cfg.dim, kernels),
+        "down": _groups("FFN down projection", [mat("ffn_down", "m->xb", "DIM", "DIM")], cfg.hidden_dim, kernels),
+    }
+
+
+def build_context(ir: ModelIR, target: Target, layout: WeightsLayout, arena: ArenaPlan,
+                  name: str, max_ctx: int, source_name: str) -> dict:
+    cfg = ir.config
+    kernels: dict = {}
+    kinds, layer_kind_ids, layers = [], [], []
+    for i in range(cfg.n_layers):
+        kind = _layer_kind(ir, i, kernels)
+        sig = repr([(g["fmt"]) for part in kind.values() for g in part])
+        for k in kinds:
+            if k["sig"] == sig:
+                k["layers"].append(i)
+                break
+        else:
+            kinds.append({"sig": sig, "id": len(kinds), "layers": [i], **kind})
+        layer_kind_ids.append(next(k["id"] for k in kinds if k["sig"] == sig))
+        off = {n: layout.entry(f"blk.{i}.{n}.weight").offset for n in
+               ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down")}
+        if cfg.qkv_bias:
+            off.update({f"{n}_bias": layout.entry(f"blk.{i}.{n}.bias").offset for n in ("attn_q", "attn_k", "attn_v")})
+        layers.append({"index": i, **off})
+    for k in kinds:
+        fmts = sorted({g["fmt"] for part in ("qkv", "out", "gate_up", "down") for g in k[part]})
+        k["desc"] = "weights " + "/".join(fmts)
+        k["layer_list"] = _ranges(k["layers"])
+    embd = layout.entry("token_embd.weight")
+    out = embd if cfg.tied_embeddings else layout.entry("output.weight")
+    classifier = _groups("classifier", [{"fmt": out.fmt, "shape": out.shape, "w": "OUTPUT",
+                                         "out": "(all_logits ? all_logits : m->logits)", "ldo": "N_VOCAB",
+                                         "rows": "N_VOCAB"}], cfg.dim, kernels)
+    return {
+        "version": __version__, "name": name, "source_name": source_name, "target": target, "cfg": cfg,
+        "max_ctx": max_ctx, "max_batch": arena.max_batch, "arena": arena, "layout": layout,
+        "q_dim": cfg.n_heads * cfg.head_dim, "kv_dim": cfg.n_kv_heads * cfg.head_dim,
+        "gqa": cfg.n_heads // cfg.n_kv_heads, "rope_half": cfg.rope_dim // 2,
+        "rope_pairs_desc": "(i, i + HEAD_DIM/2)" if cfg.rope_layout == "neox" else "(2i, 2i+1)",
+        "norm_eps": _c_float(cfg.norm_eps), "att_scale": _c_float(1.0 / math.sqrt(cfg.head_dim)),
+        "signature": layout.signature,
+        "embd": embd, "output": out, "output_norm_offset": layout.entry("output_norm.weight").offset,
+        "rope_cos_offset": layout.entry("rope.cos").offset, "rope_sin_offset": layout.entry("rope.sin").offset,
+        "layers": layers, "layer_kinds": kinds, "layer_kind_list": ", ".join(map(str, layer_kind_ids)),
+        "matmul_kernels": [kernels[k] for k in sorted(kernels)], "classifier": classifier,
+    }
+
+
+def _ranges(ids: list) -> str:
+    if len(ids) > 1 and ids == list(range(ids[0], ids[-1] + 1)):
+        return f"{ids[0]}-{ids[-1]}"
+    return ",".join(map(str, ids))
+
+
+def render(template: str, context: dict) -> str:
+    return _env().get_template(template).render(**context)

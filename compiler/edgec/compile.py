@@ -1,0 +1,234 @@
+"""`edgec compile`: load -> IR -> layout -> render -> build -> verify, into out/<name>-<target>/.
+
+Everything is written into a temporary folder beside the destination and renamed into
+place at the end, so a failed compile never leaves a half-written artifact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__
+from .build import build_artifact
+from .codegen import build_context, render
+from .errors import EdgecError
+from .load_model import load_model
+from .memory_plan import default_max_batch, plan_arena
+from .model_registry import resolve_model
+from .paths import runtime_dir
+from .progress import Progress
+from .targets import Target, load_target
+from .tokenizer_blob import build_tokenizer_blob
+from .weights_blob import plan_layout, write_blob
+
+C_ARRAY_LIMIT = 4 << 20   # below this the blobs are C arrays (portable); above, .incbin (compilers choke on big literals)
+
+
+@dataclass
+class CompileOptions:
+    model: str
+    target: str = "host"
+    out: str | None = None
+    name: str | None = None
+    tokenizer: str | None = None
+    quant: str | None = None
+    ctx: int = 2048
+    cc: str | None = None
+    build: bool = True
+    quiet: bool = False
+
+
+@dataclass
+class CompileResult:
+    out_dir: Path
+    binary: Path
+    manifest: dict
+
+
+def sanitize_name(name: str) -> str:
+    s = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")
+    return s or "model"
+
+
+def runtime_sources() -> list:
+    """Runtime files an artifact needs: every .c/.h in runtime/ and runtime/kernels/ (not tools)."""
+    rt = runtime_dir()
+    files = [p.relative_to(rt) for p in rt.glob("*.[ch]")] + [p.relative_to(rt) for p in rt.glob("kernels/*.h")]
+    return sorted(str(f) for f in files)
+
+
+def memory_needed(weights_bytes: int, arena_bytes: int, tokenizer_bytes: int) -> int:
+    """Bytes the device needs: weights + arena + tokenizer + a fixed allowance for code, stack and runtime tables."""
+    return weights_bytes + arena_bytes + 3 * tokenizer_bytes + (4 << 20)
+
+
+def check_fits(target: Target, need: int, weights_bytes: int, kv_bytes: int, ctx: int) -> None:
+    if target.ram_bytes and need > target.ram_bytes:
+        mib = lambda b: f"{b / 2**20:.1f} MiB"  # noqa: E731
+        per_tok = kv_bytes / ctx
+        fit_ctx = int((target.ram_bytes - (need - kv_bytes)) // per_tok) if per_tok else 0
+        hint = (f"use --ctx {fit_ctx // 64 * 64}" if fit_ctx >= 64 else "use a smaller model or fewer bits (--quant q4_0)")
+        raise EdgecError(f"model needs {mib(need)} (weights {mib(weights_bytes)} + KV cache {mib(kv_bytes)} at "
+                         f"--ctx {ctx} + buffers) but target '{target.name}' has {mib(target.ram_bytes)}; {hint}")
+
+
+def _write_blobs_source(src: Path, embed: str, ctx: dict, weights_path: Path, tok_blob: bytes) -> None:
+    info = {"version": __version__, "weights_bytes": weights_path.stat().st_size, "tokenizer_bytes": len(tok_blob)}
+    if embed == "incbin":
+        (src / "blobs.S").write_text(render("blobs.S.j2", {**info, "size_directive": ".quad"}))
+    else:
+        hexify = lambda b: ",\n".join(",".join(f"0x{x:02x}" for x in b[i:i + 24]) for i in range(0, len(b), 24))  # noqa: E731
+        (src / "blobs.c").write_text(render("blobs.c.j2", {**info, "weights_hex": hexify(weights_path.read_bytes()),
+                                                           "tokenizer_hex": hexify(tok_blob)}))
+
+
+def _manifest(ir, target, layout, arena, name, opts, embed, cc, cflags, tok_bytes, need) -> dict:
+    cfg = ir.config
+    by_fmt: dict = {}
+    for e in layout.entries:
+        f = by_fmt.setdefault(e.fmt, {"tensors": 0, "bytes": 0})
+        f["tensors"] += 1
+        f["bytes"] += e.n_bytes
+    return {
+        "edgec_version": __version__,
+        "name": name,
+        "source": {"file": Path(ir.source_path).name, "format": ir.source_format, "sha256": ir.source_sha256},
+        "target": {"name": target.name, "isa": target.isa, "cc": cc, "cflags": cflags},
+        "model": {"arch": cfg.arch, "dim": cfg.dim, "hidden_dim": cfg.hidden_dim, "n_layers": cfg.n_layers,
+                  "n_heads": cfg.n_heads, "n_kv_heads": cfg.n_kv_heads, "head_dim": cfg.head_dim,
+                  "vocab_size": cfg.vocab_size, "rope_theta": cfg.rope_theta, "rope_layout": cfg.rope_layout,
+                  "norm_eps": cfg.norm_eps, "tied_embeddings": cfg.tied_embeddings, "qkv_bias": cfg.qkv_bias},
+        "quant": opts.quant or "as stored",
+        "max_ctx": opts.ctx, "max_batch": arena.max_batch,
+        "formats": by_fmt,
+        "sizes": {"weights_bytes": layout.total_bytes, "tokenizer_bytes": tok_bytes,
+                  "arena_bytes": arena.total_bytes, "kv_cache_bytes": arena.kv_cache_bytes,
+                  "memory_needed_bytes": need},
+        "weights_embedding": embed,
+        "tensors": [{"name": e.name, "format": e.fmt, "shape": list(e.shape), "offset": e.offset,
+                     "bytes": e.n_bytes} for e in layout.entries],
+        "warnings": list(ir.metadata.get("warnings", [])),
+    }
+
+
+def compile_model(opts: CompileOptions) -> CompileResult:
+    if opts.ctx < 1 or opts.ctx > 1 << 20:
+        raise EdgecError(f"--ctx {opts.ctx} is out of range; give a context length between 1 and 1048576")
+    prog = Progress(6 if opts.build else 4, quiet=opts.quiet)
+    target = load_target(opts.target)
+    path, alias = resolve_model(opts.model)
+
+    prog.stage(f"loading {Path(path).name}")
+    ir = load_model(path, tokenizer_path=opts.tokenizer, quant=opts.quant)
+    if ir.tokenizer is None:
+        raise EdgecError(f"{path} has no tokenizer; give one with --tokenizer")
+    name = sanitize_name(opts.name or alias or ir.config.name)
+    cfg = ir.config
+    prog.end_stage(f"{cfg.arch}, {cfg.n_layers} layers, dim {cfg.dim}, vocab {cfg.vocab_size}")
+
+    prog.stage("planning memory and weight layout")
+    max_ctx = opts.ctx
+    layout = plan_layout(ir, max_ctx)
+    arena = plan_arena(cfg, max_ctx, default_max_batch(max_ctx))
+    tok_blob = build_tokenizer_blob(ir.tokenizer)
+    need = memory_needed(layout.total_bytes, arena.total_bytes, len(tok_blob))
+    check_fits(target, need, layout.total_bytes, arena.kv_cache_bytes, max_ctx)
+    cc = opts.cc or target.find_cc()
+    cflags = list(target.cflags) + ["-Wall", "-Wextra"] + cc_workarounds(cc)
+    embed = target.weights_embed
+    if embed == "auto":
+        embed = "incbin" if layout.total_bytes + len(tok_blob) > C_ARRAY_LIMIT else "c-array"
+    prog.end_stage(f"weights {layout.total_bytes / 2**20:.1f} MiB, arena {arena.total_bytes / 2**20:.1f} MiB")
+
+    out_dir = Path(opts.out or Path("out") / f"{name}-{target.name}")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        prog.stage("writing weights")
+        src = tmp / "src"
+        src.mkdir()
+        write_blob(ir, layout, src / "weights.bin", max_ctx,
+                   progress=lambda d, t: prog.bar(d, t, f"{d / 2**20:.0f}/{t / 2**20:.0f} MiB"))
+        (src / "tokenizer.bin").write_bytes(tok_blob)
+        prog.end_stage()
+
+        prog.stage("generating C")
+        ctx = build_context(ir, target, layout, arena, name, max_ctx, Path(path).name)
+        (src / "model.h").write_text(render("model.h.j2", ctx))
+        (src / "model.c").write_text(render("model.c.j2", ctx))
+        _write_blobs_source(src, embed, ctx, src / "weights.bin", tok_blob)
+        rt_files = runtime_sources()
+        for f in rt_files:
+            (tmp / "runtime" / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(runtime_dir() / f, tmp / "runtime" / f)
+        (tmp / "CMakeLists.txt").write_text(render("CMakeLists.txt.j2", {
+            "version": __version__, "name": name, "cmake_name": name.replace("-", "_"),
+            "source_name": Path(path).name, "target": target, "embed": embed, "cflags": cflags,
+            "runtime_sources": [f for f in rt_files if f.endswith(".c")]}))
+        manifest = _manifest(ir, target, layout, arena, name, opts, embed, cc, cflags, len(tok_blob), need)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        prog.end_stage(f"model.c {len((src / 'model.c').read_text().splitlines())} lines")
+
+        binary = tmp / "bin" / name
+        if opts.build:
+            prog.stage(f"building with {cc}")
+            build_artifact(tmp, cc, progress=lambda d, t: prog.bar(d, t))
+            prog.end_stage(f"bin/{name} {binary.stat().st_size / 2**20:.1f} MiB")
+            prog.stage("verifying the binary")
+            verify_binary(binary)
+            prog.end_stage()
+        _replace_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if opts.build and not opts.quiet:
+        print_summary(prog, manifest, out_dir, name)
+    return CompileResult(out_dir, out_dir / "bin" / name, manifest)
+
+
+def cc_workarounds(cc: str) -> list:
+    """gcc 12's IPA pure/const analysis has deleted calls in generated kernels; turn it off for gcc."""
+    try:
+        ver = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [] if "clang" in ver else ["-fno-ipa-pure-const", "-fno-ipa-modref"]
+
+
+def verify_binary(binary: Path) -> None:
+    """The artifact starts, finds its weights and tokenizer, and reports its info."""
+    r = subprocess.run([str(binary), "--info"], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise EdgecError(f"the built program failed its self-check ({r.stderr.strip() or r.returncode}); "
+                         "this is an edgec bug, please report it")
+
+
+def _replace_dir(tmp: Path, dest: Path) -> None:
+    """Rename tmp into dest; an existing dest is moved aside first and removed after."""
+    old = None
+    if dest.exists():
+        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+        os.rename(dest, old)
+    os.rename(tmp, dest)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def print_summary(prog: Progress, m: dict, out_dir: Path, name: str) -> None:
+    s = m["sizes"]
+    mib = lambda b: f"{b / 2**20:.1f} MiB"  # noqa: E731
+    fmts = ", ".join(f"{k} x{v['tensors']}" for k, v in sorted(m["formats"].items()))
+    prog.say("")
+    prog.say(f"compiled {m['source']['file']} for {m['target']['name']} in {prog.elapsed():.1f}s -> {out_dir}/")
+    prog.say(f"  weights   {mib(s['weights_bytes'])} ({fmts})")
+    prog.say(f"  KV cache  {mib(s['kv_cache_bytes'])} (--ctx {m['max_ctx']}), arena {mib(s['arena_bytes'])} in all")
+    prog.say(f"  device memory needed: {mib(s['memory_needed_bytes'])}")
+    prog.say(f"  run it:   {out_dir}/bin/{name} -p \"Once upon a time\" -n 64")
+    for w in m["warnings"]:
+        prog.say(f"  warning: {w}")

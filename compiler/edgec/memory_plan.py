@@ -1,0 +1,62 @@
+"""The arena: every buffer the forward pass needs, at fixed 64-byte aligned offsets.
+
+The sizes are decided here, at generation time, and written into model.h as
+EDGEC_ARENA_BYTES, so a firmware build knows exactly how much memory to give the core.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model_ir import ModelConfig
+
+ALIGN = 64
+Q8A_BLOCK_BYTES = 40   # edgec_block_q8a: float d, float s, int8 qs[32]
+
+
+@dataclass
+class ArenaBuffer:
+    name: str
+    offset: int
+    n_bytes: int
+    comment: str
+
+
+@dataclass
+class ArenaPlan:
+    buffers: list
+    total_bytes: int
+    kv_cache_bytes: int
+    max_batch: int
+
+    def buffer(self, name: str) -> ArenaBuffer:
+        return next(b for b in self.buffers if b.name == name)
+
+
+def default_max_batch(max_ctx: int) -> int:
+    """Prompt tokens processed per matrix-matrix chunk."""
+    return min(32, max_ctx)
+
+
+def plan_arena(cfg: ModelConfig, max_ctx: int, max_batch: int) -> ArenaPlan:
+    B, f = max_batch, 4
+    q_dim, kv_dim = cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim
+    widest = max(cfg.dim, q_dim, cfg.hidden_dim)
+    sizes = [
+        ("x", B * cfg.dim * f, f"residual stream [{B}][{cfg.dim}] f32"),
+        ("xb", B * cfg.dim * f, f"normalised input of a sublayer [{B}][{cfg.dim}] f32"),
+        ("q", B * q_dim * f, f"queries [{B}][{q_dim}] f32"),
+        ("att", B * q_dim * f, f"attention output [{B}][{q_dim}] f32"),
+        ("hb", B * cfg.hidden_dim * f, f"FFN gate [{B}][{cfg.hidden_dim}] f32"),
+        ("hb2", B * cfg.hidden_dim * f, f"FFN up [{B}][{cfg.hidden_dim}] f32"),
+        ("xq", B * ((widest + 31) // 32) * Q8A_BLOCK_BYTES, f"int8 activations [{B}][{(widest + 31) // 32}] q8a blocks"),
+        ("scores", cfg.n_heads * max_ctx * f, f"attention scores [{cfg.n_heads}][{max_ctx}] f32"),
+        ("logits", cfg.vocab_size * f, f"logits of the last token [{cfg.vocab_size}] f32"),
+        ("key_cache", cfg.n_layers * max_ctx * kv_dim * f, f"K cache [{cfg.n_layers}][{max_ctx}][{kv_dim}] f32"),
+        ("value_cache", cfg.n_layers * max_ctx * kv_dim * f, f"V cache [{cfg.n_layers}][{max_ctx}][{kv_dim}] f32"),
+    ]
+    buffers, off = [], 0
+    for name, n, comment in sizes:
+        buffers.append(ArenaBuffer(name, off, n, comment))
+        off = (off + n + ALIGN - 1) // ALIGN * ALIGN
+    kv = 2 * cfg.n_layers * max_ctx * kv_dim * f
+    return ArenaPlan(buffers, off, kv, B)

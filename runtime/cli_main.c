@@ -1,0 +1,606 @@
+/* cli_main.c - the inference program: parse options, load the linked-in model,
+ * encode the prompt, prefill, then sample and stream tokens (or chat turn by turn).
+ * Everything is allocated once in load(); the per-token loop allocates nothing. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, getline, isatty */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "edgec_blobs.h"
+#include "model.h"
+#include "sampler.h"
+#include "threadpool.h"
+#include "timing.h"
+#include "tokenizer.h"
+
+#define EXIT_USAGE 2 /* bad command line; 1 is for everything else */
+
+typedef struct {
+    const char *prompt;        /* -p */
+    const char *prompt_file;   /* -f */
+    const char *prompt_ids;    /* --prompt-ids "1,2,3" */
+    const char *system;        /* -s */
+    int n_gen;
+    float temperature;
+    int top_k;
+    float top_p;
+    float min_p;
+    float repeat_penalty;
+    int repeat_last_n;
+    uint64_t seed;
+    int seed_given;
+    int n_threads;
+    int chat, ignore_eos, special, tokenize, info, print_ids;
+    const char *dump_logits;   /* --dump-logits FILE */
+    const char *timings_json;  /* --timings-json FILE */
+} options;
+
+typedef struct {
+    int prompt_tokens, gen_tokens;
+    double prefill_ms, ttft_ms, decode_ms;
+    double *token_ms;          /* one latency per generated token, EDGEC_MAX_CTX of room */
+} stats;
+
+/* Everything the program holds; static so it is allocated once and reachable until exit. */
+typedef struct {
+    edgec_model model;
+    edgec_tokenizer *tok;
+    edgec_threadpool *pool;
+    edgec_sampler sampler;
+    void *arena;
+    void *sampler_scratch;
+    int32_t *tokens;           /* the tokens in the KV cache, in order (EDGEC_MAX_CTX) */
+    float *logits;             /* the row the sampler may modify (EDGEC_N_VOCAB) */
+    float *batch_logits;       /* EDGEC_MAX_BATCH rows for --dump-logits */
+    char *text;                /* prompt file contents / one chat turn */
+    size_t text_cap;
+    FILE *dump;
+    int prev_token;            /* last token fed, to drop the space a BOS-following piece starts with */
+    stats st;
+} runner;
+
+static runner R;
+
+/* ---- errors and usage ---- */
+
+static void die(int code, const char *fmt, ...) {
+    va_list ap;
+    fflush(stdout);
+    fputs("error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(code);
+}
+
+static void print_usage(FILE *f, const char *prog) {
+    fprintf(f,
+        "usage: %s [options]\n"
+        "  -p PROMPT             prompt text (default: start from BOS)\n"
+        "  -f FILE               read the prompt from FILE (one trailing newline dropped)\n"
+        "  -n N                  tokens to generate (default 256; 0 = only process the prompt)\n"
+        "  -t TEMP               temperature (default 0.8; 0 = greedy)\n"
+        "  --top-k K             keep the K most likely tokens (default 40; 0 = off)\n"
+        "  --top-p P             nucleus sampling (default 0.95; 1 = off)\n"
+        "  --min-p P             drop tokens below P times the top probability (default 0.05; 0 = off)\n"
+        "  --repeat-penalty R    penalise recent tokens (default 1.0 = off)\n"
+        "  --repeat-last-n N     how many recent tokens the penalty sees (default 64)\n"
+        "  --seed S              random seed (default: from the clock; printed on stderr)\n"
+        "  --threads N           worker threads (default: online CPUs, at most %d)\n"
+        "  --chat                interactive chat: one user turn per stdin line\n"
+        "  -s SYSTEM             system prompt for --chat\n"
+        "  --ignore-eos          keep generating past stop tokens\n"
+        "  --special             parse special-token text such as <|im_start|> in -p\n"
+        "  --print-ids           print generated token ids instead of text\n"
+        "  --tokenize            print the token ids of each line of -f FILE and exit\n"
+        "  --prompt-ids IDS      use comma-separated token ids as the whole prompt\n"
+        "  --dump-logits FILE    write float32 logits of every prompt position and generated step\n"
+        "  --timings-json FILE   write prefill/decode timings as JSON\n"
+        "  --info                print the model's build information and exit\n"
+        "  -h, --help            show this help\n",
+        prog, EDGEC_MAX_THREADS);
+}
+
+/* ---- option parsing ---- */
+
+static long parse_int(const char *flag, const char *s, long min, long max) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        die(EXIT_USAGE, "%s expects an integer in [%ld, %ld], got '%s'", flag, min, max, s);
+    return v;
+}
+
+static float parse_float(const char *flag, const char *s, float min, float max) {
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    if (errno || end == s || *end || !(v >= min && v <= max))
+        die(EXIT_USAGE, "%s expects a number in [%g, %g], got '%s'", flag, (double)min, (double)max, s);
+    return v;
+}
+
+static uint64_t parse_seed(const char *s) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || *s == '-')
+        die(EXIT_USAGE, "--seed expects a non-negative integer, got '%s'", s);
+    return (uint64_t)v;
+}
+
+static int default_threads(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) return 1;
+    return n > EDGEC_MAX_THREADS ? EDGEC_MAX_THREADS : (int)n;
+}
+
+static options parse_args(int argc, char **argv) {
+    options o = {0};
+    o.n_gen = 256;
+    o.temperature = 0.8f;
+    o.top_k = 40;
+    o.top_p = 0.95f;
+    o.min_p = 0.05f;
+    o.repeat_penalty = 1.0f;
+    o.repeat_last_n = 64;
+    o.n_threads = default_threads();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        /* flags without a value */
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { print_usage(stdout, argv[0]); exit(0); }
+        if (!strcmp(a, "--chat")) { o.chat = 1; continue; }
+        if (!strcmp(a, "--ignore-eos")) { o.ignore_eos = 1; continue; }
+        if (!strcmp(a, "--special")) { o.special = 1; continue; }
+        if (!strcmp(a, "--tokenize")) { o.tokenize = 1; continue; }
+        if (!strcmp(a, "--info")) { o.info = 1; continue; }
+        if (!strcmp(a, "--print-ids")) { o.print_ids = 1; continue; }
+        /* flags with a value */
+        static const char *const with_value[] = {
+            "-p", "-f", "-n", "-t", "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty",
+            "--repeat-last-n", "--seed", "--threads", "-s", "--system", "--prompt-ids",
+            "--dump-logits", "--timings-json"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++) known |= !strcmp(a, with_value[k]);
+        if (!known) {
+            fprintf(stderr, "error: unknown option '%s'; see the usage below\n", a);
+            print_usage(stderr, argv[0]);
+            exit(EXIT_USAGE);
+        }
+        if (i + 1 >= argc) die(EXIT_USAGE, "%s needs a value; see %s --help", a, argv[0]);
+        const char *v = argv[++i];
+        if (!strcmp(a, "-p")) o.prompt = v;
+        else if (!strcmp(a, "-f")) o.prompt_file = v;
+        else if (!strcmp(a, "-n")) o.n_gen = (int)parse_int(a, v, 0, INT_MAX);
+        else if (!strcmp(a, "-t") || !strcmp(a, "--temp")) o.temperature = parse_float(a, v, 0.0f, 100.0f);
+        else if (!strcmp(a, "--top-k")) o.top_k = (int)parse_int(a, v, 0, INT_MAX);
+        else if (!strcmp(a, "--top-p")) o.top_p = parse_float(a, v, 1e-6f, 1.0f);
+        else if (!strcmp(a, "--min-p")) o.min_p = parse_float(a, v, 0.0f, 1.0f);
+        else if (!strcmp(a, "--repeat-penalty")) o.repeat_penalty = parse_float(a, v, 1e-3f, 1000.0f);
+        else if (!strcmp(a, "--repeat-last-n")) o.repeat_last_n = (int)parse_int(a, v, 0, INT_MAX);
+        else if (!strcmp(a, "--seed")) { o.seed = parse_seed(v); o.seed_given = 1; }
+        else if (!strcmp(a, "--threads")) o.n_threads = (int)parse_int(a, v, 1, EDGEC_MAX_THREADS);
+        else if (!strcmp(a, "-s") || !strcmp(a, "--system")) o.system = v;
+        else if (!strcmp(a, "--prompt-ids")) o.prompt_ids = v;
+        else if (!strcmp(a, "--dump-logits")) o.dump_logits = v;
+        else if (!strcmp(a, "--timings-json")) o.timings_json = v;
+    }
+    if (o.prompt && o.prompt_file) die(EXIT_USAGE, "give the prompt with -p or -f, not both");
+    if (o.prompt_ids && (o.prompt || o.prompt_file)) die(EXIT_USAGE, "--prompt-ids replaces -p/-f; give only one of them");
+    if (o.tokenize && !o.prompt_file) die(EXIT_USAGE, "--tokenize needs the file to tokenize: --tokenize -f FILE");
+    if (o.chat && (o.prompt || o.prompt_file || o.prompt_ids))
+        die(EXIT_USAGE, "--chat reads its turns from stdin; drop -p/-f/--prompt-ids (use -s for a system prompt)");
+    if (o.top_k > EDGEC_N_VOCAB) o.top_k = 0; /* keeping more than the vocabulary is keeping all */
+    return o;
+}
+
+/* ---- loading ---- */
+
+static void print_info(void) {
+    const edgec_model_info *info = edgec_model_get_info();
+    printf("name: %s\n", info->name);
+    printf("target: %s\n", info->target);
+    printf("vocab: %d\n", info->n_vocab);
+    printf("ctx: %d\n", info->max_ctx);
+    printf("batch: %d\n", info->max_batch);
+    printf("arena_bytes: %zu\n", info->arena_bytes);
+    printf("weights_bytes: %zu\n", info->weights_bytes);
+#ifdef EDGEC_KERNELS_ISA
+    printf("kernels: %s\n", EDGEC_KERNELS_ISA);
+#endif
+}
+
+static void load_tokenizer(void) {
+    char err[256] = "";
+    R.tok = edgec_tokenizer_load(edgec_tokenizer_blob, edgec_tokenizer_blob_size, err, sizeof(err));
+    if (!R.tok) die(1, "cannot load the tokenizer blob (%s); rebuild the program with edgec compile", err);
+}
+
+static void *alloc_or_die(size_t bytes, const char *what) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) die(1, "cannot allocate %zu bytes for %s; free some memory", bytes, what);
+    return p;
+}
+
+static uint64_t clock_seed(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec) ^ ((uint64_t)getpid() << 32);
+}
+
+/* Allocates the arena and every buffer, binds the model, starts the pool and the sampler. */
+static void load(options *o) {
+    size_t arena_bytes = ((size_t)EDGEC_ARENA_BYTES + 63) / 64 * 64; /* aligned_alloc wants a multiple */
+    R.arena = aligned_alloc(64, arena_bytes);
+    if (!R.arena)
+        die(1, "cannot allocate the %zu-byte model arena; free some memory or recompile with a smaller --ctx",
+            arena_bytes);
+    int rc = edgec_model_init(&R.model, R.arena, arena_bytes, edgec_weights, edgec_weights_size);
+    if (rc == -1) die(1, "the model rejected its %zu-byte arena; rebuild the program with edgec compile", arena_bytes);
+    if (rc != 0) die(1, "the weights blob (%zu bytes) does not match the model code; rebuild the program with edgec compile",
+                     edgec_weights_size);
+
+    if (o->n_threads > 1) {
+        R.pool = edgec_threadpool_create(o->n_threads);
+        if (!R.pool) die(1, "cannot start %d threads; use fewer with --threads", o->n_threads);
+        edgec_model_set_parallel(&R.model, edgec_threadpool_run, R.pool, o->n_threads);
+    } else {
+        edgec_model_set_parallel(&R.model, NULL, NULL, 1);
+    }
+
+    size_t scratch_bytes = edgec_sampler_scratch_bytes(EDGEC_N_VOCAB);
+    R.sampler_scratch = alloc_or_die(scratch_bytes, "the sampler");
+    if (!o->seed_given) o->seed = clock_seed();
+    fprintf(stderr, "seed: %" PRIu64 "\n", o->seed);
+    if (edgec_sampler_init(&R.sampler, EDGEC_N_VOCAB, o->temperature, o->top_k, o->top_p, o->min_p,
+                           o->repeat_penalty, o->repeat_last_n, o->seed, R.sampler_scratch, scratch_bytes) != 0)
+        die(EXIT_USAGE, "the sampling options are out of range; see --help");
+
+    R.tokens = alloc_or_die(sizeof(int32_t) * EDGEC_MAX_CTX, "the token buffer");
+    R.logits = alloc_or_die(sizeof(float) * EDGEC_N_VOCAB, "the logits buffer");
+    R.st.token_ms = alloc_or_die(sizeof(double) * EDGEC_MAX_CTX, "the timings");
+    R.prev_token = -1;
+    if (o->dump_logits) {
+        R.batch_logits = alloc_or_die(sizeof(float) * EDGEC_MAX_BATCH * EDGEC_N_VOCAB, "the logits dump");
+        R.dump = fopen(o->dump_logits, "wb");
+        if (!R.dump) die(1, "cannot open %s for writing: %s", o->dump_logits, strerror(errno));
+    }
+}
+
+/* ---- prompt ---- */
+
+/* Makes R.text hold at least cap bytes (outside the token loop only). */
+static void reserve_text(size_t cap) {
+    if (cap <= R.text_cap) return;
+    char *p = realloc(R.text, cap);
+    if (!p) die(1, "cannot allocate %zu bytes for the prompt text; free some memory", cap);
+    R.text = p;
+    R.text_cap = cap;
+}
+
+/* Reads a whole file into R.text; returns its length. */
+static size_t read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) die(1, "cannot open %s: %s", path, strerror(errno));
+    size_t len = 0;
+    reserve_text(4096);
+    for (;;) {
+        len += fread(R.text + len, 1, R.text_cap - len - 1, f);
+        if (len + 1 < R.text_cap) break;
+        reserve_text(R.text_cap * 2);
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) die(1, "cannot read %s", path);
+    R.text[len] = '\0';
+    return len;
+}
+
+static void die_too_long(const char *what, int n_tokens) {
+    die(1, "%s has %d tokens but the model was compiled with --ctx %d; recompile with a larger --ctx",
+        what, n_tokens, EDGEC_MAX_CTX);
+}
+
+/* Encodes text after the n_before tokens already in R.tokens; returns the new total. */
+static int encode_after(int n_before, const char *text, size_t len, int parse_special, const char *what) {
+    int cap = EDGEC_MAX_CTX - n_before;
+    int need = edgec_tokenizer_encode(R.tok, text, len, parse_special, R.tokens + n_before, cap);
+    if (need < 0) die(1, "the tokenizer cannot encode the %s; check that it is valid text", what);
+    if (need > cap) die_too_long(what, n_before + need);
+    return n_before + need;
+}
+
+/* Parses "1,2,3" into R.tokens; returns the count. */
+static int parse_prompt_ids(const char *s) {
+    int n = 0;
+    while (*s) {
+        char *end;
+        errno = 0;
+        long id = strtol(s, &end, 10);
+        if (errno || end == s || id < 0 || id >= EDGEC_N_VOCAB)
+            die(EXIT_USAGE, "--prompt-ids expects comma-separated token ids in [0, %d), got '%s'", EDGEC_N_VOCAB, s);
+        if (n == EDGEC_MAX_CTX) {
+            int total = n;
+            for (const char *c = s; *c; c++) total += *c == ',';
+            die_too_long("prompt", total + 1);
+        }
+        R.tokens[n++] = (int32_t)id;
+        s = end;
+        if (*s == ',') s++;
+        else if (*s) die(EXIT_USAGE, "--prompt-ids expects comma-separated token ids, got '%s'", s);
+    }
+    if (n == 0) die(EXIT_USAGE, "--prompt-ids needs at least one token id");
+    return n;
+}
+
+/* Puts the prompt's tokens in R.tokens; returns how many. */
+static int encode_prompt(const options *o) {
+    if (o->prompt_ids) return parse_prompt_ids(o->prompt_ids);
+    const char *text = o->prompt ? o->prompt : "";
+    size_t len = strlen(text);
+    if (o->prompt_file) {
+        len = read_file(o->prompt_file);
+        if (len > 0 && R.text[len - 1] == '\n') R.text[--len] = '\0'; /* editors add one */
+        text = R.text;
+    }
+    int bos = edgec_tokenizer_bos(R.tok);
+    int n = 0;
+    if (bos >= 0 && (len == 0 || edgec_tokenizer_add_bos(R.tok))) R.tokens[n++] = bos;
+    if (len == 0 && n == 0) die(EXIT_USAGE, "the prompt is empty and the tokenizer has no BOS token; give a prompt with -p");
+    n = encode_after(n, text, len, o->special, "prompt");
+    if (n == 0) die(EXIT_USAGE, "the prompt encodes to no tokens; give a longer prompt");
+    return n;
+}
+
+/* ---- prefill and generation ---- */
+
+static void write_logits(const float *rows, int n_rows) {
+    if (fwrite(rows, sizeof(float) * EDGEC_N_VOCAB, (size_t)n_rows, R.dump) != (size_t)n_rows)
+        die(1, "cannot write the logits dump; check the disk space");
+}
+
+/* Feeds R.tokens[from, to) and returns the last logits; dumps every row when asked. */
+static const float *prefill(int from, int to) {
+    double t0 = edgec_now_ms();
+    const float *last = NULL;
+    if (!R.dump) {
+        last = edgec_model_feed(&R.model, R.tokens + from, to - from, NULL);
+    } else {
+        for (int i = from; i < to; i += EDGEC_MAX_BATCH) {
+            int n = to - i < EDGEC_MAX_BATCH ? to - i : EDGEC_MAX_BATCH;
+            last = edgec_model_feed(&R.model, R.tokens + i, n, R.batch_logits);
+            if (!last) break;
+            write_logits(R.batch_logits, n);
+        }
+    }
+    if (!last) die(1, "the model rejected the prompt tokens at position %d; check the token ids", from);
+    R.st.prompt_tokens += to - from;
+    R.st.prefill_ms += edgec_now_ms() - t0;
+    R.prev_token = R.tokens[to - 1];
+    return last;
+}
+
+/* Writes one token's text (or id) to stdout right away. */
+static void emit_token(const options *o, int id, int first_in_reply) {
+    if (o->print_ids) {
+        printf(first_in_reply ? "%d" : " %d", id);
+    } else {
+        size_t len = 0;
+        const char *piece = edgec_tokenizer_piece(R.tok, id, &len);
+        if (piece && len > 0 && piece[0] == ' ' && R.prev_token >= 0 && R.prev_token == edgec_tokenizer_bos(R.tok)) {
+            piece++; /* SentencePiece's leading space after BOS is not part of the text */
+            len--;
+        }
+        if (piece && len > 0) fwrite(piece, 1, len, stdout);
+    }
+    fflush(stdout);
+}
+
+/* Samples and streams up to n_gen tokens after logits; t_start is when this reply's prefill began. */
+static void generate(const options *o, const float *logits, double t_start) {
+    int first_reply = R.st.gen_tokens == 0 && R.st.ttft_ms == 0.0;
+    for (int i = 0; i < o->n_gen; i++) {
+        int pos = edgec_model_pos(&R.model);
+        if (pos >= EDGEC_MAX_CTX) {
+            fflush(stdout);
+            fprintf(stderr, "\nnote: stopped at the context limit of %d tokens; recompile with a larger --ctx for longer outputs\n",
+                    EDGEC_MAX_CTX);
+            break;
+        }
+        double t0 = edgec_now_ms();
+        memcpy(R.logits, logits, sizeof(float) * EDGEC_N_VOCAB);
+        int id = edgec_sample(&R.sampler, R.logits, R.tokens, pos);
+        if (!o->ignore_eos && edgec_tokenizer_is_stop(R.tok, id)) break;
+        emit_token(o, id, i == 0);
+        if (first_reply && i == 0) R.st.ttft_ms = edgec_now_ms() - t_start;
+        R.tokens[pos] = id;
+        logits = edgec_model_feed(&R.model, R.tokens + pos, 1, NULL);
+        if (!logits) die(1, "the model rejected token %d at position %d", id, pos);
+        R.prev_token = id;
+        if (R.dump) write_logits(logits, 1);
+        double dt = edgec_now_ms() - t0;
+        if (R.st.gen_tokens < EDGEC_MAX_CTX) R.st.token_ms[R.st.gen_tokens] = dt;
+        R.st.gen_tokens++;
+        R.st.decode_ms += dt;
+    }
+    if (o->print_ids) putchar('\n');
+    fflush(stdout);
+}
+
+/* ---- chat ---- */
+
+/* Appends s to R.text at *len. */
+static void append_text(size_t *len, const char *s) {
+    if (!s) return;
+    size_t n = strlen(s);
+    reserve_text(*len + n + 1);
+    memcpy(R.text + *len, s, n + 1);
+    *len += n;
+}
+
+static void strip_line_end(char *line, ssize_t *len) {
+    while (*len > 0 && (line[*len - 1] == '\n' || line[*len - 1] == '\r')) line[--*len] = '\0';
+}
+
+static int is_blank(const char *s) {
+    for (; *s; s++)
+        if (*s != ' ' && *s != '\t') return 0;
+    return 1;
+}
+
+/* One user turn per stdin line; each reply is streamed and ended with a newline. */
+static void chat_loop(const options *o) {
+    const edgec_chat_format *fmt = edgec_tokenizer_chat(R.tok);
+    if (!fmt || !fmt->has_chat) die(EXIT_USAGE, "this model has no chat template; run it without --chat and give a prompt with -p");
+    const char *system = o->system ? o->system : fmt->default_system;
+    int interactive = isatty(STDIN_FILENO);
+    char *line = NULL;
+    size_t line_cap = 0;
+    int first_turn = 1;
+    for (;;) {
+        if (interactive) { fputs("> ", stdout); fflush(stdout); }
+        ssize_t line_len = getline(&line, &line_cap, stdin);
+        if (line_len < 0) break;
+        strip_line_end(line, &line_len);
+        if (is_blank(line)) continue;
+
+        /* the turn's text: conversation start or the end of the previous reply, then the user's message */
+        size_t len = 0;
+        reserve_text(1);
+        R.text[0] = '\0';
+        int pos = edgec_model_pos(&R.model);
+        if (first_turn) {
+            int bos = edgec_tokenizer_bos(R.tok);
+            if (fmt->bos_text && fmt->bos_text[0]) append_text(&len, fmt->bos_text);
+            else if (bos >= 0 && edgec_tokenizer_add_bos(R.tok)) R.tokens[pos++] = bos;
+            if (system && system[0]) {
+                append_text(&len, fmt->system_prefix);
+                append_text(&len, system);
+                append_text(&len, fmt->system_suffix);
+            }
+        } else {
+            append_text(&len, fmt->assistant_suffix);
+        }
+        append_text(&len, fmt->user_prefix);
+        append_text(&len, line);
+        append_text(&len, fmt->user_suffix);
+        append_text(&len, fmt->assistant_prefix);
+
+        int start = edgec_model_pos(&R.model);
+        int end = encode_after(pos, R.text, len, 1, "conversation");
+        if (end == start) continue; /* nothing to feed: an empty template and message */
+        double t0 = edgec_now_ms();
+        const float *logits = prefill(start, end);
+        generate(o, logits, t0);
+        if (interactive) fputs("\n\n", stdout);
+        else fputc('\n', stdout);
+        fflush(stdout);
+        first_turn = 0;
+    }
+    free(line);
+}
+
+/* ---- --tokenize ---- */
+
+/* Prints the ids of each line of path (no BOS, no special-token parsing), one line per line. */
+static int tokenize_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) die(1, "cannot open %s: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t line_cap = 0;
+    int cap = 1024;
+    int32_t *ids = alloc_or_die(sizeof(int32_t) * (size_t)cap, "token ids");
+    ssize_t len;
+    while ((len = getline(&line, &line_cap, f)) >= 0) {
+        if (len > 0 && line[len - 1] == '\n') line[--len] = '\0';
+        int n = edgec_tokenizer_encode(R.tok, line, (size_t)len, 0, ids, cap);
+        if (n > cap) {
+            cap = n;
+            free(ids);
+            ids = alloc_or_die(sizeof(int32_t) * (size_t)cap, "token ids");
+            n = edgec_tokenizer_encode(R.tok, line, (size_t)len, 0, ids, cap);
+        }
+        if (n < 0) die(1, "the tokenizer cannot encode a line of %s; check that it is valid text", path);
+        for (int i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
+        putchar('\n');
+    }
+    int failed = ferror(f);
+    fclose(f);
+    free(line);
+    free(ids);
+    if (failed) die(1, "cannot read %s", path);
+    return 0;
+}
+
+/* ---- statistics ---- */
+
+static double per_second(int n, double ms) { return ms > 0.0 ? n * 1000.0 / ms : 0.0; }
+
+static void print_stats(void) {
+    fprintf(stderr, "prefill: %d tokens, %.2f tok/s | decode: %d tokens, %.2f tok/s | ttft: %.2f ms\n",
+            R.st.prompt_tokens, per_second(R.st.prompt_tokens, R.st.prefill_ms),
+            R.st.gen_tokens, per_second(R.st.gen_tokens, R.st.decode_ms), R.st.ttft_ms);
+}
+
+static void write_timings_json(const char *path, int n_threads) {
+    FILE *f = fopen(path, "w");
+    if (!f) die(1, "cannot open %s for writing: %s", path, strerror(errno));
+    int n = R.st.gen_tokens < EDGEC_MAX_CTX ? R.st.gen_tokens : EDGEC_MAX_CTX;
+    fprintf(f, "{\"prompt_tokens\": %d, \"gen_tokens\": %d, \"prefill_ms\": %.4f, \"ttft_ms\": %.4f, "
+               "\"decode_ms\": %.4f, \"threads\": %d, \"token_ms\": [",
+            R.st.prompt_tokens, R.st.gen_tokens, R.st.prefill_ms, R.st.ttft_ms, R.st.decode_ms, n_threads);
+    for (int i = 0; i < n; i++) fprintf(f, i ? ", %.4f" : "%.4f", R.st.token_ms[i]);
+    fputs("]}\n", f);
+    if (fclose(f) != 0) die(1, "cannot write %s; check the disk space", path);
+}
+
+static void release(void) {
+    if (R.dump && fclose(R.dump) != 0) die(1, "cannot write the logits dump; check the disk space");
+    R.dump = NULL;
+    edgec_threadpool_free(R.pool);
+    edgec_tokenizer_free(R.tok);
+    free(R.arena);
+    free(R.sampler_scratch);
+    free(R.tokens);
+    free(R.logits);
+    free(R.batch_logits);
+    free(R.text);
+    free(R.st.token_ms);
+}
+
+int main(int argc, char **argv) {
+    options o = parse_args(argc, argv);
+    if (o.info) {
+        print_info();
+        return 0;
+    }
+    load_tokenizer();
+    if (o.tokenize) {
+        int rc = tokenize_file(o.prompt_file);
+        edgec_tokenizer_free(R.tok);
+        return rc;
+    }
+    load(&o);
+    if (o.chat) {
+        chat_loop(&o);
+    } else {
+        int n = encode_prompt(&o);
+        double t0 = edgec_now_ms();
+        const float *logits = prefill(0, n);
+        generate(&o, logits, t0);
+        if (!o.print_ids && o.n_gen > 0) putchar('\n');
+    }
+    print_stats();
+    if (o.timings_json) write_timings_json(o.timings_json, o.n_threads);
+    release();
+    return 0;
+}

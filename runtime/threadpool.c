@@ -1,0 +1,183 @@
+/* threadpool.c - N-1 pthreads started once; spin-then-sleep wake-up on a generation counter. */
+#define _GNU_SOURCE /* pthread_setaffinity_np, sched_getaffinity, CPU_SET */
+#include "threadpool.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+/* Spin iterations (each with a pause hint) before a waiting thread sleeps or yields:
+ * long enough to bridge the gaps between matmuls, short enough not to burn a core. */
+#ifndef EDGEC_POOL_SPIN
+#define EDGEC_POOL_SPIN 20000
+#endif
+
+typedef struct {
+    struct edgec_threadpool *pool;
+    int ith;
+    pthread_t thread;
+} worker;
+
+struct edgec_threadpool {
+    int n_threads;
+    edgec_task_fn fn;          /* the current job; published by the generation bump */
+    void *arg;
+    atomic_uint generation;    /* bumped once per run (and once to stop) */
+    atomic_int n_done;         /* workers 1..n-1 that finished the current run */
+    atomic_int n_sleeping;     /* workers blocked on wake, so run knows to signal */
+    atomic_int stop;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int pinned;                /* the caller's affinity was changed and must be restored */
+#ifdef __linux__
+    cpu_set_t caller_cpus;
+#endif
+    worker workers[EDGEC_MAX_THREADS];
+};
+
+static inline void cpu_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Returns the first generation different from seen: spin first, then sleep. */
+static unsigned wait_for_work(edgec_threadpool *pool, unsigned seen) {
+    for (int i = 0; i < EDGEC_POOL_SPIN; i++) {
+        unsigned g = atomic_load_explicit(&pool->generation, memory_order_acquire);
+        if (g != seen) return g;
+        cpu_pause();
+    }
+    /* seq_cst pairs with run's bump-then-check of n_sleeping: one of us sees the other */
+    atomic_fetch_add(&pool->n_sleeping, 1);
+    pthread_mutex_lock(&pool->lock);
+    unsigned g;
+    while ((g = atomic_load(&pool->generation)) == seen) pthread_cond_wait(&pool->wake, &pool->lock);
+    pthread_mutex_unlock(&pool->lock);
+    atomic_fetch_sub(&pool->n_sleeping, 1);
+    return g;
+}
+
+static void *worker_main(void *p) {
+    worker *w = p;
+    edgec_threadpool *pool = w->pool;
+    unsigned seen = 0; /* the generation before any run */
+    for (;;) {
+        seen = wait_for_work(pool, seen);
+        if (atomic_load_explicit(&pool->stop, memory_order_relaxed)) return NULL;
+        pool->fn(pool->arg, w->ith, pool->n_threads);
+        atomic_fetch_add_explicit(&pool->n_done, 1, memory_order_release);
+    }
+}
+
+/* Publishes a new generation and wakes the sleepers, if any. */
+static void bump_generation(edgec_threadpool *pool) {
+    atomic_fetch_add(&pool->generation, 1);
+    if (atomic_load(&pool->n_sleeping) > 0) {
+        pthread_mutex_lock(&pool->lock);
+        pthread_cond_broadcast(&pool->wake);
+        pthread_mutex_unlock(&pool->lock);
+    }
+}
+
+/* Pins worker i (the caller is 0) to the i-th allowed CPU, when each thread can have its own. */
+static void pin_threads(edgec_threadpool *pool) {
+#ifdef __linux__
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return;
+    if (CPU_COUNT(&allowed) < pool->n_threads) return; /* oversubscribed: let the scheduler move them */
+    int cpus[EDGEC_MAX_THREADS], n = 0;
+    for (int c = 0; c < CPU_SETSIZE && n < pool->n_threads; c++)
+        if (CPU_ISSET(c, &allowed)) cpus[n++] = c;
+    for (int i = 0; i < n; i++) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpus[i], &one);
+        pthread_t t = i == 0 ? pthread_self() : pool->workers[i].thread;
+        if (pthread_setaffinity_np(t, sizeof(one), &one) == 0 && i == 0) {
+            pool->caller_cpus = allowed;
+            pool->pinned = 1;
+        }
+    }
+#else
+    (void)pool;
+#endif
+}
+
+static void stop_workers(edgec_threadpool *pool, int n_started) {
+    atomic_store(&pool->stop, 1);
+    atomic_fetch_add(&pool->generation, 1);
+    pthread_mutex_lock(&pool->lock);
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->lock);
+    for (int i = 1; i <= n_started; i++) pthread_join(pool->workers[i].thread, NULL);
+}
+
+edgec_threadpool *edgec_threadpool_create(int n_threads) {
+    if (n_threads < 1 || n_threads > EDGEC_MAX_THREADS) return NULL;
+    edgec_threadpool *pool = calloc(1, sizeof(*pool));
+    if (!pool) return NULL;
+    pool->n_threads = n_threads;
+    atomic_init(&pool->generation, 0);
+    atomic_init(&pool->n_done, 0);
+    atomic_init(&pool->n_sleeping, 0);
+    atomic_init(&pool->stop, 0);
+    if (pthread_mutex_init(&pool->lock, NULL) != 0) {
+        free(pool);
+        return NULL;
+    }
+    if (pthread_cond_init(&pool->wake, NULL) != 0) {
+        pthread_mutex_destroy(&pool->lock);
+        free(pool);
+        return NULL;
+    }
+    for (int i = 1; i < n_threads; i++) {
+        pool->workers[i].pool = pool;
+        pool->workers[i].ith = i;
+        if (pthread_create(&pool->workers[i].thread, NULL, worker_main, &pool->workers[i]) != 0) {
+            stop_workers(pool, i - 1);
+            pthread_cond_destroy(&pool->wake);
+            pthread_mutex_destroy(&pool->lock);
+            free(pool);
+            return NULL;
+        }
+    }
+    if (n_threads > 1) pin_threads(pool);
+    return pool;
+}
+
+void edgec_threadpool_run(void *p, edgec_task_fn fn, void *arg) {
+    edgec_threadpool *pool = p;
+    if (!pool || pool->n_threads == 1) {
+        fn(arg, 0, 1);
+        return;
+    }
+    pool->fn = fn;
+    pool->arg = arg;
+    atomic_store_explicit(&pool->n_done, 0, memory_order_relaxed); /* published by the bump */
+    bump_generation(pool);
+    fn(arg, 0, pool->n_threads);
+    int others = pool->n_threads - 1;
+    for (long spins = 0; atomic_load_explicit(&pool->n_done, memory_order_acquire) != others; spins++) {
+        if (spins < EDGEC_POOL_SPIN) cpu_pause();
+        else sched_yield(); /* a worker may be waiting for our core */
+    }
+}
+
+int edgec_threadpool_size(const edgec_threadpool *pool) {
+    return pool ? pool->n_threads : 1;
+}
+
+void edgec_threadpool_free(edgec_threadpool *pool) {
+    if (!pool) return;
+    stop_workers(pool, pool->n_threads - 1);
+#ifdef __linux__
+    if (pool->pinned) pthread_setaffinity_np(pthread_self(), sizeof(pool->caller_cpus), &pool->caller_cpus);
+#endif
+    pthread_cond_destroy(&pool->wake);
+    pthread_mutex_destroy(&pool->lock);
+    free(pool);
+}

@@ -1,0 +1,36 @@
+/* model.h - a fake model core for testing the runtime (CLI, pool, sampler wiring).
+ *
+ * It implements edgec_model_api.h with a rule anyone can check: after feeding
+ * token t the logits are logits[v] = -|v - (7 t + 3) mod 512|, so greedy decoding
+ * from t gives (7 t + 3) mod 512.  Logits are computed in vocabulary slices
+ * through the caller's parallel-for, so a slice the pool skips is caught.
+ */
+#ifndef EDGEC_MODEL_H
+#define EDGEC_MODEL_H
+
+#include "edgec_model_api.h"
+
+#define EDGEC_MODEL_NAME    "fake"
+#define EDGEC_TARGET_NAME   "test"
+#define EDGEC_KERNELS_ISA   "scalar"
+
+#define EDGEC_N_VOCAB       512
+#define EDGEC_MAX_CTX       64
+#define EDGEC_MAX_BATCH     8
+
+#define EDGEC_WEIGHTS_BYTES 64u
+#define EDGEC_ARENA_BYTES   (EDGEC_MAX_BATCH * EDGEC_N_VOCAB * 4u)   /* one batch of logit rows */
+#define EDGEC_ARENA_ALIGN   64
+
+#define EDGEC_FAKE_SIGNATURE "EDGEC-FAKE-WEIGHTS"
+
+struct edgec_model {
+    const unsigned char *w;
+    float *logits;              /* EDGEC_MAX_BATCH rows of EDGEC_N_VOCAB, in the arena */
+    int pos;
+    edgec_parallel_fn parallel;
+    void *pool;
+    int n_threads;
+};
+
+#endif

@@ -1,0 +1,155 @@
+"""The edgec command line: subcommands work, and bad input gives one line, a non-zero exit, and no half-written output."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from gguf import GGMLQuantizationType, GGUFWriter
+
+from conftest import STORIES
+from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
+
+
+def edgec(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "edgec.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+@pytest.fixture
+def good_gguf(tmp_path):
+    cfg = make_tiny_config()
+    tok, _ = tiny_tokenizer_gpt2()
+    path = tmp_path / "good.gguf"
+    write_gguf(path, cfg, random_weights(cfg, seed=3), "q8_0", tok)
+    return path
+
+
+def assert_one_line_error(r, out_dir, *words):
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edgec: error: "), r.stderr
+    for w in words:
+        assert w.lower() in lines[0].lower(), (w, lines[0])
+    assert not out_dir.exists(), "a failed compile left an output folder"
+    assert not [p for p in out_dir.parent.iterdir() if p.name.startswith(f".{out_dir.name}.tmp")], "temp left behind"
+
+
+def test_truncated_gguf(good_gguf, tmp_path):
+    bad = tmp_path / "trunc.gguf"
+    bad.write_bytes(good_gguf.read_bytes()[: good_gguf.stat().st_size // 2])
+    assert_one_line_error(edgec("compile", bad, "--out", tmp_path / "o"), tmp_path / "o")
+
+
+def test_wrong_magic(good_gguf, tmp_path):
+    bad = tmp_path / "magic.gguf"
+    bad.write_bytes(b"GGUX" + good_gguf.read_bytes()[4:])
+    assert_one_line_error(edgec("compile", bad, "--out", tmp_path / "o"), tmp_path / "o")
+
+
+def test_unsupported_tensor_type(tmp_path):
+    cfg = make_tiny_config()
+    tok, _ = tiny_tokenizer_gpt2()
+    path = tmp_path / "q5.gguf"
+    weights = random_weights(cfg, seed=3)
+    write_gguf(path, cfg, weights, "q8_0", tok)
+    # rewrite one tensor as Q5_0 (22-byte blocks of 32) with the gguf writer
+    from gguf import GGUFReader
+    r = GGUFReader(str(path))
+    w = GGUFWriter(str(tmp_path / "q5b.gguf"), "llama")
+    for field in r.fields.values():
+        if field.name.startswith("GGUF.") or field.name == "general.architecture":
+            continue
+        vt = field.types[0]
+        if vt.name == "ARRAY":
+            w.add_array(field.name, field.contents())
+        else:
+            w.add_key_value(field.name, field.contents(), vt)
+    for t in r.tensors:
+        if t.name == "blk.0.attn_q.weight":
+            rows, cols = int(t.shape[1]), int(t.shape[0])
+            raw = np.zeros((rows, cols // 32 * 22), dtype=np.uint8)
+            w.add_tensor(t.name, raw, raw_shape=(rows, cols), raw_dtype=GGMLQuantizationType.Q5_0)
+        else:
+            w.add_tensor(t.name, np.asarray(t.data), raw_dtype=t.tensor_type)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    assert_one_line_error(edgec("compile", tmp_path / "q5b.gguf", "--out", tmp_path / "o"), tmp_path / "o",
+                          "blk.0.attn_q.weight", "Q5_0")
+
+
+def test_missing_tensor(tmp_path):
+    cfg = make_tiny_config()
+    tok, _ = tiny_tokenizer_gpt2()
+    weights = random_weights(cfg, seed=3)
+    del weights["blk.1.ffn_up.weight"]
+    write_gguf(tmp_path / "m.gguf", cfg, weights, "f32", tok)
+    assert_one_line_error(edgec("compile", tmp_path / "m.gguf", "--out", tmp_path / "o"), tmp_path / "o",
+                          "blk.1.ffn_up.weight")
+
+
+def test_shape_mismatch(tmp_path):
+    cfg = make_tiny_config()
+    tok, _ = tiny_tokenizer_gpt2()
+    weights = random_weights(cfg, seed=3)
+    weights["blk.0.attn_k.weight"] = np.zeros((cfg.n_kv_heads * cfg.head_dim + 32, cfg.dim), np.float32)
+    write_gguf(tmp_path / "m.gguf", cfg, weights, "f32", tok)
+    assert_one_line_error(edgec("compile", tmp_path / "m.gguf", "--out", tmp_path / "o"), tmp_path / "o",
+                          "blk.0.attn_k.weight")
+
+
+def test_unknown_target(good_gguf, tmp_path):
+    assert_one_line_error(edgec("compile", good_gguf, "--target", "toaster", "--out", tmp_path / "o"),
+                          tmp_path / "o", "toaster", "host")
+
+
+def test_model_too_big_for_target(tmp_path):
+    r = edgec("compile", "smollm2-135m", "--ctx", 1 << 20, "--out", tmp_path / "o")
+    assert_one_line_error(r, tmp_path / "o", "--ctx")
+
+
+def test_llama2c_without_tokenizer(tmp_path):
+    assert_one_line_error(edgec("compile", STORIES / "stories260K.bin", "--out", tmp_path / "o"), tmp_path / "o",
+                          "--tokenizer")
+
+
+def test_failed_recompile_keeps_previous_artifact(good_gguf, tmp_path):
+    out = tmp_path / "o"
+    assert edgec("compile", good_gguf, "--out", out, "--ctx", 64, "--no-build").returncode == 0
+    before = (out / "manifest.json").read_text()
+    r = edgec("compile", good_gguf, "--out", out, "--target", "nope")
+    assert r.returncode != 0 and (out / "manifest.json").read_text() == before
+
+
+def test_targets_and_inspect(good_gguf):
+    r = edgec("targets")
+    assert r.returncode == 0 and "host" in r.stdout and "generic" in r.stdout
+    r = edgec("inspect", good_gguf, "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    cfg = make_tiny_config()
+    assert info["shapes"]["dim"] == cfg.dim and info["shapes"]["n_layers"] == cfg.n_layers
+    assert info["formats"]["q8_0"]["tensors"] == 2 + 7 * cfg.n_layers
+    r = edgec("inspect", good_gguf)
+    assert r.returncode == 0 and "memory" in r.stdout
+
+
+def test_compile_prints_progress_and_summary(good_gguf, tmp_path):
+    r = edgec("compile", good_gguf, "--out", tmp_path / "o", "--ctx", 64)
+    assert r.returncode == 0, r.stderr
+    assert "[1/6]" in r.stderr and "building" in r.stderr and "device memory needed" in r.stderr
+
+
+def test_tokenize_model_and_artifact_agree(good_gguf, tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text("hello world\n\nabc 123 <|im_start|>\n")
+    a = edgec("tokenize", good_gguf, "--file", text)
+    assert a.returncode == 0, a.stderr
+    assert edgec("compile", good_gguf, "--out", tmp_path / "o", "--ctx", 64).returncode == 0
+    b = edgec("tokenize", tmp_path / "o", "--file", text)
+    assert b.returncode == 0, b.stderr
+    assert a.stdout == b.stdout and len(a.stdout.splitlines()) == 3 and a.stdout.splitlines()[1] == ""

@@ -1,0 +1,85 @@
+"""The generated sources: deterministic, warning-free under gcc and clang, and a core free of I/O and allocation."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import pytest
+
+from conftest import STORIES, compile_artifact
+from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
+
+WARN = ["-std=c11", "-Wall", "-Wextra", "-Werror"]
+# What the model core may call: memory and math primitives every firmware libc has.
+CORE_ALLOWED_CALLS = {"memset", "memcpy", "memcmp", "expf", "sqrtf", "fabsf", "roundf", "floorf", "fmaxf", "logf",
+                      "cosf", "sinf"}
+
+
+@pytest.fixture(scope="module")
+def tiny_gguf(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cg")
+    cfg = make_tiny_config()
+    weights = random_weights(cfg, seed=9)
+    fmts = {n: ("f32" if a.ndim == 1 else "q8_0" if n == "token_embd.weight" else "q4_1") for n, a in weights.items()}
+    tok, _ = tiny_tokenizer_gpt2()
+    write_gguf(d / "tiny.gguf", cfg, weights, fmts, tok)
+    return d / "tiny.gguf"
+
+
+def _files(art):
+    return {p.relative_to(art): p.read_bytes() for p in sorted(art.rglob("*")) if p.is_file()}
+
+
+def test_generation_is_deterministic(tiny_gguf, tmp_path):
+    a = compile_artifact(tiny_gguf, tmp_path / "a", ctx=64, build=False).out_dir
+    b = compile_artifact(tiny_gguf, tmp_path / "b", ctx=64, build=False).out_dir
+    fa, fb = _files(a), _files(b)
+    assert fa.keys() == fb.keys()
+    for k in fa:
+        assert fa[k] == fb[k], f"{k} differs between two compiles"
+    assert {"src/model.c", "src/model.h", "manifest.json", "CMakeLists.txt"} <= {str(k) for k in fa}
+
+
+@pytest.mark.parametrize("cc", ["gcc", "clang"])
+@pytest.mark.parametrize("isa", [["-march=native"], ["-DEDGEC_SCALAR"]])
+@pytest.mark.parametrize("model", ["tiny", "stories"])
+def test_generated_code_compiles_without_warnings(tiny_gguf, tmp_path, cc, isa, model):
+    if model == "tiny":
+        art = compile_artifact(tiny_gguf, tmp_path / "a", ctx=64, build=False).out_dir
+    else:
+        art = compile_artifact(STORIES / "stories260K.bin", tmp_path / "a", ctx=64, build=False,
+                               tokenizer=str(STORIES / "tok512.bin")).out_dir
+    sources = [art / "src" / "model.c"] + sorted((art / "runtime").glob("*.c"))
+    for src in sources:
+        r = subprocess.run([cc, *WARN, "-O2", *isa, "-I", art / "src", "-I", art / "runtime", "-c", src,
+                            "-o", tmp_path / (src.stem + ".o")], capture_output=True, text=True)
+        assert r.returncode == 0, f"{cc} {src.name}:\n{r.stderr}"
+
+
+def test_core_is_freestanding(tiny_gguf, tmp_path):
+    """model.c calls no allocator, no stdio and no threads: only memory and math primitives (checked with libclang)."""
+    from clang import cindex
+    art = compile_artifact(tiny_gguf, tmp_path / "a", ctx=64, build=False).out_dir
+    tu = cindex.Index.create().parse(str(art / "src" / "model.c"),
+                                     args=["-std=c11", "-march=native", f"-I{art / 'src'}", f"-I{art / 'runtime'}"])
+    errors = [d.spelling for d in tu.diagnostics if d.severity >= cindex.Diagnostic.Error]
+    assert not errors, errors
+    defined = {c.spelling for c in tu.cursor.walk_preorder()
+               if c.kind == cindex.CursorKind.FUNCTION_DECL and c.is_definition()}
+    assert {"edgec_model_init", "edgec_model_feed", "edgec_model_reset", "forward_chunk"} <= defined
+    called = {c.referenced.spelling for c in tu.cursor.walk_preorder()
+              if c.kind == cindex.CursorKind.CALL_EXPR and c.referenced is not None}
+    external = {f for f in called - defined if not f.startswith("_mm") and not f.startswith("__builtin")}
+    assert external <= CORE_ALLOWED_CALLS, f"core calls {sorted(external - CORE_ALLOWED_CALLS)}"
+
+
+def test_header_states_exact_sizes(tiny_gguf, tmp_path):
+    art = compile_artifact(tiny_gguf, tmp_path / "a", ctx=64, build=False).out_dir
+    header = (art / "src" / "model.h").read_text()
+    manifest = json.loads((art / "manifest.json").read_text())
+    arena = int(re.search(r"#define EDGEC_ARENA_BYTES\s+(\d+)u", header).group(1))
+    weights = int(re.search(r"#define EDGEC_WEIGHTS_BYTES\s+(\d+)u", header).group(1))
+    assert arena == manifest["sizes"]["arena_bytes"]
+    assert weights == manifest["sizes"]["weights_bytes"] == (art / "src" / "weights.bin").stat().st_size
+    assert "#define EDGEC_MAX_CTX      64" in header

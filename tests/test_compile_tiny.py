@@ -1,0 +1,114 @@
+"""Tiny random models, every weight format x target: the compiled program against the numpy reference.
+
+Tolerance: logits of the compiled program are compared with the reference run in kernel-mimicking
+mode (int8 activations exactly as the kernels quantize them); they differ only by float summation
+order, so max |diff| <= 2e-3 * max |logit|.  Greedy token sequences must be identical for 32 tokens.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import compile_artifact, greedy_logits
+from edgec.load_model import load_model
+from edgec.reference import Reference
+from edgec.tiny_models import (make_tiny_config, random_weights, tiny_tokenizer_gpt2, tiny_tokenizer_sentencepiece,
+                               write_gguf, write_hf_folder, write_llama2c, write_llama2c_tokenizer)
+
+FORMATS = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1"]
+PROMPT = [5, 17, 42, 99, 3, 250, 7, 120]
+N_GEN = 32
+REL_TOL = 2e-3
+
+
+def check_against_reference(model_path, binary, tmp_path, tokenizer_path=None, n_gen=N_GEN, threads=1):
+    ir = load_model(str(model_path), tokenizer_path=tokenizer_path)
+    vocab = ir.config.vocab_size
+    ref = Reference(ir, mimic_kernels=True)
+    ref_ids = ref.greedy(PROMPT, n_gen)
+    got = greedy_logits(binary, PROMPT, n_gen, vocab, tmp_path, threads=threads)
+    assert got.shape[0] >= len(PROMPT) + n_gen - 1, got.shape
+    got = got[:len(PROMPT) + n_gen - 1]
+    c_ids = [int(i) for i in got[len(PROMPT) - 1:].argmax(axis=1)]
+    assert c_ids == ref_ids, f"greedy tokens differ:\n C   {c_ids}\n ref {ref_ids}"
+    ref.reset()
+    want = ref.forward(PROMPT + ref_ids[:-1])
+    err = np.abs(got - want).max() / np.abs(want).max()
+    assert err <= REL_TOL, f"max logit error {err:.2e} of max |logit| exceeds {REL_TOL}"
+    return err
+
+
+@pytest.mark.parametrize("target", ["host", "generic"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_gguf_format_target(tmp_path, fmt, target):
+    cfg = make_tiny_config()
+    tok, _ = tiny_tokenizer_gpt2()
+    path = tmp_path / f"tiny-{fmt}.gguf"
+    write_gguf(path, cfg, random_weights(cfg, seed=1), fmt, tok)
+    res = compile_artifact(path, tmp_path / "out", target=target, ctx=128)
+    check_against_reference(path, res.binary, tmp_path)
+
+
+def test_gguf_mixed_formats_two_threads(tmp_path):
+    """Q8_0 embedding + Q4_1 layers with one F16 layer (two specialised layer kinds), run on 2 threads."""
+    cfg = make_tiny_config(n_layers=3)
+    weights = random_weights(cfg, seed=2)
+    fmts = {n: ("f32" if a.ndim == 1 else "q8_0" if n == "token_embd.weight" else
+                "f16" if n.startswith("blk.1.") else "q4_1") for n, a in weights.items()}
+    tok, _ = tiny_tokenizer_gpt2()
+    path = tmp_path / "mixed.gguf"
+    write_gguf(path, cfg, weights, fmts, tok)
+    res = compile_artifact(path, tmp_path / "out", ctx=128)
+    assert "attention_1" in (res.out_dir / "src" / "model.c").read_text()
+    check_against_reference(path, res.binary, tmp_path, threads=2)
+
+
+def test_gguf_qwen2_bias_neox(tmp_path):
+    cfg = make_tiny_config(arch="qwen2", qkv_bias=True, rope_layout="neox")
+    tok, _ = tiny_tokenizer_gpt2()
+    path = tmp_path / "qwen.gguf"
+    write_gguf(path, cfg, random_weights(cfg, seed=3), "q8_0", tok)
+    res = compile_artifact(path, tmp_path / "out", ctx=128)
+    check_against_reference(path, res.binary, tmp_path)
+
+
+def test_long_prompt_crosses_batches(tmp_path):
+    """A prompt longer than one prefill chunk (32) must equal the reference too."""
+    cfg = make_tiny_config()
+    tok, _ = tiny_tokenizer_gpt2()
+    path = tmp_path / "t.gguf"
+    write_gguf(path, cfg, random_weights(cfg, seed=4), "q4_0", tok)
+    res = compile_artifact(path, tmp_path / "out", ctx=128)
+    ir = load_model(str(path))
+    prompt = [(i * 37 + 11) % cfg.vocab_size for i in range(75)]
+    got = greedy_logits(res.binary, prompt, 1, cfg.vocab_size, tmp_path)[:len(prompt)]
+    want = Reference(ir, mimic_kernels=True).forward(prompt)
+    assert np.abs(got - want).max() / np.abs(want).max() <= REL_TOL
+
+
+@pytest.mark.parametrize("dtype,quant", [("f32", None), ("bf16", None), ("f16", "q4_1"), ("f32", "q8_0")])
+def test_hf_folder(tmp_path, dtype, quant):
+    cfg = make_tiny_config(rope_layout="neox")
+    tok, tok_json = tiny_tokenizer_gpt2()
+    folder = tmp_path / "hf"
+    write_hf_folder(folder, cfg, random_weights(cfg, seed=5), dtype, tok_json, shards=2)
+    res = compile_artifact(folder, tmp_path / "out", ctx=128, quant=quant)
+    if quant:
+        assert set(res.manifest["formats"]) >= {quant}
+    ir_path = folder
+    ir = load_model(str(ir_path), quant=quant)
+    ref = Reference(ir, mimic_kernels=True)
+    ref_ids = ref.greedy(PROMPT, N_GEN)
+    got = greedy_logits(res.binary, PROMPT, N_GEN, cfg.vocab_size, tmp_path)[:len(PROMPT) + N_GEN - 1]
+    assert [int(i) for i in got[len(PROMPT) - 1:].argmax(axis=1)] == ref_ids
+
+
+@pytest.mark.parametrize("version", [0, 1])
+def test_llama2c_checkpoint(tmp_path, version):
+    tok = tiny_tokenizer_sentencepiece()
+    cfg = make_tiny_config(tied_embeddings=version == 0, vocab_size=len(tok.tokens))
+    path, tpath = tmp_path / "m.bin", tmp_path / "tok.bin"
+    write_llama2c(path, cfg, random_weights(cfg, seed=6), version)
+    write_llama2c_tokenizer(tpath, tok)
+    res = compile_artifact(path, tmp_path / "out", ctx=128, tokenizer=str(tpath))
+    check_against_reference(path, res.binary, tmp_path, tokenizer_path=str(tpath))
