@@ -222,7 +222,7 @@ static void print_info(void) {
 static void load_tokenizer(void) {
     char err[256] = "";
     R.tok = edgec_tokenizer_load(edgec_tokenizer_blob, edgec_tokenizer_blob_size, err, sizeof(err));
-    if (!R.tok) die(1, "cannot load the tokenizer blob (%s); rebuild the program with edgec compile", err);
+    if (!R.tok) die(1, "cannot load the tokenizer blob (%s); free some memory, or rebuild the program with edgec compile if the blob is damaged", err);
 }
 
 static void *alloc_or_die(size_t bytes, const char *what) {
@@ -260,7 +260,6 @@ static void load(options *o) {
     size_t scratch_bytes = edgec_sampler_scratch_bytes(EDGEC_N_VOCAB);
     R.sampler_scratch = alloc_or_die(scratch_bytes, "the sampler");
     if (!o->seed_given) o->seed = clock_seed();
-    fprintf(stderr, "seed: %" PRIu64 "\n", o->seed);
     if (edgec_sampler_init(&R.sampler, EDGEC_N_VOCAB, o->temperature, o->top_k, o->top_p, o->min_p,
                            o->repeat_penalty, o->repeat_last_n, o->seed, R.sampler_scratch, scratch_bytes) != 0)
         die(EXIT_USAGE, "the sampling options are out of range; see --help");
@@ -432,7 +431,6 @@ static void generate(const options *o, const float *logits, double t_start) {
         R.st.gen_tokens++;
         R.st.decode_ms += dt;
     }
-    if (o->print_ids) putchar('\n');
     fflush(stdout);
 }
 
@@ -457,10 +455,19 @@ static int is_blank(const char *s) {
     return 1;
 }
 
+/* For models without a chat template: a plain transcript a base model can continue. */
+static const edgec_chat_format plain_chat = {
+    .has_chat = 1, .bos_text = "",
+    .system_prefix = "", .system_suffix = "\n\n",
+    .user_prefix = "User: ", .user_suffix = "\n",
+    .assistant_prefix = "Assistant:", .assistant_suffix = "\n",
+    .default_system = "",
+};
+
 /* One user turn per stdin line; each reply is streamed and ended with a newline. */
 static void chat_loop(const options *o) {
     const edgec_chat_format *fmt = edgec_tokenizer_chat(R.tok);
-    if (!fmt || !fmt->has_chat) die(EXIT_USAGE, "this model has no chat template; run it without --chat and give a prompt with -p");
+    if (!fmt || !fmt->has_chat) fmt = &plain_chat;
     const char *system = o->system ? o->system : fmt->default_system;
     int interactive = isatty(STDIN_FILENO);
     char *line = NULL;
@@ -469,7 +476,10 @@ static void chat_loop(const options *o) {
     for (;;) {
         if (interactive) { fputs("> ", stdout); fflush(stdout); }
         ssize_t line_len = getline(&line, &line_cap, stdin);
-        if (line_len < 0) break;
+        if (line_len < 0) {
+            if (interactive) putchar('\n'); /* leave the terminal on a fresh line */
+            break;
+        }
         strip_line_end(line, &line_len);
         if (is_blank(line)) continue;
 
@@ -543,6 +553,11 @@ static int tokenize_file(const char *path) {
 
 /* ---- statistics ---- */
 
+/* Printed once the prompt is known to be good, so a bad prompt gives a one-line error. */
+static void print_seed(const options *o) {
+    fprintf(stderr, "seed: %" PRIu64 "\n", o->seed);
+}
+
 static double per_second(int n, double ms) { return ms > 0.0 ? n * 1000.0 / ms : 0.0; }
 
 static void print_stats(void) {
@@ -591,13 +606,15 @@ int main(int argc, char **argv) {
     }
     load(&o);
     if (o.chat) {
+        print_seed(&o);
         chat_loop(&o);
     } else {
         int n = encode_prompt(&o);
+        print_seed(&o);
         double t0 = edgec_now_ms();
         const float *logits = prefill(0, n);
         generate(&o, logits, t0);
-        if (!o.print_ids && o.n_gen > 0) putchar('\n');
+        if (o.print_ids || o.n_gen > 0) putchar('\n');
     }
     print_stats();
     if (o.timings_json) write_timings_json(o.timings_json, o.n_threads);

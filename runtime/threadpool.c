@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* Spin iterations (each with a pause hint) before a waiting thread sleeps or yields:
  * long enough to bridge the gaps between matmuls, short enough not to burn a core. */
@@ -21,6 +22,7 @@ typedef struct {
 
 struct edgec_threadpool {
     int n_threads;
+    int spin;                  /* spin iterations before sleeping: 0 when threads outnumber CPUs */
     edgec_task_fn fn;          /* the current job; published by the generation bump */
     void *arg;
     atomic_uint generation;    /* bumped once per run (and once to stop) */
@@ -46,7 +48,7 @@ static inline void cpu_pause(void) {
 
 /* Returns the first generation different from seen: spin first, then sleep. */
 static unsigned wait_for_work(edgec_threadpool *pool, unsigned seen) {
-    for (int i = 0; i < EDGEC_POOL_SPIN; i++) {
+    for (int i = 0; i < pool->spin; i++) {
         unsigned g = atomic_load_explicit(&pool->generation, memory_order_acquire);
         if (g != seen) return g;
         cpu_pause();
@@ -81,6 +83,16 @@ static void bump_generation(edgec_threadpool *pool) {
         pthread_cond_broadcast(&pool->wake);
         pthread_mutex_unlock(&pool->lock);
     }
+}
+
+/* CPUs this process may run on. */
+static int allowed_cpus(void) {
+#ifdef __linux__
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) return CPU_COUNT(&allowed);
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
 }
 
 /* Pins worker i (the caller is 0) to the i-th allowed CPU, when each thread can have its own. */
@@ -121,6 +133,8 @@ edgec_threadpool *edgec_threadpool_create(int n_threads) {
     edgec_threadpool *pool = calloc(1, sizeof(*pool));
     if (!pool) return NULL;
     pool->n_threads = n_threads;
+    /* spinning only pays when every thread has a CPU; otherwise it steals time from the working ones */
+    pool->spin = n_threads <= allowed_cpus() ? EDGEC_POOL_SPIN : 0;
     atomic_init(&pool->generation, 0);
     atomic_init(&pool->n_done, 0);
     atomic_init(&pool->n_sleeping, 0);
@@ -162,7 +176,7 @@ void edgec_threadpool_run(void *p, edgec_task_fn fn, void *arg) {
     fn(arg, 0, pool->n_threads);
     int others = pool->n_threads - 1;
     for (long spins = 0; atomic_load_explicit(&pool->n_done, memory_order_acquire) != others; spins++) {
-        if (spins < EDGEC_POOL_SPIN) cpu_pause();
+        if (spins < pool->spin) cpu_pause();
         else sched_yield(); /* a worker may be waiting for our core */
     }
 }

@@ -64,17 +64,27 @@ static inline void tok_emit(tok_sink *sink, int id)
 #define TOK_INVALID_CP 0xFFFFFFFFu
 size_t tok_utf8_next(const unsigned char *s, size_t end, size_t i, uint32_t *cp);
 
-/* End of the pre-tokenizer piece that starts at s[i] (i < end), for pre-tokenizer pre.
- * Pieces never extend past end; the caller splits digits first for TOK_PRE_SMOLLM. */
-size_t tok_pretok_piece_end(int pre, const unsigned char *s, size_t end, size_t i);
+/* Walks the pre-tokenizer pieces of s[0..len): the regex splits of the blob's `pre`. */
+typedef struct {
+    int pre;
+    const unsigned char *s;
+    size_t len;
+    size_t pos;     /* start of the next piece */
+    size_t seg_end; /* TOK_PRE_SMOLLM: end of the current digit-split segment */
+} tok_pretok_iter;
+
+void tok_pretok_init(tok_pretok_iter *it, int pre, const unsigned char *s, size_t len);
+/* Sets [*start, *end) to the next piece and returns 1, or returns 0 at the end of the text. */
+int tok_pretok_next(tok_pretok_iter *it, size_t *start, size_t *end);
 
 /* Byte-level BPE of text (no special tokens inside): pre-tokenize, then merge by rank.
  * Returns 0, or -1 if out of memory. */
 int tok_encode_byte_bpe(const edgec_tokenizer *t, const unsigned char *s, size_t len, tok_sink *sink);
 
-/* SentencePiece BPE by score with byte fallback. Returns 0, or -1 if out of memory. */
-int tok_encode_sentencepiece(const edgec_tokenizer *t, const unsigned char *s, size_t len, int at_start,
-                             tok_sink *sink);
+/* SentencePiece BPE by score with byte fallback; prepends the dummy-prefix space when the
+ * blob says so (text runs start the input or follow a special token, as in llama.cpp).
+ * Returns 0, or -1 if out of memory. */
+int tok_encode_sentencepiece(const edgec_tokenizer *t, const unsigned char *s, size_t len, tok_sink *sink);
 
 /* Pre-tokenizes text as tok_encode_byte_bpe does and writes each piece's end offset; returns
  * the number of pieces (may exceed cap). A test hook for the pre-tokenizer regexes. */

@@ -130,8 +130,9 @@ def read_llama2c_tokenizer(path: str, vocab_size: int) -> TokenizerIR:
     tokens = [t.replace(" ", "\u2581") for t in tokens]
     # run.c's tokenizer.bin spells bos/eos as "\n<s>\n" and "\n</s>\n"; the IR uses SentencePiece's names.
     tokens[1:3] = [t.strip() for t in tokens[1:3]]
-    return TokenizerIR(kind="sentencepiece", tokens=tokens, token_types=[_token_type(i, t) for i, t in enumerate(tokens)],
-                       scores=scores, bos_id=1, eos_id=2, unk_id=0, add_bos=True, add_space_prefix=True)
+    token_types = [_token_type(i, t) for i, t in enumerate(tokens)]
+    return TokenizerIR(kind="sentencepiece", tokens=tokens, token_types=token_types, scores=scores,
+                       bos_id=1, eos_id=2, unk_id=0, add_bos=True, add_space_prefix=True)
 
 
 def _token_type(token_id: int, token: str) -> int:

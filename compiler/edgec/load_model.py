@@ -6,25 +6,29 @@ import os
 import re
 
 from .errors import EdgecError
-from .model_ir import FORMATS, ModelIR, expected_shapes, row_bytes
+from .model_ir import FORMATS, ModelIR, Tensor, expected_shapes, row_bytes, tensor_to_f32
+from .quantize_model import QUANT_CHOICES, quantize_ir
 
 GGUF_MAGIC = b"GGUF"
 
 
 def load_model(path: str, tokenizer_path: str | None = None, quant: str | None = None) -> ModelIR:
     """Read a GGUF file, a Hugging Face folder or a llama2.c checkpoint (+ tokenizer_path), check it,
-    and re-encode its matrices into quant if given (None keeps the stored blocks bit-exactly)."""
+    and re-encode its matrices into quant if given (None keeps the stored blocks bit-exactly).
+    Vectors (norms, biases) always come back as f32."""
     path = os.fspath(path)
+    if quant is not None and quant not in QUANT_CHOICES:
+        raise EdgecError(f"unknown --quant {quant!r}; choose one of {', '.join(QUANT_CHOICES)}")
     if not os.path.exists(path):
         raise EdgecError(f"model {path} does not exist; pass a .gguf file, a Hugging Face folder or a "
                          "llama2.c checkpoint")
     ir = _read_any(path, tokenizer_path)
+    _vectors_to_f32(ir)
     ir.source_path = path
     ir.source_sha256 = source_sha256(path)
     ir.config.name = model_name(path, ir)
     validate_ir(ir)
     if quant is not None:
-        from .quantize_model import quantize_ir
         ir = quantize_ir(ir, quant)
         validate_ir(ir)
     return ir
@@ -47,6 +51,17 @@ def _read_any(path: str, tokenizer_path: str | None) -> ModelIR:
         raise EdgecError(f"{path} is a llama2.c checkpoint, which carries no tokenizer; "
                          "pass its tokenizer.bin with --tokenizer")
     return read_llama2c(path, tokenizer_path)
+
+
+def _vectors_to_f32(ir: ModelIR) -> None:
+    """Store norms and biases as f32 (exact for f16/bf16), so every stage can read them as floats."""
+    for name, t in ir.tensors.items():
+        if len(t.shape) == 1 and t.fmt != "f32" and t.fmt in FORMATS:
+            try:
+                data = tensor_to_f32(t).tobytes()
+            except ValueError:
+                continue  # a wrong size: validate_ir names it
+            ir.tensors[name] = Tensor(name=name, shape=t.shape, fmt="f32", data=data)
 
 
 def source_sha256(path: str) -> str:

@@ -1,0 +1,76 @@
+/* kernels.h - the compute kernels a generated model.c calls, header-only.
+ *
+ * Everything is static inline so calls with compile-time-constant sizes specialise per
+ * shape.  The implementation is picked at compile time from the target flags:
+ *   AVX-512 F+BW (VNNI vpdpbusd if __AVX512VNNI__)  -> kernels_avx512.h
+ *   AVX2 + FMA + F16C                                -> kernels_avx2.h
+ *   anything else, or -DEDGEC_SCALAR                 -> kernels_scalar.h (plain C11)
+ * EDGEC_KERNELS_ISA names the chosen path ("avx512vnni", "avx512", "avx2", "scalar").
+ * All paths give the same results up to float summation order; quantized activations
+ * (edgec_quantize_q8a) are bit-identical on every path.
+ *
+ * Formats (see block_formats.h): weights q8_0, q4_0, q4_1 (n % 32 == 0) and f32, f16, bf16
+ * (any n); activations for the quantized formats are q8a blocks made by edgec_quantize_q8a.
+ * Matmul: out[t*ldo + r] = dot(row r of W, activation t) for r in [r0, r1), t in [0, n_tok);
+ * row r starts at w + r*row_bytes (any byte alignment), activation t at xq + t*(n/32)
+ * (or x + t*ldx floats).
+ */
+#ifndef EDGEC_KERNELS_H
+#define EDGEC_KERNELS_H
+
+#include "block_formats.h"
+#include "kernels_scalar.h"
+
+#if !defined(EDGEC_SCALAR) && defined(__AVX512F__) && defined(__AVX512BW__)
+#include "kernels_avx512.h"
+#if defined(__AVX512VNNI__)
+#define EDGEC_KERNELS_ISA "avx512vnni"
+#else
+#define EDGEC_KERNELS_ISA "avx512"
+#endif
+#define EDGEC_KERNEL(name) edgec_avx512_##name
+#elif !defined(EDGEC_SCALAR) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include "kernels_avx2.h"
+#define EDGEC_KERNELS_ISA "avx2"
+#define EDGEC_KERNEL(name) edgec_avx2_##name
+#else
+#define EDGEC_KERNELS_ISA "scalar"
+#define EDGEC_KERNEL(name) edgec_scalar_##name
+#endif
+
+/* Activations -> q8a blocks: per 32 values d = max|x|/127, qs = round-half-away(x/d), s = d*sum(qs). */
+static inline void edgec_quantize_q8a(const float *x, edgec_block_q8a *y, int n)
+{ EDGEC_KERNEL(quantize_q8a)(x, y, n); }
+
+/* Quantized weights x q8a activations: sum over blocks of d_w*d_x*sum(wq*qx) (+ m_w*s_x for q4_1). */
+static inline void edgec_matmul_q8_0(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
+{ EDGEC_KERNEL(matmul_q8_0)(out, ldo, w, r0, r1, xq, n_tok, n); }
+static inline void edgec_matmul_q4_0(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
+{ EDGEC_KERNEL(matmul_q4_0)(out, ldo, w, r0, r1, xq, n_tok, n); }
+static inline void edgec_matmul_q4_1(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
+{ EDGEC_KERNEL(matmul_q4_1)(out, ldo, w, r0, r1, xq, n_tok, n); }
+
+/* Float weights x float activations (x + t*ldx). */
+static inline void edgec_matmul_f32(float *out, int ldo, const void *w, int r0, int r1, const float *x, int ldx, int n_tok, int n)
+{ EDGEC_KERNEL(matmul_f32)(out, ldo, w, r0, r1, x, ldx, n_tok, n); }
+static inline void edgec_matmul_f16(float *out, int ldo, const void *w, int r0, int r1, const float *x, int ldx, int n_tok, int n)
+{ EDGEC_KERNEL(matmul_f16)(out, ldo, w, r0, r1, x, ldx, n_tok, n); }
+static inline void edgec_matmul_bf16(float *out, int ldo, const void *w, int r0, int r1, const float *x, int ldx, int n_tok, int n)
+{ EDGEC_KERNEL(matmul_bf16)(out, ldo, w, r0, r1, x, ldx, n_tok, n); }
+
+/* edgec_get_row_{q8_0,q4_0,q4_1,f32,f16,bf16}(dst, w, r, n) come from kernels_scalar.h. */
+
+/* out = x / sqrt(mean(x^2) + eps) * w; out may alias x. */
+static inline void edgec_rmsnorm(float *out, const float *x, const float *w, int n, float eps)
+{ EDGEC_KERNEL(rmsnorm)(out, x, w, n, eps); }
+static inline float edgec_dot_f32(const float *a, const float *b, int n) { return EDGEC_KERNEL(dot_f32)(a, b, n); }
+/* y += a*x */
+static inline void edgec_axpy_f32(float *y, float a, const float *x, int n) { EDGEC_KERNEL(axpy_f32)(y, a, x, n); }
+/* In place, max-subtracted. */
+static inline void edgec_softmax(float *x, int n) { EDGEC_KERNEL(softmax)(x, n); }
+/* gate = silu(gate) * up */
+static inline void edgec_swiglu(float *gate, const float *up, int n) { EDGEC_KERNEL(swiglu)(gate, up, n); }
+/* y += x */
+static inline void edgec_add_f32(float *y, const float *x, int n) { EDGEC_KERNEL(add_f32)(y, x, n); }
+
+#endif

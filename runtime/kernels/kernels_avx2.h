@@ -1,0 +1,421 @@
+/* kernels_avx2.h - AVX2 + FMA + F16C kernels.
+ *
+ * Same design as kernels_avx512.h at half the width: quantized matmul works on chunks
+ * of 2 blocks, 128-bit lane k holding 16 bytes of block k ("lo" = weights 0..15 of each
+ * block, "hi" = 16..31), so an integer dot leaves block k's sum in int32 lanes 4k..4k+3
+ * and one fmadd scales it by d_w*d_x; no horizontal reduction until a row is done.
+ * Integer dots use vpmaddubsw (unsigned x signed bytes) + vpmaddwd.  With 16 vector
+ * registers the tiles are 2 rows x 1 token and 1 row x 4 tokens.
+ */
+#ifndef EDGEC_KERNELS_AVX2_H
+#define EDGEC_KERNELS_AVX2_H
+
+#include <immintrin.h>
+
+#include "kernels_scalar.h"
+
+#define EDGEC_AVX2_CHUNK 2 /* blocks per chunk: one per 128-bit lane */
+
+/* ---- chunk loading --------------------------------------------------------------- */
+
+/* 16 bytes from p into lane 0 and (count == 2) from p + stride into lane 1, else zero. */
+EDGEC_ALWAYS_INLINE __m256i edgec_avx2_load_lanes(const uint8_t *p, int stride, int count)
+{
+    __m128i hi = count > 1 ? _mm_loadu_si128((const __m128i *)(p + stride)) : _mm_setzero_si128();
+    return _mm256_setr_m128i(_mm_loadu_si128((const __m128i *)p), hi);
+}
+
+/* Copies float lane 2k into lanes 4k..4k+3: spreads [d0,_,d1,_] over each block's lanes. */
+EDGEC_ALWAYS_INLINE __m256 edgec_avx2_spread_even(__m256 v)
+{
+    return _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2));
+}
+
+/* One row's weights for a chunk of blocks. */
+typedef struct {
+    __m256i lo, hi;  /* q4_x: unsigned nibbles; q8_0: signed qs */
+    __m256 scale;    /* d_w of block k in lanes 4k..4k+3 */
+    __m256 m;        /* q4_1: m_w of block k in lane 2k+1, zeros elsewhere */
+} edgec_avx2_wchunk;
+
+/* One token's activations for a chunk of blocks. */
+typedef struct {
+    __m256i lo, hi;  /* qs, same lane layout as the weights */
+    __m256i corr;    /* q4_0: 8 * (qx pair sums) as int16, see edgec_avx2_isum */
+    __m256 scale;    /* d_x of block k in lanes 4k..4k+3 */
+    __m256 ds;       /* [d0,s0,d1,s1,0,0,0,0]: s_x meets q4_1's m_w in lane 2k+1 */
+} edgec_avx2_xchunk;
+
+/* Loads `count` (1 or 2) blocks of a weight row starting at blk and unpacks them. */
+EDGEC_ALWAYS_INLINE edgec_avx2_wchunk edgec_avx2_load_wchunk(int fmt, const uint8_t *blk, int count)
+{
+    const int bb = edgec_block_bytes(fmt);
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    edgec_avx2_wchunk c;
+    if (fmt == EDGEC_FMT_Q8_0) {
+        c.lo = edgec_avx2_load_lanes(blk + EDGEC_Q8_0_QS, bb, count);
+        c.hi = edgec_avx2_load_lanes(blk + EDGEC_Q8_0_QS + 16, bb, count);
+    } else {
+        __m256i q = edgec_avx2_load_lanes(blk + (fmt == EDGEC_FMT_Q4_0 ? EDGEC_Q4_0_QS : EDGEC_Q4_1_QS), bb, count);
+        c.lo = _mm256_and_si256(q, low4);                        /* weights 0..15 of each block */
+        c.hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);  /* weights 16..31 */
+    }
+    /* Block headers as fp16: q4_1 (d, m) is one 32-bit word, the others d alone. */
+    uint32_t h0 = fmt == EDGEC_FMT_Q4_1 ? edgec_load_u32(blk) : edgec_load_u16(blk);
+    uint32_t h1 = count < 2 ? 0 : fmt == EDGEC_FMT_Q4_1 ? edgec_load_u32(blk + bb) : edgec_load_u16(blk + bb);
+    __m256 dm = _mm256_zextps128_ps256(_mm_cvtph_ps(_mm_setr_epi32((int)h0, (int)h1, 0, 0))); /* [d0,m0,d1,m1,0..] */
+    c.scale = edgec_avx2_spread_even(dm);
+    c.m = _mm256_blend_ps(_mm256_setzero_ps(), dm, 0xaa);
+    return c;
+}
+
+/* Loads `count` activation blocks of one token and precomputes what every row reuses. */
+EDGEC_ALWAYS_INLINE edgec_avx2_xchunk edgec_avx2_load_xchunk(int fmt, const edgec_block_q8a *x, int count)
+{
+    edgec_avx2_xchunk c;
+    c.lo = edgec_avx2_load_lanes((const uint8_t *)x->qs, (int)sizeof *x, count);
+    c.hi = edgec_avx2_load_lanes((const uint8_t *)x->qs + 16, (int)sizeof *x, count);
+    __m128i ds1 = count > 1 ? _mm_loadl_epi64((const __m128i *)&x[1].d) : _mm_setzero_si128();
+    c.ds = _mm256_zextps128_ps256(_mm_castsi128_ps(_mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)&x[0].d), ds1)));
+    c.scale = edgec_avx2_spread_even(c.ds);
+    c.corr = _mm256_setzero_si256();
+    if (fmt == EDGEC_FMT_Q4_0) { /* sum((nib-8)*qx) = sum(nib*qx) - 8*sum(qx), taken per int16 pair */
+        __m256i c8 = _mm256_set1_epi8(8);
+        c.corr = _mm256_add_epi16(_mm256_maddubs_epi16(c8, c.lo), _mm256_maddubs_epi16(c8, c.hi));
+    }
+    return c;
+}
+
+/* Integer dot of a weight chunk with an activation chunk: lanes 4k..4k+3 sum to block k's
+ * sum(w*qx) (q4_0: (nib-8)*qx, q4_1: nib*qx, q8_0: qw*qx), exact. */
+EDGEC_ALWAYS_INLINE __m256i edgec_avx2_isum(int fmt, const edgec_avx2_wchunk *w, const edgec_avx2_xchunk *x)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    if (fmt == EDGEC_FMT_Q8_0) {
+        /* maddubs needs an unsigned side: |w| times x with w's sign moved onto x
+         * (|w| <= 128, |x| <= 127, so a pair sum of 32512 cannot saturate int16). */
+        __m256i plo = _mm256_maddubs_epi16(_mm256_abs_epi8(w->lo), _mm256_sign_epi8(x->lo, w->lo));
+        __m256i phi = _mm256_maddubs_epi16(_mm256_abs_epi8(w->hi), _mm256_sign_epi8(x->hi, w->hi));
+        return _mm256_add_epi32(_mm256_madd_epi16(plo, ones), _mm256_madd_epi16(phi, ones));
+    }
+    /* nibble pairs: |15*127*2| per maddubs lane, so two of them still fit int16 */
+    __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(w->lo, x->lo), _mm256_maddubs_epi16(w->hi, x->hi));
+    if (fmt == EDGEC_FMT_Q4_0) p = _mm256_sub_epi16(p, x->corr);
+    return _mm256_madd_epi16(p, ones);
+}
+
+/* Horizontal sum of 8 floats. */
+EDGEC_ALWAYS_INLINE float edgec_avx2_hsum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* ---- quantized matmul ------------------------------------------------------------ */
+
+/* Adds `count` blocks starting at block b to an R x T tile's accumulators:
+ * acc[i][j] += isum * d_w*d_x (+ m_w*s_x for q4_1). */
+EDGEC_ALWAYS_INLINE void edgec_avx2_tile_step(int fmt, int R, int T, __m256 acc[4][4], const uint8_t *row, size_t row_bytes,
+                                              const edgec_block_q8a *x, int nb, int b, int count)
+{
+    const int bb = edgec_block_bytes(fmt);
+    edgec_avx2_wchunk wc[4];
+EDGEC_UNROLL
+    for (int i = 0; i < EDGEC_TILE_MAX; i++) if (i < R) wc[i] = edgec_avx2_load_wchunk(fmt, row + i * row_bytes + (size_t)b * bb, count);
+EDGEC_UNROLL
+    for (int j = 0; j < EDGEC_TILE_MAX; j++) {
+        if (j >= T) break;
+        edgec_avx2_xchunk xc = edgec_avx2_load_xchunk(fmt, x + (size_t)j * nb + b, count);
+EDGEC_UNROLL
+        for (int i = 0; i < EDGEC_TILE_MAX; i++) {
+            if (i >= R) break;
+            __m256 dd = _mm256_mul_ps(wc[i].scale, xc.scale);
+            acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(edgec_avx2_isum(fmt, &wc[i], &xc)), dd, acc[i][j]);
+            if (fmt == EDGEC_FMT_Q4_1) acc[i][j] = _mm256_fmadd_ps(wc[i].m, xc.ds, acc[i][j]);
+        }
+    }
+}
+
+/* out[(t+j)*ldo + r+i] for an R x T tile of rows r.. and tokens t..: R, T constants (<= 4). */
+EDGEC_ALWAYS_INLINE void edgec_avx2_tile_q(int fmt, int R, int T, float *out, int ldo, const void *w, int r,
+                                           const edgec_block_q8a *xq, int t, int n)
+{
+    const int nb = n / EDGEC_QK;
+    const size_t row_bytes = (size_t)nb * edgec_block_bytes(fmt);
+    const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+    const edgec_block_q8a *x = xq + (size_t)t * nb;
+    __m256 acc[4][4];
+EDGEC_UNROLL
+    for (int i = 0; i < EDGEC_TILE_MAX; i++)
+EDGEC_UNROLL
+        for (int j = 0; j < EDGEC_TILE_MAX; j++) acc[i][j] = _mm256_setzero_ps();
+    int b = 0;
+    for (; b + EDGEC_AVX2_CHUNK <= nb; b += EDGEC_AVX2_CHUNK)
+        edgec_avx2_tile_step(fmt, R, T, acc, row, row_bytes, x, nb, b, EDGEC_AVX2_CHUNK);
+    if (b < nb) edgec_avx2_tile_step(fmt, R, T, acc, row, row_bytes, x, nb, b, nb - b);
+EDGEC_UNROLL
+    for (int i = 0; i < EDGEC_TILE_MAX; i++)
+EDGEC_UNROLL
+        for (int j = 0; j < EDGEC_TILE_MAX; j++)
+            if (i < R && j < T) out[(size_t)(t + j) * ldo + r + i] = edgec_avx2_hsum(acc[i][j]);
+}
+
+/* Rows [r0, r1) x tokens [0, n_tok): one token runs 2-row tiles; a batch runs
+ * 1-row x 4-token tiles (each weight chunk unpacked once per 4 tokens). */
+EDGEC_ALWAYS_INLINE void edgec_avx2_matmul_q(int fmt, float *out, int ldo, const void *w, int r0, int r1,
+                                             const edgec_block_q8a *xq, int n_tok, int n)
+{
+    int r = r0;
+    if (n_tok == 1) {
+        for (; r + 2 <= r1; r += 2) edgec_avx2_tile_q(fmt, 2, 1, out, ldo, w, r, xq, 0, n);
+        if (r < r1) edgec_avx2_tile_q(fmt, 1, 1, out, ldo, w, r, xq, 0, n);
+        return;
+    }
+    for (; r < r1; r++) {
+        int t = 0;
+        for (; t + 4 <= n_tok; t += 4) edgec_avx2_tile_q(fmt, 1, 4, out, ldo, w, r, xq, t, n);
+        for (; t < n_tok; t++) edgec_avx2_tile_q(fmt, 1, 1, out, ldo, w, r, xq, t, n);
+    }
+}
+
+static inline void edgec_avx2_matmul_q8_0(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
+{ edgec_avx2_matmul_q(EDGEC_FMT_Q8_0, out, ldo, w, r0, r1, xq, n_tok, n); }
+static inline void edgec_avx2_matmul_q4_0(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
+{ edgec_avx2_matmul_q(EDGEC_FMT_Q4_0, out, ldo, w, r0, r1, xq, n_tok, n); }
+static inline void edgec_avx2_matmul_q4_1(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
+{ edgec_avx2_matmul_q(EDGEC_FMT_Q4_1, out, ldo, w, r0, r1, xq, n_tok, n); }
+
+/* ---- activation quantization ------------------------------------------------------ */
+
+/* Rounds half away from zero, exactly: trunc(v) +- 1 where |v - trunc(v)| >= 0.5. */
+EDGEC_ALWAYS_INLINE __m256i edgec_avx2_round_away(__m256 v)
+{
+    const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 up = _mm256_cmp_ps(_mm256_andnot_ps(sign_bit, _mm256_sub_ps(v, t)), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    __m256 one = _mm256_or_ps(_mm256_and_ps(v, sign_bit), _mm256_set1_ps(1.0f));
+    return _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(up, one)));
+}
+
+/* Same float operations as edgec_scalar_quantize_q8a, so the same bytes. */
+static inline void edgec_avx2_quantize_q8a(const float *x, edgec_block_q8a *y, int n)
+{
+    const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+    for (int b = 0; b < n / EDGEC_QK; b++) {
+        __m256 v[4];
+        __m256 amax8 = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(x + b * EDGEC_QK + 8 * k);
+            amax8 = _mm256_max_ps(amax8, _mm256_andnot_ps(sign_bit, v[k]));
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax8), _mm256_extractf128_ps(amax8, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        float amax = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        __m256i q[4];
+        for (int k = 0; k < 4; k++) q[k] = edgec_avx2_round_away(_mm256_mul_ps(v[k], _mm256_set1_ps(id)));
+        /* packs interleave 128-bit lanes; the permute restores element order */
+        __m256i q8 = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+        q8 = _mm256_permutevar8x32_epi32(q8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)y[b].qs, q8);
+        __m256i s8 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+        y[b].d = d;
+        y[b].s = d * (float)_mm_cvtsi128_si32(s4);
+    }
+}
+
+/* ---- float-weight matmul ---------------------------------------------------------- */
+
+/* 8 floats from p, or the first len (< 8) of them and zeros. */
+EDGEC_ALWAYS_INLINE __m256 edgec_avx2_load_floats(const float *p, int len)
+{
+    if (len >= 8) return _mm256_loadu_ps(p);
+    float buf[8] = {0};
+    memcpy(buf, p, (size_t)len * sizeof *p);
+    return _mm256_loadu_ps(buf);
+}
+
+/* 8 weights of a float-format row at p (any alignment) as floats. */
+EDGEC_ALWAYS_INLINE __m256 edgec_avx2_convert_weights(int fmt, const uint8_t *p)
+{
+    if (fmt == EDGEC_FMT_F32) return _mm256_loadu_ps((const float *)p);
+    __m128i h = _mm_loadu_si128((const __m128i *)p);
+    if (fmt == EDGEC_FMT_F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)); /* bf16: upper half of a float */
+}
+
+/* 8 weights of a float-format row from element j (the first len < 8, zero-padded, at the row's end). */
+EDGEC_ALWAYS_INLINE __m256 edgec_avx2_load_weights(int fmt, const uint8_t *row, int j, int len)
+{
+    const size_t es = fmt == EDGEC_FMT_F32 ? 4 : 2;
+    if (len >= 8) return edgec_avx2_convert_weights(fmt, row + j * es);
+    uint8_t buf[32] = {0};
+    memcpy(buf, row + j * es, (size_t)len * es);
+    return edgec_avx2_convert_weights(fmt, buf);
+}
+
+/* R x T tile of float-weight dots, R, T constants (<= 4); each weight vector serves T tokens. */
+EDGEC_ALWAYS_INLINE void edgec_avx2_tile_float(int fmt, int R, int T, float *out, int ldo, const void *w, int r,
+                                               const float *x, int ldx, int t, int n)
+{
+    const size_t row_bytes = (size_t)n * (fmt == EDGEC_FMT_F32 ? 4 : 2);
+    const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+    __m256 acc[4][4];
+EDGEC_UNROLL
+    for (int i = 0; i < EDGEC_TILE_MAX; i++)
+EDGEC_UNROLL
+        for (int j = 0; j < EDGEC_TILE_MAX; j++) acc[i][j] = _mm256_setzero_ps();
+    for (int k = 0; k < n; k += 8) {
+        __m256 wv[4];
+EDGEC_UNROLL
+        for (int i = 0; i < EDGEC_TILE_MAX; i++) if (i < R) wv[i] = edgec_avx2_load_weights(fmt, row + i * row_bytes, k, n - k);
+EDGEC_UNROLL
+        for (int j = 0; j < EDGEC_TILE_MAX; j++) {
+            if (j >= T) break;
+            __m256 xv = edgec_avx2_load_floats(x + (size_t)(t + j) * ldx + k, n - k);
+EDGEC_UNROLL
+            for (int i = 0; i < EDGEC_TILE_MAX; i++) if (i < R) acc[i][j] = _mm256_fmadd_ps(wv[i], xv, acc[i][j]);
+        }
+    }
+EDGEC_UNROLL
+    for (int i = 0; i < EDGEC_TILE_MAX; i++)
+EDGEC_UNROLL
+        for (int j = 0; j < EDGEC_TILE_MAX; j++)
+            if (i < R && j < T) out[(size_t)(t + j) * ldo + r + i] = edgec_avx2_hsum(acc[i][j]);
+}
+
+/* Rows [r0, r1) x tokens [0, n_tok): 4-row tiles for one token, 2-row x 4-token tiles for a batch. */
+EDGEC_ALWAYS_INLINE void edgec_avx2_matmul_float(int fmt, float *out, int ldo, const void *w, int r0, int r1,
+                                                 const float *x, int ldx, int n_tok, int n)
+{
+    int r = r0;
+    if (n_tok == 1) {
+        for (; r + 4 <= r1; r += 4) edgec_avx2_tile_float(fmt, 4, 1, out, ldo, w, r, x, ldx, 0, n);
+        for (; r < r1; r++) edgec_avx2_tile_float(fmt, 1, 1, out, ldo, w, r, x, ldx, 0, n);
+        return;
+    }
+    for (; r + 2 <= r1; r += 2) {
+        int t = 0;
+        for (; t + 4 <= n_tok; t += 4) edgec_avx2_tile_float(fmt, 2, 4, out, ldo, w, r, x, ldx, t, n);
+        for (; t < n_tok; t++) edgec_avx2_tile_float(fmt, 2, 1, out, ldo, w, r, x, ldx, t, n);
+    }
+    for (; r < r1; r++) {
+        int t = 0;
+        for (; t + 4 <= n_tok; t += 4) edgec_avx2_tile_float(fmt, 1, 4, out, ldo, w, r, x, ldx, t, n);
+        for (; t < n_tok; t++) edgec_avx2_tile_float(fmt, 1, 1, out, ldo, w, r, x, ldx, t, n);
+    }
+}
+
+static inline void edgec_avx2_matmul_f32(float *out, int ldo, const void *w, int r0, int r1, const float *x, int ldx, int n_tok, int n)
+{ edgec_avx2_matmul_float(EDGEC_FMT_F32, out, ldo, w, r0, r1, x, ldx, n_tok, n); }
+static inline void edgec_avx2_matmul_f16(float *out, int ldo, const void *w, int r0, int r1, const float *x, int ldx, int n_tok, int n)
+{ edgec_avx2_matmul_float(EDGEC_FMT_F16, out, ldo, w, r0, r1, x, ldx, n_tok, n); }
+static inline void edgec_avx2_matmul_bf16(float *out, int ldo, const void *w, int r0, int r1, const float *x, int ldx, int n_tok, int n)
+{ edgec_avx2_matmul_float(EDGEC_FMT_BF16, out, ldo, w, r0, r1, x, ldx, n_tok, n); }
+
+/* ---- vector helpers (full vectors, then the scalar code for the last n % 8) ------------ */
+
+/* exp with the scalar path's range reduction and Taylor polynomial (see edgec_expf_c). */
+EDGEC_ALWAYS_INLINE __m256 edgec_avx2_exp(__m256 x)
+{
+    __m256 keep = _mm256_cmp_ps(x, _mm256_set1_ps(EDGEC_EXP_MIN), _CMP_NLT_UQ); /* NaN stays NaN */
+    x = _mm256_min_ps(_mm256_set1_ps(EDGEC_EXP_MAX), x);
+    x = _mm256_max_ps(_mm256_set1_ps(EDGEC_EXP_MIN), x);
+    __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(EDGEC_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(EDGEC_LN2_HI), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(EDGEC_LN2_LO), r);
+    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256 pow2k = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23));
+    return _mm256_and_ps(keep, _mm256_mul_ps(p, pow2k));
+}
+
+static inline float edgec_avx2_dot_f32(const float *a, const float *b, int n)
+{
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(); /* two chains hide fma latency */
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    }
+    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    return edgec_avx2_hsum(_mm256_add_ps(acc0, acc1)) + edgec_scalar_dot_f32(a + i, b + i, n - i);
+}
+
+/* out = x / sqrt(mean(x^2) + eps) * w; out may alias x. */
+static inline void edgec_avx2_rmsnorm(float *out, const float *x, const float *w, int n, float eps)
+{
+    float scale = 1.0f / sqrtf(edgec_avx2_dot_f32(x, x, n) / (float)n + eps);
+    __m256 sv = _mm256_set1_ps(scale);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), sv), _mm256_loadu_ps(w + i)));
+    for (; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
+/* y += a*x */
+static inline void edgec_avx2_axpy_f32(float *y, float a, const float *x, int n)
+{
+    __m256 av = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    edgec_scalar_axpy_f32(y + i, a, x + i, n - i);
+}
+
+/* y += x */
+static inline void edgec_avx2_add_f32(float *y, const float *x, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(x + i)));
+    edgec_scalar_add_f32(y + i, x + i, n - i);
+}
+
+/* x = exp(x - max) / sum, in place. */
+static inline void edgec_avx2_softmax(float *x, int n)
+{
+    float mx = x[0];
+    for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    __m256 maxv = _mm256_set1_ps(mx), sum8 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = edgec_avx2_exp(_mm256_sub_ps(_mm256_loadu_ps(x + i), maxv));
+        _mm256_storeu_ps(x + i, e);
+        sum8 = _mm256_add_ps(sum8, e);
+    }
+    float sum = edgec_avx2_hsum(sum8);
+    for (int k = i; k < n; k++) {
+        x[k] = edgec_expf_c(x[k] - mx);
+        sum += x[k];
+    }
+    float inv = 1.0f / sum;
+    __m256 iv = _mm256_set1_ps(inv);
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), iv));
+    for (; i < n; i++) x[i] *= inv;
+}
+
+/* gate = silu(gate) * up, silu(g) = g / (1 + exp(-g)). */
+static inline void edgec_avx2_swiglu(float *gate, const float *up, int n)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 g = _mm256_loadu_ps(gate + i);
+        __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, edgec_avx2_exp(_mm256_sub_ps(zero, g))));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+    }
+    edgec_scalar_swiglu(gate + i, up + i, n - i);
+}
+
+#endif

@@ -1,0 +1,417 @@
+/* kernels_avx512.h - AVX-512 (F + BW) kernels; VNNI vpdpbusd when __AVX512VNNI__ is defined.
+ *
+ * Quantized matmul works on chunks of 4 blocks: 128-bit lane k of a vector holds 16
+ * bytes of block k, "lo" the first 16 weights of each block and "hi" the last 16, for
+ * weights and activations alike.  An integer dot of a row chunk with a token chunk then
+ * leaves block k's sum in int32 lanes 4k..4k+3, which one fmadd scales by d_w*d_x with
+ * no horizontal reduction until the row is done.  Rows x tokens are tiled so every
+ * unpacked weight chunk is used by all the tile's tokens while still in registers.
+ * Uses only AVX-512F/BW (+AVX2 for 128/256-bit loads), never FMA3 or F16C directly.
+ */
+#ifndef EDGEC_KERNELS_AVX512_H
+#define EDGEC_KERNELS_AVX512_H
+
+#include <immintrin.h>
+
+#include "kernels_scalar.h"
+
+#define EDGEC_AVX512_CHUNK 4 /* blocks per chunk: one per 128-bit lane */
+
+/* ---- chunk loading --------------------------------------------------------------- */
+
+/* 16 bytes from p + k*stride into 128-bit lane k for k < count (1..4); other lanes zero. */
+EDGEC_ALWAYS_INLINE __m512i edgec_avx512_load_lanes(const uint8_t *p, int stride, int count)
+{
+    __m512i v = _mm512_zextsi256_si512(_mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)p)));
+    if (count > 1) v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + stride)), 1);
+    if (count > 2) v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + 2 * stride)), 2);
+    if (count > 3) v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + 3 * stride)), 3);
+    return v;
+}
+
+/* Lane pattern that copies float lane 2k into lanes 4k..4k+3: spreads [d0,_,d1,_,..] per block. */
+EDGEC_ALWAYS_INLINE __m512 edgec_avx512_spread_even(__m512 v)
+{
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6), v);
+}
+
+/* One row's weights for a chunk of blocks. */
+typedef struct {
+    __m512i lo, hi;  /* q4_x: unsigned nibbles; q8_0: qs (VNNI: biased by +128, see below) */
+    __m512 scale;    /* d_w of block k in lanes 4k..4k+3 */
+    __m512 m;        /* q4_1: m_w of block k in lane 2k+1, zeros elsewhere */
+} edgec_avx512_wchunk;
+
+/* One token's activations for a chunk of blocks. */
+typedef struct {
+    __m512i lo, hi;  /* qs, same lane layout as the weights */
+    __m512i corr;    /* q4_0/q8_0: per-block integer correction (see edgec_avx512_isum) */
+    __m512 scale;    /* d_x of block k in lanes 4k..4k+3 */
+    __m512 ds;       /* [d0,s0,d1,s1,d2,s2,d3,s3,0..]: s_x meets q4_1's m_w in lane 2k+1 */
+} edgec_avx512_xchunk;
+
+/* Loads `count` blocks of a weight row starting at blk and unpacks them into registers. */
+EDGEC_ALWAYS_INLINE edgec_avx512_wchunk edgec_avx512_load_wchunk(int fmt, const uint8_t *blk, int count)
+{
+    const int bb = edgec_block_bytes(fmt);
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    edgec_avx512_wchunk c;
+    if (fmt == EDGEC_FMT_Q8_0) {
+        c.lo = edgec_avx512_load_lanes(blk + EDGEC_Q8_0_QS, bb, count);
+        c.hi = edgec_avx512_load_lanes(blk + EDGEC_Q8_0_QS + 16, bb, count);
+#if defined(__AVX512VNNI__)
+        /* vpdpbusd multiplies unsigned by signed bytes: store w+128 (xor 0x80) as the unsigned
+         * side; the extra 128*sum(qx) is removed by the activation chunk's corr. */
+        c.lo = _mm512_xor_si512(c.lo, _mm512_set1_epi8((char)0x80));
+        c.hi = _mm512_xor_si512(c.hi, _mm512_set1_epi8((char)0x80));
+#endif
+    } else {
+        __m512i q = edgec_avx512_load_lanes(blk + (fmt == EDGEC_FMT_Q4_0 ? EDGEC_Q4_0_QS : EDGEC_Q4_1_QS), bb, count);
+        c.lo = _mm512_and_si512(q, low4);                        /* weights 0..15 of each block */
+        c.hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);  /* weights 16..31 */
+    }
+    /* Block headers as fp16 pairs: q4_1 (d, m) is one 32-bit word, the others d alone. */
+    uint32_t h[4] = {0, 0, 0, 0};
+    for (int k = 0; k < count; k++)
+        h[k] = fmt == EDGEC_FMT_Q4_1 ? edgec_load_u32(blk + k * bb) : edgec_load_u16(blk + k * bb);
+    __m256i h16 = _mm256_zextsi128_si256(_mm_setr_epi32((int)h[0], (int)h[1], (int)h[2], (int)h[3]));
+    __m512 dm = _mm512_cvtph_ps(h16); /* [d0,m0,d1,m1,d2,m2,d3,m3, 0...] */
+    c.scale = edgec_avx512_spread_even(dm);
+    c.m = _mm512_maskz_mov_ps(0xaaaa, dm);
+    return c;
+}
+
+/* Loads `count` activation blocks of one token and precomputes what every row reuses. */
+EDGEC_ALWAYS_INLINE edgec_avx512_xchunk edgec_avx512_load_xchunk(int fmt, const edgec_block_q8a *x, int count)
+{
+    edgec_avx512_xchunk c;
+    c.lo = edgec_avx512_load_lanes((const uint8_t *)x->qs, (int)sizeof *x, count);
+    c.hi = edgec_avx512_load_lanes((const uint8_t *)x->qs + 16, (int)sizeof *x, count);
+    __m128i ds[4];
+    for (int k = 0; k < 4; k++) ds[k] = k < count ? _mm_loadl_epi64((const __m128i *)&x[k].d) : _mm_setzero_si128();
+    __m256i ds8 = _mm256_setr_m128i(_mm_unpacklo_epi64(ds[0], ds[1]), _mm_unpacklo_epi64(ds[2], ds[3]));
+    c.ds = _mm512_castsi512_ps(_mm512_zextsi256_si512(ds8));
+    c.scale = edgec_avx512_spread_even(c.ds);
+    c.corr = _mm512_setzero_si512();
+#if defined(__AVX512VNNI__)
+    /* q4_0: sum((nib-8)*qx) = sum(nib*qx) - 8*sum(qx); q8_0: sum((w+128)*qx) - 128*sum(qx).
+     * corr = -c*sum(qx) per block, exact in int32, seeds the dot's accumulator. */
+    if (fmt != EDGEC_FMT_Q4_1) {
+        __m512i c8 = _mm512_set1_epi8(fmt == EDGEC_FMT_Q4_0 ? 8 : (char)0x80);
+        __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), c8, c.lo), c8, c.hi);
+        c.corr = _mm512_sub_epi32(_mm512_setzero_si512(), sum);
+    }
+#else
+    /* q4_0 without VNNI: 8*(qx pair sums) as int16, subtracted from the maddubs sums. */
+    if (fmt == EDGEC_FMT_Q4_0) {
+        __m512i c8 = _mm512_set1_epi8(8);
+        c.corr = _mm512_add_epi16(_mm512_maddubs_epi16(c8, c.lo), _mm512_maddubs_epi16(c8, c.hi));
+    }
+#endif
+    return c;
+}
+
+/* Integer dot of a weight chunk with an activation chunk: lanes 4k..4k+3 sum to block k's
+ * sum(w*qx) (q4_0: (nib-8)*qx, q4_1: nib*qx, q8_0: qw*qx), exact. */
+EDGEC_ALWAYS_INLINE __m512i edgec_avx512_isum(int fmt, const edgec_avx512_wchunk *w, const edgec_avx512_xchunk *x)
+{
+#if defined(__AVX512VNNI__)
+    (void)fmt;
+    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(x->corr, w->lo, x->lo), w->hi, x->hi);
+#else
+    const __m512i ones = _mm512_set1_epi16(1);
+    if (fmt == EDGEC_FMT_Q8_0) {
+        /* maddubs needs an unsigned side: |w| times x with w's sign moved onto x
+         * (|w| <= 128, |x| <= 127, so a pair sum of 32512 cannot saturate int16). */
+        __m512i zero = _mm512_setzero_si512();
+        __m512i xlo = _mm512_mask_sub_epi8(x->lo, _mm512_movepi8_mask(w->lo), zero, x->lo);
+        __m512i xhi = _mm512_mask_sub_epi8(x->hi, _mm512_movepi8_mask(w->hi), zero, x->hi);
+        __m512i plo = _mm512_maddubs_epi16(_mm512_abs_epi8(w->lo), xlo);
+        __m512i phi = _mm512_maddubs_epi16(_mm512_abs_epi8(w->hi), xhi);
+        return _mm512_add_epi32(_mm512_madd_epi16(plo, ones), _mm512_madd_epi16(phi, ones));
+    }
+    /* nibble pairs: |15*127*2| per maddubs lane, four of them fit int16 easily */
+    __m512i p = _mm512_add_epi16(_mm512_maddubs_epi16(w->lo, x->lo), _mm512_maddubs_epi16(w->hi, x->hi));
+    if (fmt == EDGEC_FMT_Q4_0) p = _mm512_sub_epi16(p, x->corr);
+    return _mm512_madd_epi16(p, ones);
+#endif
+}
+
+/* ---- quantized matmul ------------------------------------------------------------ */
+
+/* Adds `count` blocks starting at block b to an R x T tile's accumulators:
+ * acc[i][j] += isum * d_w*d_x (+ m_w*s_x for q4_1). */
+EDGEC_ALWAYS_INLINE void edgec_avx512_tile_step(int fmt, int R, int T, __m512 acc[4][4], const uint8_t *row, size_t row_bytes,
+                                                const edgec_block_q8a *x, int nb, int b, int count)
+{
+    const int bb = edgec_block_bytes(fmt);
+    edgec_avx512_wchunk wc[4];
+EDGEC_UNROLL
+    for (int i = 0; i < EDGEC_TILE_MAX; i++) if (i < R) wc[i] = edgec_avx512_load_wchunk(fmt, row + i * row_bytes + (size_t)b * bb, count);
+EDGEC_UNROLL
+    for (int j = 0; j < EDGEC_TILE_MAX; j++) {
+        if (j >= T) break;
+        edgec_avx512_xchunk xc = edgec_avx512_load_xchunk(fmt, x + (size_t)j * nb + b, count);
+EDGEC_UNROLL
+        for (int i = 0; i < EDGEC_TILE_MAX; i++) {
+            if (i >= R) break;
+            __m512 dd = _mm512_mul_ps(wc[i].scale, xc.scale);
+            acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(edgec_avx512_isum(fmt, &wc[i], &xc)), dd, acc[i][j]);
+            if (fmt == EDGEC_FMT_Q4_1) acc[i][j] = _mm512_fmadd_ps(wc[i].m, xc.ds, acc[i][j]);
+        }
+    }
+}
+
+/* out[(t+j)*ldo + r+i] for an R x T tile of rows r.. and tokens t..: R, T constants (<= 4). */
+EDGEC_ALWAYS_INLINE void edgec_avx512_tile_q(int fmt, int R, int T, float *out, int ldo, const void *w, int r,
+                                             const edgec_block_q8a *xq, int t, int n)
+{
+    const int nb = n / EDGEC_QK;
+    const size_t row_bytes = (size_t)nb * edgec_block_bytes(fmt);
+    const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+    const edgec_block_q8a *x = xq + (size_t)t * nb;
+    __m512 acc[4][4];
+EDGEC_UNROLL
+    for (int i = 0; i < EDGEC_TILE_MAX; i++)
+EDGEC_UNROLL
+        for (int j = 0; j < EDGEC_TILE_MAX; j++) acc[i][j] = _mm512_setzero_ps();
+    int b = 0;
+    for (; b + EDGEC_AVX512_CHUNK <= nb; b += EDGEC_AVX512_CHUNK)
+        edgec_avx512_tile_step(fmt, R, T, acc, row, row_bytes, x, nb, b, EDGEC_AVX512_CHUNK);
+    if (b < nb) edgec_avx512_tile_step(fmt, R, T, acc, row, row_bytes, x, nb, b, nb - b);
+EDGEC_UNROLL
+    for (int i = 0; i < EDGEC_TILE_MAX; i++)
+EDGEC_UNROLL
+        for (int j = 0; j < EDGEC_TILE_MAX; j++)
+            if (i < R && j < T) out[(size_t)(t + j) * ldo + r + i] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+/* Rows [r0, r1) x tokens [0, n_tok): one token runs 4-row tiles (4 weight streams in
+ * flight); a batch runs 2-row x 4-token tiles (each weight chunk unpacked once per 4 tokens). */
+EDGEC_ALWAYS_INLINE void edgec_avx512_matmul_q(int fmt, float *out, int ldo, const void *w, int r0, int r1,
+                                               const edgec_block_q8a *xq, int n_tok, int n)
+{
+    int r = r0;
+    if (n_tok == 1) {
+        for (; r + 4 <= r1; r += 4) edgec_avx512_tile_q(fmt, 4, 1, out, ldo, w, r, xq, 0, n);
+        for (; r < r1; r++) edgec_avx512_tile_q(fmt, 1, 1, out, ldo, w, r, xq, 0, n);
+        return;
+    }
+    for (; r + 2 <= r1; r += 2) {
+        int t = 0;
+        for (; t + 4 <= n_tok; t += 4) edgec_avx512_tile_q(fmt, 2, 4, out, ldo, w, r, xq, t, n);
+        for (; t < n_tok; t++) edgec_avx512_tile_q(fmt, 2, 1, out, ldo, w, r, xq, t, n);
+    }
+    for (; r < r1; r++) {
+        int t = 0;
+        for (; t + 4 <= n_tok; t += 4) edgec_avx512_tile_q(fmt, 1, 4, out, ldo, w, r, xq, t, n);
+        for (; t < n_tok; t++) edgec_avx512_tile_q(fmt, 1, 1, out, ldo, w, r, xq, t, n);
+    }
+}
+
+static inline void edgec_avx512_matmul_q8_0(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
+{ edgec_avx512_matmul_q(EDGEC_FMT_Q8_0, out, ldo, w, r0, r1, xq, n_tok, n); }
+static inline void edgec_avx512_matmul_q4_0(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
+{ edgec_avx512_matmul_q(EDGEC_FMT_Q4_0, out, ldo, w, r0, r1, xq, n_tok, n); }
+static inline void edgec_avx512_matmul_q4_1(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
+{ edgec_avx512_matmul_q(EDGEC_FMT_Q4_1, out, ldo, w, r0, r1, xq, n_tok, n); }
+
+/* ---- activation quantization ------------------------------------------------------ */
+
+/* Rounds half away from zero, exactly: trunc(v) +- 1 where |v - trunc(v)| >= 0.5. */
+EDGEC_ALWAYS_INLINE __m512i edgec_avx512_round_away(__m512 v)
+{
+    __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, t)), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    __m512i sign = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32((int)0x80000000u));
+    __m512 one = _mm512_castsi512_ps(_mm512_or_si512(sign, _mm512_castps_si512(_mm512_set1_ps(1.0f))));
+    return _mm512_cvtps_epi32(_mm512_mask_add_ps(t, up, t, one));
+}
+
+/* Same float operations as edgec_scalar_quantize_q8a, so the same bytes. */
+static inline void edgec_avx512_quantize_q8a(const float *x, edgec_block_q8a *y, int n)
+{
+    for (int b = 0; b < n / EDGEC_QK; b++) {
+        __m512 x0 = _mm512_loadu_ps(x + b * EDGEC_QK), x1 = _mm512_loadu_ps(x + b * EDGEC_QK + 16);
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        __m512i q0 = edgec_avx512_round_away(_mm512_mul_ps(x0, _mm512_set1_ps(id)));
+        __m512i q1 = edgec_avx512_round_away(_mm512_mul_ps(x1, _mm512_set1_ps(id)));
+        _mm_storeu_si128((__m128i *)y[b].qs, _mm512_cvtepi32_epi8(q0));
+        _mm_storeu_si128((__m128i *)(y[b].qs + 16), _mm512_cvtepi32_epi8(q1));
+        y[b].d = d;
+        y[b].s = d * (float)_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    }
+}
+
+/* ---- float-weight matmul ---------------------------------------------------------- */
+
+/* Mask of the first `len` of 16 lanes (len may exceed 16). */
+EDGEC_ALWAYS_INLINE __mmask16 edgec_avx512_first(int len) { return len >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << len) - 1u); }
+
+/* 16 weights (fewer where mask ends the row; missing lanes are 0) of a float-format row from element j. */
+EDGEC_ALWAYS_INLINE __m512 edgec_avx512_load_weights(int fmt, const uint8_t *row, int j, __mmask16 mask)
+{
+    if (fmt == EDGEC_FMT_F32) return _mm512_maskz_loadu_ps(mask, row + (size_t)j * 4);
+    __m256i h = _mm512_castsi512_si256(_mm512_maskz_loadu_epi16((__mmask32)mask, row + (size_t)j * 2));
+    if (fmt == EDGEC_FMT_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); /* bf16: upper half of a float */
+}
+
+/* R x T tile of float-weight dots, R, T constants (<= 4); each weight vector serves T tokens. */
+EDGEC_ALWAYS_INLINE void edgec_avx512_tile_float(int fmt, int R, int T, float *out, int ldo, const void *w, int r,
+                                                 const float *x, int ldx, int t, int n)
+{
+    const size_t row_bytes = (size_t)n * (fmt == EDGEC_FMT_F32 ? 4 : 2);
+    const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+    __m512 acc[4][4];
+EDGEC_UNROLL
+    for (int i = 0; i < EDGEC_TILE_MAX; i++)
+EDGEC_UNROLL
+        for (int j = 0; j < EDGEC_TILE_MAX; j++) acc[i][j] = _mm512_setzero_ps();
+    for (int k = 0; k < n; k += 16) {
+        __mmask16 mask = edgec_avx512_first(n - k);
+        __m512 wv[4];
+EDGEC_UNROLL
+        for (int i = 0; i < EDGEC_TILE_MAX; i++) if (i < R) wv[i] = edgec_avx512_load_weights(fmt, row + i * row_bytes, k, mask);
+EDGEC_UNROLL
+        for (int j = 0; j < EDGEC_TILE_MAX; j++) {
+            if (j >= T) break;
+            __m512 xv = _mm512_maskz_loadu_ps(mask, x + (size_t)(t + j) * ldx + k);
+EDGEC_UNROLL
+            for (int i = 0; i < EDGEC_TILE_MAX; i++) if (i < R) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
+        }
+    }
+EDGEC_UNROLL
+    for (int i = 0; i < EDGEC_TILE_MAX; i++)
+EDGEC_UNROLL
+        for (int j = 0; j < EDGEC_TILE_MAX; j++)
+            if (i < R && j < T) out[(size_t)(t + j) * ldo + r + i] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+/* Rows [r0, r1) x tokens [0, n_tok) in 4-row x (1 or 4)-token tiles. */
+EDGEC_ALWAYS_INLINE void edgec_avx512_matmul_float(int fmt, float *out, int ldo, const void *w, int r0, int r1,
+                                                   const float *x, int ldx, int n_tok, int n)
+{
+    int r = r0;
+    for (; r + 4 <= r1; r += 4) {
+        int t = 0;
+        for (; t + 4 <= n_tok; t += 4) edgec_avx512_tile_float(fmt, 4, 4, out, ldo, w, r, x, ldx, t, n);
+        for (; t < n_tok; t++) edgec_avx512_tile_float(fmt, 4, 1, out, ldo, w, r, x, ldx, t, n);
+    }
+    for (; r < r1; r++) {
+        int t = 0;
+        for (; t + 4 <= n_tok; t += 4) edgec_avx512_tile_float(fmt, 1, 4, out, ldo, w, r, x, ldx, t, n);
+        for (; t < n_tok; t++) edgec_avx512_tile_float(fmt, 1, 1, out, ldo, w, r, x, ldx, t, n);
+    }
+}
+
+static inline void edgec_avx512_matmul_f32(float *out, int ldo, const void *w, int r0, int r1, const float *x, int ldx, int n_tok, int n)
+{ edgec_avx512_matmul_float(EDGEC_FMT_F32, out, ldo, w, r0, r1, x, ldx, n_tok, n); }
+static inline void edgec_avx512_matmul_f16(float *out, int ldo, const void *w, int r0, int r1, const float *x, int ldx, int n_tok, int n)
+{ edgec_avx512_matmul_float(EDGEC_FMT_F16, out, ldo, w, r0, r1, x, ldx, n_tok, n); }
+static inline void edgec_avx512_matmul_bf16(float *out, int ldo, const void *w, int r0, int r1, const float *x, int ldx, int n_tok, int n)
+{ edgec_avx512_matmul_float(EDGEC_FMT_BF16, out, ldo, w, r0, r1, x, ldx, n_tok, n); }
+
+/* ---- vector helpers ---------------------------------------------------------------- */
+
+/* exp with the scalar path's range reduction and Taylor polynomial (see edgec_expf_c). */
+EDGEC_ALWAYS_INLINE __m512 edgec_avx512_exp(__m512 x)
+{
+    __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(EDGEC_EXP_MIN), _CMP_NLT_UQ); /* NaN stays NaN */
+    x = _mm512_min_ps(_mm512_set1_ps(EDGEC_EXP_MAX), x);
+    x = _mm512_max_ps(_mm512_set1_ps(EDGEC_EXP_MIN), x);
+    __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(EDGEC_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(EDGEC_LN2_HI), x);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(EDGEC_LN2_LO), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    __m512 pow2k = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23));
+    return _mm512_maskz_mul_ps(keep, p, pow2k);
+}
+
+static inline float edgec_avx512_dot_f32(const float *a, const float *b, int n)
+{
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(); /* two chains hide fma latency */
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 m = edgec_avx512_first(n - i);
+        acc0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+/* out = x / sqrt(mean(x^2) + eps) * w; out may alias x. */
+static inline void edgec_avx512_rmsnorm(float *out, const float *x, const float *w, int n, float eps)
+{
+    __m512 scale = _mm512_set1_ps(1.0f / sqrtf(edgec_avx512_dot_f32(x, x, n) / (float)n + eps));
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = edgec_avx512_first(n - i);
+        __m512 v = _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), scale), _mm512_maskz_loadu_ps(m, w + i));
+        _mm512_mask_storeu_ps(out + i, m, v);
+    }
+}
+
+/* y += a*x */
+static inline void edgec_avx512_axpy_f32(float *y, float a, const float *x, int n)
+{
+    __m512 av = _mm512_set1_ps(a);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = edgec_avx512_first(n - i);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+
+/* y += x */
+static inline void edgec_avx512_add_f32(float *y, const float *x, int n)
+{
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = edgec_avx512_first(n - i);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), _mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+/* x = exp(x - max) / sum, in place. */
+static inline void edgec_avx512_softmax(float *x, int n)
+{
+    __m512 mx = _mm512_set1_ps(x[0]);
+    for (int i = 0; i < n; i += 16) mx = _mm512_mask_max_ps(mx, edgec_avx512_first(n - i), mx, _mm512_maskz_loadu_ps(edgec_avx512_first(n - i), x + i));
+    __m512 maxv = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    __m512 sum = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = edgec_avx512_first(n - i);
+        __m512 e = _mm512_maskz_mov_ps(m, edgec_avx512_exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), maxv)));
+        _mm512_mask_storeu_ps(x + i, m, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = edgec_avx512_first(n - i);
+        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv));
+    }
+}
+
+/* gate = silu(gate) * up, silu(g) = g / (1 + exp(-g)). */
+static inline void edgec_avx512_swiglu(float *gate, const float *up, int n)
+{
+    const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = edgec_avx512_first(n - i);
+        __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
+        __m512 silu = _mm512_div_ps(g, _mm512_add_ps(one, edgec_avx512_exp(_mm512_sub_ps(zero, g))));
+        _mm512_mask_storeu_ps(gate + i, m, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(m, up + i)));
+    }
+}
+
+#endif
