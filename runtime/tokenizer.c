@@ -130,6 +130,13 @@ static int byte_token_value(const edgec_tokenizer *t, int id)
     return e->len == 1 ? (unsigned char)t->text[e->offset] : -1;
 }
 
+/* Control and user-defined tokens with text: what parse_special matches. */
+static int is_special(const edgec_tokenizer *t, int id)
+{
+    const tok_entry *e = &t->tokens[id];
+    return (e->type == TOK_CONTROL || e->type == TOK_USER_DEFINED) && e->len > 0;
+}
+
 static int build_indexes(edgec_tokenizer *t)
 {
     t->text_mask = table_size(t->n_vocab) - 1;
@@ -157,18 +164,16 @@ static int build_indexes(edgec_tokenizer *t)
         if (b >= 0 && t->byte_token[b] < 0) t->byte_token[b] = id;
     }
 
-    /* Specials bucketed by first byte, so matching at a position tries only plausible ones. */
-    t->n_specials = 0;
-    for (int b = 0; b < 256; b++) {
-        t->special_start[b] = t->n_specials;
-        for (int id = 0; id < t->n_vocab; id++) {
-            const tok_entry *e = &t->tokens[id];
-            if ((e->type == TOK_CONTROL || e->type == TOK_USER_DEFINED) && e->len > 0 &&
-                (unsigned char)t->text[e->offset] == b)
-                t->specials[t->n_specials++] = id;
-        }
-    }
-    t->special_start[256] = t->n_specials;
+    /* Specials bucketed by first byte (a counting sort), so matching at a position tries
+     * only the ones that can match there. */
+    int count[257] = {0};
+    for (int id = 0; id < t->n_vocab; id++)
+        if (is_special(t, id)) count[(unsigned char)t->text[t->tokens[id].offset] + 1]++;
+    for (int b = 0; b < 256; b++) count[b + 1] += count[b];
+    memcpy(t->special_start, count, sizeof count);
+    t->n_specials = count[256];
+    for (int id = 0; id < t->n_vocab; id++)
+        if (is_special(t, id)) t->specials[count[(unsigned char)t->text[t->tokens[id].offset]]++] = id;
     return 0;
 }
 

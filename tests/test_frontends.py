@@ -396,10 +396,14 @@ def test_smollm2_reference_answers_paris(smollm2):
                                                 pre_tokenizers.ByteLevel(add_prefix_space=False)])
     hf.decoder = decoders.ByteLevel()
     prompt = hf.encode("The capital of France is").ids
+    assert len(prompt) == 5
     ref = Reference(smollm2)
-    logits = ref.forward(prompt)
-    assert logits.shape == (len(prompt), 49152) and np.isfinite(logits).all()
-    assert "Paris" in hf.decode(ref.greedy(prompt, 8))
+    generated = ref.greedy(prompt, 8)
+    assert "Paris" in hf.decode(generated)
+    ref.reset()
+    logits = ref.forward((prompt + generated)[:8])  # one batch: the same choices as step by step
+    assert logits.shape == (8, 49152) and np.isfinite(logits).all()
+    assert logits[len(prompt) - 1:].argmax(axis=1).tolist() == generated[:4]
 
 
 def test_vectors_come_back_as_f32(tmp_path):
@@ -413,3 +417,10 @@ def test_vectors_come_back_as_f32(tmp_path):
     assert ir.tensors["output_norm.weight"].data == widened.tobytes()
     assert ir.tensors["blk.0.attn_q.bias"].data == stored_as_f32(bf16_bytes(w["blk.0.attn_q.bias"]), "bf16").tobytes()
     assert ir.tensors["blk.1.attn_k.weight"].fmt == "f16"  # matrices keep their storage
+
+
+def test_hf_merges_as_pairs(tmp_path):
+    tok, tok_json = tiny_tokenizer_gpt2()
+    tok_json["model"]["merges"] = [m.split(" ") for m in tok_json["model"]["merges"]]  # tokenizers >= 0.20 style
+    got = _write_tokenizer_only_folder(tmp_path, tok_json, hf_tokenizer_config(tok))
+    assert got == tok

@@ -59,3 +59,20 @@ def _write(tmp_path, text):
     p = tmp_path / "prompt.txt"
     p.write_text(text + "\n")
     return p
+
+
+def test_smollm2_chat_two_turns(smollm2_artifact):
+    """--chat reads one user turn per stdin line and answers each (ChatML from the GGUF's template)."""
+    r = run_binary(smollm2_artifact.binary, "--chat", "-t", 0, "-n", 48, input=b"Hi!\nWhat is 2+2?\n")
+    assert r.returncode == 0, r.stderr.decode()
+    replies = [line for line in r.stdout.decode().splitlines() if line.strip()]
+    assert len(replies) >= 2, r.stdout.decode()
+    assert "4" in r.stdout.decode().split("\n", 1)[1]
+
+
+def test_smollm2_prompt_too_long(smollm2_artifact, tmp_path):
+    p = tmp_path / "long.txt"
+    p.write_text("word " * 700)
+    r = run_binary(smollm2_artifact.binary, "-f", p, "-n", 4)
+    assert r.returncode != 0
+    assert "--ctx" in r.stderr.decode()

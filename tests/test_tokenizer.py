@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import re
 import struct
+import subprocess
 import time
 import unicodedata
 from pathlib import Path
@@ -230,6 +231,9 @@ def test_smollm_moby_dick_matches_hf(tool, smollm_blob, hf_smollm):
     assert len(got) == len(expected) > 20000
     mismatches = [i for i, (a, b) in enumerate(zip(got, expected)) if a != b]
     assert not mismatches, f"line {mismatches[0] + 1}: C {got[mismatches[0]]} != HF {expected[mismatches[0]]}"
+    # the whole book as one text: newlines and the text around them too
+    whole = tokenize_text(tool, smollm_blob, path)
+    assert whole == hf_plain_ids(hf_smollm, [path.read_bytes().decode("utf-8")])[0]
 
 
 def test_smollm_sample_matches_hf(tool, smollm_blob, hf_smollm):
@@ -239,6 +243,7 @@ def test_smollm_sample_matches_hf(tool, smollm_blob, hf_smollm):
     for line, a, b in zip(lines, got, expected):
         assert a == b, f"{line!r}: C {a} != HF {b}"
     assert sum(map(len, got)) > 1000  # the sample is not trivially small
+    assert tokenize_text(tool, smollm_blob, SAMPLE) == hf_plain_ids(hf_smollm, ["\n".join(lines) + "\n"])[0]
 
 
 def tokenize_lines_of(tool: Path, blob: Path, data: bytes, **kw) -> list:
@@ -472,6 +477,30 @@ def test_loader_rejects_corrupt_blobs(tool, smollm_blob, work):
         path.write_bytes(data)
         with pytest.raises(EdgecError, match=message):
             tokenizer_info(tool, path)
+
+
+def test_loader_survives_random_corruption(sanitized_tool, tok512_blob, work):
+    """Mutated blobs load or are refused with a one-line reason; nothing crashes (ASan + UBSan)."""
+    import random
+    rng = random.Random(1234)
+    good = tok512_blob.read_bytes()
+    env = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1", "UBSAN_OPTIONS": "halt_on_error=1",
+           "PATH": "/usr/bin:/bin"}
+    refused = 0
+    for k in range(40):
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(0, 80) if k % 2 else rng.randrange(len(data))  # header or anywhere
+            data[at] = rng.randrange(256)
+        path = work / "mutated.tok"
+        path.write_bytes(bytes(data))
+        for cmd in ([str(sanitized_tool), "--info", str(path)], [str(sanitized_tool), str(path), str(SAMPLE)]):
+            r = subprocess.run(cmd, capture_output=True, env=env)
+            assert r.returncode in (0, 1), (k, r.returncode, r.stderr.decode(errors="replace")[-2000:])
+            if r.returncode == 1:
+                assert len(r.stderr.decode().strip().splitlines()) == 1
+        refused += r.returncode == 1
+    assert 0 < refused < 40  # both outcomes happened
 
 
 def test_special_tokens_match_longest_first(tool, work):

@@ -34,7 +34,9 @@ def build_artifact(art: Path, cc: str, progress=None, jobs: int = 2) -> Path:
 
 def _last_error(log: str) -> str:
     """The first compiler error line of a build log, for a one-line message."""
-    for line in log.splitlines():
-        if "error" in line.lower():
-            return line.strip()[:300]
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("CMake Error") or ": error" in line:
+            detail = " ".join(l.strip() for l in lines[i:i + 3] if l.strip())
+            return detail[:300]
     return log.strip().splitlines()[-1][:300] if log.strip() else "no output"
