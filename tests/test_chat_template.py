@@ -107,7 +107,7 @@ def runtime_render(fmt: ChatFormat, system, turns: list) -> str:
     system = system if system is not None else fmt.default_system
     if system:
         out += fmt.system_prefix + system + fmt.system_suffix
-    for i, (user, reply) in enumerate(turns):
+    for user, reply in turns:
         out += fmt.user_prefix + user + fmt.user_suffix + fmt.assistant_prefix
         if reply is not None:
             out += reply + fmt.assistant_suffix
