@@ -109,6 +109,7 @@ def build_context(ir: ModelIR, target: Target, layout: WeightsLayout, arena: Are
         "rope_cos_offset": layout.entry("rope.cos").offset, "rope_sin_offset": layout.entry("rope.sin").offset,
         "layers": layers, "layer_kinds": kinds, "layer_kind_list": ", ".join(map(str, layer_kind_ids)),
         "matmul_kernels": [kernels[k] for k in sorted(kernels)], "classifier": classifier,
+        "uses_q8a": any(k["act"] == "q8a" for k in kernels.values()),
     }
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import __version__
 from .build import build_artifact
+from .chat_template import ChatFormat, chat_format_from_template
 from .codegen import build_context, render
 from .errors import EdgecError
 from .load_model import load_model
@@ -118,9 +119,17 @@ def _manifest(ir, target, layout, arena, name, opts, embed, cc, cflags, tok_byte
 
 
 def compile_model(opts: CompileOptions) -> CompileResult:
+    prog = Progress(6 if opts.build else 4, quiet=opts.quiet)
+    try:
+        return _compile(opts, prog)
+    except BaseException:
+        prog.fail()
+        raise
+
+
+def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
     if opts.ctx < 1 or opts.ctx > 1 << 20:
         raise EdgecError(f"--ctx {opts.ctx} is out of range; give a context length between 1 and 1048576")
-    prog = Progress(6 if opts.build else 4, quiet=opts.quiet)
     target = load_target(opts.target)
     path, alias = resolve_model(opts.model)
 
@@ -136,7 +145,7 @@ def compile_model(opts: CompileOptions) -> CompileResult:
     max_ctx = opts.ctx
     layout = plan_layout(ir, max_ctx)
     arena = plan_arena(cfg, max_ctx, default_max_batch(max_ctx))
-    tok_blob = build_tokenizer_blob(ir.tokenizer)
+    tok_blob = build_tokenizer_blob(ir.tokenizer, chat=chat_format_or_none(ir))
     need = memory_needed(layout.total_bytes, arena.total_bytes, len(tok_blob))
     check_fits(target, need, layout.total_bytes, arena.kv_cache_bytes, max_ctx)
     cc = opts.cc or target.find_cc()
@@ -190,6 +199,18 @@ def compile_model(opts: CompileOptions) -> CompileResult:
     if opts.build and not opts.quiet:
         print_summary(prog, manifest, out_dir, name)
     return CompileResult(out_dir, out_dir / "bin" / name, manifest)
+
+
+def chat_format_or_none(ir) -> ChatFormat:
+    """The model's chat format; a template edgec cannot decompose gives a warning and a program without --chat."""
+    tok = ir.tokenizer
+    bos = tok.tokens[tok.bos_id] if 0 <= tok.bos_id < len(tok.tokens) else ""
+    eos = tok.tokens[tok.eos_id] if 0 <= tok.eos_id < len(tok.tokens) else ""
+    try:
+        return chat_format_from_template(tok.chat_template, bos, eos)
+    except EdgecError as e:
+        ir.metadata.setdefault("warnings", []).append(f"--chat falls back to a plain transcript: {e}")
+        return ChatFormat()
 
 
 def cc_workarounds(cc: str) -> list:

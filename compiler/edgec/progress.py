@@ -48,6 +48,12 @@ class Progress:
                         else f" done ({dt:.1f}s){' ' + note if note else ''}\n")
             self._open = False
 
+    def fail(self) -> None:
+        """Close an open stage line so an error message that follows stands on its own line."""
+        if getattr(self, "_open", False):
+            self._write(" failed\n")
+            self._open = False
+
     def elapsed(self) -> float:
         return time.monotonic() - self.t0
 
