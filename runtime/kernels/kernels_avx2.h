@@ -4,8 +4,9 @@
  * of 2 blocks, 128-bit lane k holding 16 bytes of block k ("lo" = weights 0..15 of each
  * block, "hi" = 16..31), so an integer dot leaves block k's sum in int32 lanes 4k..4k+3
  * and one fmadd scales it by d_w*d_x; no horizontal reduction until a row is done.
+ * Activation chunks are unpacked once per call, a slab at a time, into 20 KB of stack.
  * Integer dots use vpmaddubsw (unsigned x signed bytes) + vpmaddwd.  With 16 vector
- * registers the tiles are 2 rows x 1 token and 1 row x 4 tokens.
+ * registers the tiles are 2 rows x 1 token and 1 row x 8 tokens.
  */
 #ifndef EDGEC_KERNELS_AVX2_H
 #define EDGEC_KERNELS_AVX2_H
@@ -52,6 +53,7 @@ EDGEC_ALWAYS_INLINE edgec_avx2_wchunk edgec_avx2_load_wchunk(int fmt, const uint
     const int bb = edgec_block_bytes(fmt);
     const __m256i low4 = _mm256_set1_epi8(0x0f);
     edgec_avx2_wchunk c;
+    _mm_prefetch((const char *)blk + EDGEC_PREFETCH_BYTES, _MM_HINT_T1);
     if (fmt == EDGEC_FMT_Q8_0) {
         c.lo = edgec_avx2_load_lanes(blk + EDGEC_Q8_0_QS, bb, count);
         c.hi = edgec_avx2_load_lanes(blk + EDGEC_Q8_0_QS + 16, bb, count);
@@ -115,68 +117,89 @@ EDGEC_ALWAYS_INLINE float edgec_avx2_hsum(__m256 v)
 
 /* ---- quantized matmul ------------------------------------------------------------ */
 
-/* Adds `count` blocks starting at block b to an R x T tile's accumulators:
- * acc[i][j] += isum * d_w*d_x (+ m_w*s_x for q4_1). */
-EDGEC_ALWAYS_INLINE void edgec_avx2_tile_step(int fmt, int R, int T, __m256 acc[4][4], const uint8_t *row, size_t row_bytes,
-                                              const edgec_block_q8a *x, int nb, int b, int count)
+/* Adds chunk c (blocks 2c.., `count` of them) to an R x T tile's accumulators:
+ * acc[i][j] += isum * d_w*d_x (+ m_w*s_x for q4_1).  xc[j] is token j's prepared chunk. */
+EDGEC_ALWAYS_INLINE void edgec_avx2_tile_step(int fmt, int R, int T, __m256 acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS],
+                                              const uint8_t *row, size_t row_bytes,
+                                              const edgec_avx2_xchunk *const xc[EDGEC_TILE_TOKENS], int c, int count)
 {
-    const int bb = edgec_block_bytes(fmt);
-    edgec_avx2_wchunk wc[4];
+    edgec_avx2_wchunk wc[EDGEC_TILE_ROWS];
 EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_MAX; i++) if (i < R) wc[i] = edgec_avx2_load_wchunk(fmt, row + i * row_bytes + (size_t)b * bb, count);
+    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
+        if (i < R) wc[i] = edgec_avx2_load_wchunk(fmt, row + i * row_bytes + (size_t)c * EDGEC_AVX2_CHUNK * edgec_block_bytes(fmt), count);
 EDGEC_UNROLL
-    for (int j = 0; j < EDGEC_TILE_MAX; j++) {
-        if (j >= T) break;
-        edgec_avx2_xchunk xc = edgec_avx2_load_xchunk(fmt, x + (size_t)j * nb + b, count);
+    for (int j = 0; j < EDGEC_TILE_TOKENS; j++)
 EDGEC_UNROLL
-        for (int i = 0; i < EDGEC_TILE_MAX; i++) {
-            if (i >= R) break;
-            __m256 dd = _mm256_mul_ps(wc[i].scale, xc.scale);
-            acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(edgec_avx2_isum(fmt, &wc[i], &xc)), dd, acc[i][j]);
-            if (fmt == EDGEC_FMT_Q4_1) acc[i][j] = _mm256_fmadd_ps(wc[i].m, xc.ds, acc[i][j]);
+        for (int i = 0; i < EDGEC_TILE_ROWS; i++) {
+            if (i >= R || j >= T) continue;
+            __m256 dd = _mm256_mul_ps(wc[i].scale, xc[j]->scale);
+            acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(edgec_avx2_isum(fmt, &wc[i], xc[j])), dd, acc[i][j]);
+            if (fmt == EDGEC_FMT_Q4_1) acc[i][j] = _mm256_fmadd_ps(wc[i].m, xc[j]->ds, acc[i][j]);
         }
-    }
 }
 
-/* out[(t+j)*ldo + r+i] for an R x T tile of rows r.. and tokens t..: R, T constants (<= 4). */
-EDGEC_ALWAYS_INLINE void edgec_avx2_tile_q(int fmt, int R, int T, float *out, int ldo, const void *w, int r,
-                                           const edgec_block_q8a *xq, int t, int n)
+#define EDGEC_AVX2_SLAB 16 /* activation chunks (32 blocks) prepared per pass over the rows */
+
+/* Chunks [c0, c1) of an R x T tile (rows r.., tokens t..; R <= 4, T <= 8 constants): stores
+ * the partial dots into out[(t+j)*ldo + r+i], or adds them to it for a later slab (add). */
+EDGEC_ALWAYS_INLINE void edgec_avx2_tile_q(int fmt, int R, int T, float *out, int ldo, const uint8_t *w, size_t row_bytes, int r, int t,
+                                           edgec_avx2_xchunk xs[EDGEC_TILE_TOKENS][EDGEC_AVX2_SLAB], int c0, int c1, int nb, int add)
 {
-    const int nb = n / EDGEC_QK;
-    const size_t row_bytes = (size_t)nb * edgec_block_bytes(fmt);
-    const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
-    const edgec_block_q8a *x = xq + (size_t)t * nb;
-    __m256 acc[4][4];
+    const uint8_t *row = w + (size_t)r * row_bytes;
+    const int whole = nb / EDGEC_AVX2_CHUNK < c1 ? nb / EDGEC_AVX2_CHUNK : c1; /* chunks of 2 blocks */
+    __m256 acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS];
+    const edgec_avx2_xchunk *xc[EDGEC_TILE_TOKENS];
 EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_MAX; i++)
+    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
 EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_MAX; j++) acc[i][j] = _mm256_setzero_ps();
-    int b = 0;
-    for (; b + EDGEC_AVX2_CHUNK <= nb; b += EDGEC_AVX2_CHUNK)
-        edgec_avx2_tile_step(fmt, R, T, acc, row, row_bytes, x, nb, b, EDGEC_AVX2_CHUNK);
-    if (b < nb) edgec_avx2_tile_step(fmt, R, T, acc, row, row_bytes, x, nb, b, nb - b);
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) acc[i][j] = _mm256_setzero_ps();
+    for (int c = c0; c < whole; c++) {
 EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_MAX; i++)
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) xc[j] = &xs[j][c - c0];
+        edgec_avx2_tile_step(fmt, R, T, acc, row, row_bytes, xc, c, EDGEC_AVX2_CHUNK);
+    }
+    if (whole < c1) { /* an odd number of blocks: the last chunk holds one */
 EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_MAX; j++)
-            if (i < R && j < T) out[(size_t)(t + j) * ldo + r + i] = edgec_avx2_hsum(acc[i][j]);
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) xc[j] = &xs[j][whole - c0];
+        edgec_avx2_tile_step(fmt, R, T, acc, row, row_bytes, xc, whole, 1);
+    }
+EDGEC_UNROLL
+    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
+EDGEC_UNROLL
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) {
+            if (i >= R || j >= T) continue;
+            float *o = out + (size_t)(t + j) * ldo + r + i;
+            *o = (add ? *o : 0.0f) + edgec_avx2_hsum(acc[i][j]);
+        }
 }
 
-/* Rows [r0, r1) x tokens [0, n_tok): one token runs 2-row tiles; a batch runs
- * 1-row x 4-token tiles (each weight chunk unpacked once per 4 tokens). */
+/* Rows [r0, r1) x tokens [0, n_tok), as in kernels_avx512.h: the activations of a group of
+ * 8 tokens (or 1) are unpacked one slab at a time into xs (20 KB of stack) and read by every
+ * row tile: 1 row x 8 tokens for a batch, 2 rows x 1 token otherwise. */
 EDGEC_ALWAYS_INLINE void edgec_avx2_matmul_q(int fmt, float *out, int ldo, const void *w, int r0, int r1,
                                              const edgec_block_q8a *xq, int n_tok, int n)
 {
-    int r = r0;
-    if (n_tok == 1) {
-        for (; r + 2 <= r1; r += 2) edgec_avx2_tile_q(fmt, 2, 1, out, ldo, w, r, xq, 0, n);
-        if (r < r1) edgec_avx2_tile_q(fmt, 1, 1, out, ldo, w, r, xq, 0, n);
-        return;
-    }
-    for (; r < r1; r++) {
-        int t = 0;
-        for (; t + 4 <= n_tok; t += 4) edgec_avx2_tile_q(fmt, 1, 4, out, ldo, w, r, xq, t, n);
-        for (; t < n_tok; t++) edgec_avx2_tile_q(fmt, 1, 1, out, ldo, w, r, xq, t, n);
+    const int nb = n / EDGEC_QK, n_chunks = (nb + EDGEC_AVX2_CHUNK - 1) / EDGEC_AVX2_CHUNK;
+    const size_t row_bytes = (size_t)nb * edgec_block_bytes(fmt);
+    edgec_avx2_xchunk xs[EDGEC_TILE_TOKENS][EDGEC_AVX2_SLAB];
+    for (int t = 0; t < n_tok;) {
+        const int T = n_tok - t >= EDGEC_TILE_TOKENS ? EDGEC_TILE_TOKENS : 1;
+        for (int c0 = 0; c0 < n_chunks; c0 += EDGEC_AVX2_SLAB) {
+            const int c1 = c0 + EDGEC_AVX2_SLAB < n_chunks ? c0 + EDGEC_AVX2_SLAB : n_chunks;
+            for (int j = 0; j < T; j++)
+                for (int c = c0; c < c1; c++) {
+                    int b = c * EDGEC_AVX2_CHUNK;
+                    xs[j][c - c0] = edgec_avx2_load_xchunk(fmt, xq + (size_t)(t + j) * nb + b, nb - b < 2 ? nb - b : 2);
+                }
+            int r = r0;
+            if (T == EDGEC_TILE_TOKENS) {
+                for (; r < r1; r++) edgec_avx2_tile_q(fmt, 1, EDGEC_TILE_TOKENS, out, ldo, w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
+            } else {
+                for (; r + 2 <= r1; r += 2) edgec_avx2_tile_q(fmt, 2, 1, out, ldo, w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
+                if (r < r1) edgec_avx2_tile_q(fmt, 1, 1, out, ldo, w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
+            }
+        }
+        t += T;
     }
 }
 
@@ -260,33 +283,37 @@ EDGEC_ALWAYS_INLINE __m256 edgec_avx2_load_weights(int fmt, const uint8_t *row, 
     return edgec_avx2_convert_weights(fmt, buf);
 }
 
-/* R x T tile of float-weight dots, R, T constants (<= 4); each weight vector serves T tokens. */
+/* R x T tile of float-weight dots, R, T constants (<= 4, <= 8); each weight vector serves T tokens. */
 EDGEC_ALWAYS_INLINE void edgec_avx2_tile_float(int fmt, int R, int T, float *out, int ldo, const void *w, int r,
                                                const float *x, int ldx, int t, int n)
 {
     const size_t row_bytes = (size_t)n * (fmt == EDGEC_FMT_F32 ? 4 : 2);
     const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
-    __m256 acc[4][4];
+    __m256 acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS];
 EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_MAX; i++)
+    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
 EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_MAX; j++) acc[i][j] = _mm256_setzero_ps();
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) acc[i][j] = _mm256_setzero_ps();
     for (int k = 0; k < n; k += 8) {
-        __m256 wv[4];
+        __m256 wv[EDGEC_TILE_ROWS];
 EDGEC_UNROLL
-        for (int i = 0; i < EDGEC_TILE_MAX; i++) if (i < R) wv[i] = edgec_avx2_load_weights(fmt, row + i * row_bytes, k, n - k);
+        for (int i = 0; i < EDGEC_TILE_ROWS; i++) {
+            if (i >= R) continue;
+            _mm_prefetch((const char *)row + i * row_bytes + k * (row_bytes / n) + EDGEC_PREFETCH_BYTES, _MM_HINT_T1);
+            wv[i] = edgec_avx2_load_weights(fmt, row + i * row_bytes, k, n - k);
+        }
 EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_MAX; j++) {
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) {
             if (j >= T) break;
             __m256 xv = edgec_avx2_load_floats(x + (size_t)(t + j) * ldx + k, n - k);
 EDGEC_UNROLL
-            for (int i = 0; i < EDGEC_TILE_MAX; i++) if (i < R) acc[i][j] = _mm256_fmadd_ps(wv[i], xv, acc[i][j]);
+            for (int i = 0; i < EDGEC_TILE_ROWS; i++) if (i < R) acc[i][j] = _mm256_fmadd_ps(wv[i], xv, acc[i][j]);
         }
     }
 EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_MAX; i++)
+    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
 EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_MAX; j++)
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++)
             if (i < R && j < T) out[(size_t)(t + j) * ldo + r + i] = edgec_avx2_hsum(acc[i][j]);
 }
 

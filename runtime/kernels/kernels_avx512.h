@@ -4,8 +4,9 @@
  * bytes of block k, "lo" the first 16 weights of each block and "hi" the last 16, for
  * weights and activations alike.  An integer dot of a row chunk with a token chunk then
  * leaves block k's sum in int32 lanes 4k..4k+3, which one fmadd scales by d_w*d_x with
- * no horizontal reduction until the row is done.  Rows x tokens are tiled so every
- * unpacked weight chunk is used by all the tile's tokens while still in registers.
+ * no horizontal reduction until the row is done.  The activation chunks are unpacked
+ * once per call (a slab of 32 blocks at a time, into 20 KB of stack) and rows x tokens
+ * are tiled, so every unpacked weight chunk serves all the tile's tokens from registers.
  * Uses only AVX-512F/BW (+AVX2 for 128/256-bit loads), never FMA3 or F16C directly.
  */
 #ifndef EDGEC_KERNELS_AVX512_H
@@ -50,12 +51,19 @@ typedef struct {
     __m512 ds;       /* [d0,s0,d1,s1,d2,s2,d3,s3,0..]: s_x meets q4_1's m_w in lane 2k+1 */
 } edgec_avx512_xchunk;
 
+/* A weight block's fp16 header: (d, m) for q4_1, d for the others. */
+EDGEC_ALWAYS_INLINE uint32_t edgec_avx512_header(int fmt, const uint8_t *blk)
+{
+    return fmt == EDGEC_FMT_Q4_1 ? edgec_load_u32(blk) : edgec_load_u16(blk);
+}
+
 /* Loads `count` blocks of a weight row starting at blk and unpacks them into registers. */
 EDGEC_ALWAYS_INLINE edgec_avx512_wchunk edgec_avx512_load_wchunk(int fmt, const uint8_t *blk, int count)
 {
     const int bb = edgec_block_bytes(fmt);
     const __m512i low4 = _mm512_set1_epi8(0x0f);
     edgec_avx512_wchunk c;
+    _mm_prefetch((const char *)blk + EDGEC_PREFETCH_BYTES, _MM_HINT_T1);
     if (fmt == EDGEC_FMT_Q8_0) {
         c.lo = edgec_avx512_load_lanes(blk + EDGEC_Q8_0_QS, bb, count);
         c.hi = edgec_avx512_load_lanes(blk + EDGEC_Q8_0_QS + 16, bb, count);
@@ -70,12 +78,13 @@ EDGEC_ALWAYS_INLINE edgec_avx512_wchunk edgec_avx512_load_wchunk(int fmt, const 
         c.lo = _mm512_and_si512(q, low4);                        /* weights 0..15 of each block */
         c.hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);  /* weights 16..31 */
     }
-    /* Block headers as fp16 pairs: q4_1 (d, m) is one 32-bit word, the others d alone. */
-    uint32_t h[4] = {0, 0, 0, 0};
-    for (int k = 0; k < count; k++)
-        h[k] = fmt == EDGEC_FMT_Q4_1 ? edgec_load_u32(blk + k * bb) : edgec_load_u16(blk + k * bb);
-    __m256i h16 = _mm256_zextsi128_si256(_mm_setr_epi32((int)h[0], (int)h[1], (int)h[2], (int)h[3]));
-    __m512 dm = _mm512_cvtph_ps(h16); /* [d0,m0,d1,m1,d2,m2,d3,m3, 0...] */
+    /* Block headers as fp16 pairs: q4_1 (d, m) is one 32-bit word, the others d alone.
+     * (Inserts, not a stack array: a short count must not cost a store-forwarding stall.) */
+    __m128i h = _mm_cvtsi32_si128((int)edgec_avx512_header(fmt, blk));
+    if (count > 1) h = _mm_insert_epi32(h, (int)edgec_avx512_header(fmt, blk + bb), 1);
+    if (count > 2) h = _mm_insert_epi32(h, (int)edgec_avx512_header(fmt, blk + 2 * bb), 2);
+    if (count > 3) h = _mm_insert_epi32(h, (int)edgec_avx512_header(fmt, blk + 3 * bb), 3);
+    __m512 dm = _mm512_cvtph_ps(_mm256_zextsi128_si256(h)); /* [d0,m0,d1,m1,d2,m2,d3,m3, 0...] */
     c.scale = edgec_avx512_spread_even(dm);
     c.m = _mm512_maskz_mov_ps(0xaaaa, dm);
     return c;
@@ -87,9 +96,11 @@ EDGEC_ALWAYS_INLINE edgec_avx512_xchunk edgec_avx512_load_xchunk(int fmt, const 
     edgec_avx512_xchunk c;
     c.lo = edgec_avx512_load_lanes((const uint8_t *)x->qs, (int)sizeof *x, count);
     c.hi = edgec_avx512_load_lanes((const uint8_t *)x->qs + 16, (int)sizeof *x, count);
-    __m128i ds[4];
-    for (int k = 0; k < 4; k++) ds[k] = k < count ? _mm_loadl_epi64((const __m128i *)&x[k].d) : _mm_setzero_si128();
-    __m256i ds8 = _mm256_setr_m128i(_mm_unpacklo_epi64(ds[0], ds[1]), _mm_unpacklo_epi64(ds[2], ds[3]));
+    __m128i ds01 = _mm_loadl_epi64((const __m128i *)&x[0].d), ds23 = _mm_setzero_si128();
+    if (count > 1) ds01 = _mm_unpacklo_epi64(ds01, _mm_loadl_epi64((const __m128i *)&x[1].d));
+    if (count > 2) ds23 = _mm_loadl_epi64((const __m128i *)&x[2].d);
+    if (count > 3) ds23 = _mm_unpacklo_epi64(ds23, _mm_loadl_epi64((const __m128i *)&x[3].d));
+    __m256i ds8 = _mm256_setr_m128i(ds01, ds23);
     c.ds = _mm512_castsi512_ps(_mm512_zextsi256_si512(ds8));
     c.scale = edgec_avx512_spread_even(c.ds);
     c.corr = _mm512_setzero_si512();
@@ -139,73 +150,91 @@ EDGEC_ALWAYS_INLINE __m512i edgec_avx512_isum(int fmt, const edgec_avx512_wchunk
 
 /* ---- quantized matmul ------------------------------------------------------------ */
 
-/* Adds `count` blocks starting at block b to an R x T tile's accumulators:
- * acc[i][j] += isum * d_w*d_x (+ m_w*s_x for q4_1). */
-EDGEC_ALWAYS_INLINE void edgec_avx512_tile_step(int fmt, int R, int T, __m512 acc[4][4], const uint8_t *row, size_t row_bytes,
-                                                const edgec_block_q8a *x, int nb, int b, int count)
+/* Adds chunk c (blocks 4c.., `count` of them) to an R x T tile's accumulators:
+ * acc[i][j] += isum * d_w*d_x (+ m_w*s_x for q4_1).  xc[j] is token j's prepared chunk. */
+EDGEC_ALWAYS_INLINE void edgec_avx512_tile_step(int fmt, int R, int T, __m512 acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS],
+                                                const uint8_t *row, size_t row_bytes,
+                                                const edgec_avx512_xchunk *const xc[EDGEC_TILE_TOKENS], int c, int count)
 {
-    const int bb = edgec_block_bytes(fmt);
-    edgec_avx512_wchunk wc[4];
+    edgec_avx512_wchunk wc[EDGEC_TILE_ROWS];
 EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_MAX; i++) if (i < R) wc[i] = edgec_avx512_load_wchunk(fmt, row + i * row_bytes + (size_t)b * bb, count);
+    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
+        if (i < R) wc[i] = edgec_avx512_load_wchunk(fmt, row + i * row_bytes + (size_t)c * EDGEC_AVX512_CHUNK * edgec_block_bytes(fmt), count);
 EDGEC_UNROLL
-    for (int j = 0; j < EDGEC_TILE_MAX; j++) {
-        if (j >= T) break;
-        edgec_avx512_xchunk xc = edgec_avx512_load_xchunk(fmt, x + (size_t)j * nb + b, count);
+    for (int j = 0; j < EDGEC_TILE_TOKENS; j++)
 EDGEC_UNROLL
-        for (int i = 0; i < EDGEC_TILE_MAX; i++) {
-            if (i >= R) break;
-            __m512 dd = _mm512_mul_ps(wc[i].scale, xc.scale);
-            acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(edgec_avx512_isum(fmt, &wc[i], &xc)), dd, acc[i][j]);
-            if (fmt == EDGEC_FMT_Q4_1) acc[i][j] = _mm512_fmadd_ps(wc[i].m, xc.ds, acc[i][j]);
+        for (int i = 0; i < EDGEC_TILE_ROWS; i++) {
+            if (i >= R || j >= T) continue;
+            __m512 dd = _mm512_mul_ps(wc[i].scale, xc[j]->scale);
+            acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(edgec_avx512_isum(fmt, &wc[i], xc[j])), dd, acc[i][j]);
+            if (fmt == EDGEC_FMT_Q4_1) acc[i][j] = _mm512_fmadd_ps(wc[i].m, xc[j]->ds, acc[i][j]);
         }
-    }
 }
 
-/* out[(t+j)*ldo + r+i] for an R x T tile of rows r.. and tokens t..: R, T constants (<= 4). */
-EDGEC_ALWAYS_INLINE void edgec_avx512_tile_q(int fmt, int R, int T, float *out, int ldo, const void *w, int r,
-                                             const edgec_block_q8a *xq, int t, int n)
+#define EDGEC_AVX512_SLAB 8 /* activation chunks (32 blocks) prepared per pass over the rows */
+
+/* Chunks [c0, c1) of an R x T tile (rows r.., tokens t..; R <= 4, T <= 8 constants): stores
+ * the partial dots into out[(t+j)*ldo + r+i], or adds them to it for a later slab (add). */
+EDGEC_ALWAYS_INLINE void edgec_avx512_tile_q(int fmt, int R, int T, float *out, int ldo, const uint8_t *w, size_t row_bytes, int r, int t,
+                                             edgec_avx512_xchunk xs[EDGEC_TILE_TOKENS][EDGEC_AVX512_SLAB], int c0, int c1, int nb, int add)
 {
-    const int nb = n / EDGEC_QK;
-    const size_t row_bytes = (size_t)nb * edgec_block_bytes(fmt);
-    const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
-    const edgec_block_q8a *x = xq + (size_t)t * nb;
-    __m512 acc[4][4];
+    const uint8_t *row = w + (size_t)r * row_bytes;
+    const int whole = nb / EDGEC_AVX512_CHUNK < c1 ? nb / EDGEC_AVX512_CHUNK : c1; /* chunks of 4 blocks */
+    __m512 acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS];
+    const edgec_avx512_xchunk *xc[EDGEC_TILE_TOKENS];
 EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_MAX; i++)
+    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
 EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_MAX; j++) acc[i][j] = _mm512_setzero_ps();
-    int b = 0;
-    for (; b + EDGEC_AVX512_CHUNK <= nb; b += EDGEC_AVX512_CHUNK)
-        edgec_avx512_tile_step(fmt, R, T, acc, row, row_bytes, x, nb, b, EDGEC_AVX512_CHUNK);
-    if (b < nb) edgec_avx512_tile_step(fmt, R, T, acc, row, row_bytes, x, nb, b, nb - b);
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) acc[i][j] = _mm512_setzero_ps();
+    for (int c = c0; c < whole; c++) {
 EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_MAX; i++)
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) xc[j] = &xs[j][c - c0];
+        edgec_avx512_tile_step(fmt, R, T, acc, row, row_bytes, xc, c, EDGEC_AVX512_CHUNK);
+    }
+    if (whole < c1) { /* the rows' last chunk holds fewer than 4 blocks */
 EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_MAX; j++)
-            if (i < R && j < T) out[(size_t)(t + j) * ldo + r + i] = _mm512_reduce_add_ps(acc[i][j]);
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) xc[j] = &xs[j][whole - c0];
+        edgec_avx512_tile_step(fmt, R, T, acc, row, row_bytes, xc, whole, nb - whole * EDGEC_AVX512_CHUNK);
+    }
+EDGEC_UNROLL
+    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
+EDGEC_UNROLL
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) {
+            if (i >= R || j >= T) continue;
+            float *o = out + (size_t)(t + j) * ldo + r + i;
+            *o = (add ? *o : 0.0f) + _mm512_reduce_add_ps(acc[i][j]);
+        }
 }
 
-/* Rows [r0, r1) x tokens [0, n_tok): one token runs 4-row tiles (4 weight streams in
- * flight); a batch runs 2-row x 4-token tiles (each weight chunk unpacked once per 4 tokens). */
+/* Rows [r0, r1) x tokens [0, n_tok).  Tokens go in groups of 8 (a batch) or 1.  For each
+ * group the activations are unpacked one slab (32 blocks) at a time into xs, once, and every
+ * row tile then reads them from L1: 2 rows x 8 tokens for a batch (each weight chunk is
+ * unpacked once per 8 tokens), 4 rows x 1 token otherwise.  xs takes 20 KB of stack. */
 EDGEC_ALWAYS_INLINE void edgec_avx512_matmul_q(int fmt, float *out, int ldo, const void *w, int r0, int r1,
                                                const edgec_block_q8a *xq, int n_tok, int n)
 {
-    int r = r0;
-    if (n_tok == 1) {
-        for (; r + 4 <= r1; r += 4) edgec_avx512_tile_q(fmt, 4, 1, out, ldo, w, r, xq, 0, n);
-        for (; r < r1; r++) edgec_avx512_tile_q(fmt, 1, 1, out, ldo, w, r, xq, 0, n);
-        return;
-    }
-    for (; r + 2 <= r1; r += 2) {
-        int t = 0;
-        for (; t + 4 <= n_tok; t += 4) edgec_avx512_tile_q(fmt, 2, 4, out, ldo, w, r, xq, t, n);
-        for (; t < n_tok; t++) edgec_avx512_tile_q(fmt, 2, 1, out, ldo, w, r, xq, t, n);
-    }
-    for (; r < r1; r++) {
-        int t = 0;
-        for (; t + 4 <= n_tok; t += 4) edgec_avx512_tile_q(fmt, 1, 4, out, ldo, w, r, xq, t, n);
-        for (; t < n_tok; t++) edgec_avx512_tile_q(fmt, 1, 1, out, ldo, w, r, xq, t, n);
+    const int nb = n / EDGEC_QK, n_chunks = (nb + EDGEC_AVX512_CHUNK - 1) / EDGEC_AVX512_CHUNK;
+    const size_t row_bytes = (size_t)nb * edgec_block_bytes(fmt);
+    edgec_avx512_xchunk xs[EDGEC_TILE_TOKENS][EDGEC_AVX512_SLAB];
+    for (int t = 0; t < n_tok;) {
+        const int T = n_tok - t >= EDGEC_TILE_TOKENS ? EDGEC_TILE_TOKENS : 1;
+        for (int c0 = 0; c0 < n_chunks; c0 += EDGEC_AVX512_SLAB) {
+            const int c1 = c0 + EDGEC_AVX512_SLAB < n_chunks ? c0 + EDGEC_AVX512_SLAB : n_chunks;
+            for (int j = 0; j < T; j++)
+                for (int c = c0; c < c1; c++) {
+                    int b = c * EDGEC_AVX512_CHUNK;
+                    xs[j][c - c0] = edgec_avx512_load_xchunk(fmt, xq + (size_t)(t + j) * nb + b, nb - b < 4 ? nb - b : 4);
+                }
+            int r = r0;
+            if (T == EDGEC_TILE_TOKENS) {
+                for (; r + 2 <= r1; r += 2) edgec_avx512_tile_q(fmt, 2, EDGEC_TILE_TOKENS, out, ldo, w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
+                if (r < r1) edgec_avx512_tile_q(fmt, 1, EDGEC_TILE_TOKENS, out, ldo, w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
+            } else {
+                for (; r + 4 <= r1; r += 4) edgec_avx512_tile_q(fmt, 4, 1, out, ldo, w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
+                for (; r < r1; r++) edgec_avx512_tile_q(fmt, 1, 1, out, ldo, w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
+            }
+        }
+        t += T;
     }
 }
 
@@ -259,34 +288,38 @@ EDGEC_ALWAYS_INLINE __m512 edgec_avx512_load_weights(int fmt, const uint8_t *row
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); /* bf16: upper half of a float */
 }
 
-/* R x T tile of float-weight dots, R, T constants (<= 4); each weight vector serves T tokens. */
+/* R x T tile of float-weight dots, R, T constants (<= 4, <= 8); each weight vector serves T tokens. */
 EDGEC_ALWAYS_INLINE void edgec_avx512_tile_float(int fmt, int R, int T, float *out, int ldo, const void *w, int r,
                                                  const float *x, int ldx, int t, int n)
 {
     const size_t row_bytes = (size_t)n * (fmt == EDGEC_FMT_F32 ? 4 : 2);
     const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
-    __m512 acc[4][4];
+    __m512 acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS];
 EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_MAX; i++)
+    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
 EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_MAX; j++) acc[i][j] = _mm512_setzero_ps();
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) acc[i][j] = _mm512_setzero_ps();
     for (int k = 0; k < n; k += 16) {
         __mmask16 mask = edgec_avx512_first(n - k);
-        __m512 wv[4];
+        __m512 wv[EDGEC_TILE_ROWS];
 EDGEC_UNROLL
-        for (int i = 0; i < EDGEC_TILE_MAX; i++) if (i < R) wv[i] = edgec_avx512_load_weights(fmt, row + i * row_bytes, k, mask);
+        for (int i = 0; i < EDGEC_TILE_ROWS; i++) {
+            if (i >= R) continue;
+            _mm_prefetch((const char *)row + i * row_bytes + k * (row_bytes / n) + EDGEC_PREFETCH_BYTES, _MM_HINT_T1);
+            wv[i] = edgec_avx512_load_weights(fmt, row + i * row_bytes, k, mask);
+        }
 EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_MAX; j++) {
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) {
             if (j >= T) break;
             __m512 xv = _mm512_maskz_loadu_ps(mask, x + (size_t)(t + j) * ldx + k);
 EDGEC_UNROLL
-            for (int i = 0; i < EDGEC_TILE_MAX; i++) if (i < R) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
+            for (int i = 0; i < EDGEC_TILE_ROWS; i++) if (i < R) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
         }
     }
 EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_MAX; i++)
+    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
 EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_MAX; j++)
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++)
             if (i < R && j < T) out[(size_t)(t + j) * ldo + r + i] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
