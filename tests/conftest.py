@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Test this checkout's compiler even if another checkout is the pip-installed one.
+sys.path.insert(0, str(REPO / "compiler"))
+os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO / "compiler"), os.environ.get("PYTHONPATH", "")])
 FIXTURES = REPO / "tests" / "fixtures"
 STORIES = FIXTURES / "stories260K"
 STORIES_TEXT = ("Once upon a time, there was a little girl named Lily. She loved to play outside in the park. "
