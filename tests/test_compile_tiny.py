@@ -1,8 +1,11 @@
 """Tiny random models, every weight format x target: the compiled program against the numpy reference.
 
 Tolerance: logits of the compiled program are compared with the reference run in kernel-mimicking
-mode (int8 activations exactly as the kernels quantize them); they differ only by float summation
-order, so max |diff| <= 2e-3 * max |logit|.  Greedy token sequences must be identical for 32 tokens.
+mode (int8 activations exactly as the kernels quantize them), so they differ only by float
+summation order: 95% of positions within 1e-4 * max |logit|, and every position within 1.5e-2
+(a summation-order difference can flip the int8 rounding of an activation sitting on a .5 tie,
+which moves a tiny model's logits by up to ~1e-2).  Greedy token sequences must be identical
+for 32 tokens.
 """
 from __future__ import annotations
 
@@ -18,7 +21,15 @@ from edgec.tiny_models import (make_tiny_config, random_weights, tiny_tokenizer_
 FORMATS = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1"]
 PROMPT = [5, 17, 42, 99, 3, 250, 7, 120]
 N_GEN = 32
-REL_TOL = 2e-3
+TIGHT_TOL, TIGHT_SHARE, MAX_TOL = 1e-4, 0.95, 1.5e-2
+
+
+def assert_logits_close(got, want):
+    err = np.abs(got - want).max(axis=1) / np.abs(want).max()
+    tight = float((err <= TIGHT_TOL).mean())
+    assert tight >= TIGHT_SHARE, f"only {tight:.0%} of positions within {TIGHT_TOL}: {np.round(err, 6)}"
+    assert err.max() <= MAX_TOL, f"max logit error {err.max():.2e} of max |logit| exceeds {MAX_TOL}"
+    return err.max()
 
 
 def check_against_reference(model_path, binary, tmp_path, tokenizer_path=None, n_gen=N_GEN, threads=1):
@@ -33,9 +44,7 @@ def check_against_reference(model_path, binary, tmp_path, tokenizer_path=None, n
     assert c_ids == ref_ids, f"greedy tokens differ:\n C   {c_ids}\n ref {ref_ids}"
     ref.reset()
     want = ref.forward(PROMPT + ref_ids[:-1])
-    err = np.abs(got - want).max() / np.abs(want).max()
-    assert err <= REL_TOL, f"max logit error {err:.2e} of max |logit| exceeds {REL_TOL}"
-    return err
+    return assert_logits_close(got, want)
 
 
 @pytest.mark.parametrize("target", ["host", "generic"])
@@ -83,7 +92,7 @@ def test_long_prompt_crosses_batches(tmp_path):
     prompt = [(i * 37 + 11) % cfg.vocab_size for i in range(75)]
     got = greedy_logits(res.binary, prompt, 1, cfg.vocab_size, tmp_path)[:len(prompt)]
     want = Reference(ir, mimic_kernels=True).forward(prompt)
-    assert np.abs(got - want).max() / np.abs(want).max() <= REL_TOL
+    assert_logits_close(got, want)
 
 
 @pytest.mark.parametrize("dtype,quant", [("f32", None), ("bf16", None), ("f16", "q4_1"), ("f32", "q8_0")])

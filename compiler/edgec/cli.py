@@ -1,4 +1,4 @@
-"""The `edgec` command line: compile, inspect, targets, tokenize."""
+"""The `edgec` command line: compile, inspect, targets, tokenize, bench, eval."""
 from __future__ import annotations
 
 import argparse
@@ -11,7 +11,7 @@ from pathlib import Path
 from . import __version__
 from .errors import EdgecError
 
-QUANTS = ["f32", "f16", "q8_0", "q4_0", "q4_1"]
+QUANTS = ["f32", "f16", "q8_0", "q4_0", "q4_1", "tq2"]
 
 
 def cmd_compile(a) -> int:
@@ -71,6 +71,23 @@ def cmd_tokenize(a) -> int:
     return 0
 
 
+def cmd_bench(a) -> int:
+    from .bench import BenchOptions, format_table, run_bench
+    result = run_bench(BenchOptions(artifact=a.artifact, prompt_tokens=a.prompt_tokens, gen_tokens=a.gen_tokens,
+                                    reps=a.reps, threads=a.threads, json_path=a.json))
+    print(format_table(result))
+    return 0
+
+
+def cmd_eval(a) -> int:
+    from .evaluate import EvalOptions, format_report, run_eval
+    result = run_eval(EvalOptions(artifact=a.artifact, text=a.text, ctx_window=a.ctx_window, stride=a.stride,
+                                  max_tokens=a.max_tokens, reference=a.reference,
+                                  reference_tokenizer=a.reference_tokenizer, threads=a.threads, json_path=a.json))
+    print(format_report(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edgec", description="Compile language models into specialised C for edge devices.")
     p.add_argument("--version", action="version", version=f"edgec {__version__}")
@@ -105,6 +122,27 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--file", "-f", required=True)
     k.add_argument("--tokenizer")
     k.set_defaults(fn=cmd_tokenize)
+
+    b = sub.add_parser("bench", help="prompt/decode speed, latency percentiles, memory and bandwidth of an artifact")
+    b.add_argument("artifact", help="a compiled artifact folder (out/<name>-<target>)")
+    b.add_argument("--prompt-tokens", type=int, default=128, help="synthetic prompt length (default 128)")
+    b.add_argument("--gen-tokens", type=int, default=128, help="tokens to decode per run (default 128)")
+    b.add_argument("--reps", type=int, default=5, help="measured runs after one warm-up (default 5)")
+    b.add_argument("--threads", type=int, help="threads (default: all CPUs)")
+    b.add_argument("--json", help="also write the results as a flat JSON object to this file")
+    b.set_defaults(fn=cmd_bench)
+
+    e = sub.add_parser("eval", help="perplexity of an artifact on a text, and agreement with a reference model")
+    e.add_argument("artifact", help="a compiled artifact folder (out/<name>-<target>)")
+    e.add_argument("--text", required=True, help="UTF-8 text file, scored as one sequence")
+    e.add_argument("--ctx-window", type=int, help="tokens per window (default and maximum: the artifact's --ctx)")
+    e.add_argument("--stride", type=int, help="tokens between window starts (default: half the window)")
+    e.add_argument("--max-tokens", type=int, default=4096, help="score at most this many tokens (default 4096)")
+    e.add_argument("--reference", help="model file/folder whose float forward pass is compared (top-1, KL)")
+    e.add_argument("--reference-tokenizer", help="tokenizer.bin when --reference is a llama2.c checkpoint")
+    e.add_argument("--threads", type=int, help="threads for the program (default: all CPUs)")
+    e.add_argument("--json", help="also write the results as JSON to this file")
+    e.set_defaults(fn=cmd_eval)
     return p
 
 

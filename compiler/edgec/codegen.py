@@ -16,7 +16,7 @@ from .paths import templates_dir
 from .targets import Target
 from .weights_blob import WeightsLayout
 
-QUANTIZED = {"q8_0", "q4_0", "q4_1"}   # formats whose kernels take int8 (q8a) activations
+QUANTIZED = {"q8_0", "q4_0", "q4_1", "tq2", "tq2_0", "tq1_0"}   # formats whose kernels take int8 (q8a) activations
 
 
 def _env() -> jinja2.Environment:
@@ -29,30 +29,34 @@ def _c_float(x: float) -> str:
     return f"{float(x)!r}f" if "e" in repr(float(x)) or "." in repr(float(x)) else f"{float(x)!r}.0f"
 
 
-def _kernel_name(fmt: str, n: int) -> str:
-    return f"matmul_{fmt}_{n}"
+def _kernel_name(fmt: str, n: int, layout: str) -> str:
+    return f"matmul_{'i16_' if layout == 'i16' else ''}{fmt}_{n}"
 
 
 def _groups(what: str, mats: list, n: int, kernels: dict) -> list:
-    """Split matrices (dicts with fmt, shape, w, out, ldo, rows) into groups of one format."""
-    by_fmt = {}
+    """Split matrices (dicts with fmt, layout, shape, w, out, ldo, rows) into groups of one format and layout."""
+    by_kind = {}
     for mat in mats:
-        by_fmt.setdefault(mat["fmt"], []).append(mat)
+        by_kind.setdefault((mat["fmt"], mat["layout"]), []).append(mat)
     groups = []
-    for fmt, ms in by_fmt.items():
+    for (fmt, layout), ms in by_kind.items():
         act = "q8a" if fmt in QUANTIZED else "f32"
-        kernels[(fmt, n)] = {"fmt": fmt, "n": n, "fname": _kernel_name(fmt, n), "act": act,
-                             "act_desc": "int8 q8a" if act == "q8a" else "f32"}
+        fname = _kernel_name(fmt, n, layout)
+        kernels[(fmt, n, layout)] = {
+            "fmt": fmt, "n": n, "fname": fname, "act": act, "layout": layout,
+            "act_desc": "int8 q8a" if act == "q8a" else "f32",
+            "layout_desc": "in 16-row interleaved tiles" if layout == "i16" else "in GGUF row order"}
         shapes = ", ".join(f"[{m['shape'][0]} x {m['shape'][1]}]" for m in ms)
-        groups.append({"what": what, "fmt": fmt, "act": act, "fname": _kernel_name(fmt, n),
-                       "shapes": shapes, "mats": ms})
+        groups.append({"what": what, "fmt": fmt + (" (16-row tiles)" if layout == "i16" else ""), "act": act,
+                       "fname": fname, "shapes": shapes, "mats": ms})
     return groups
 
 
-def _layer_kind(ir: ModelIR, i: int, kernels: dict) -> dict:
+def _layer_kind(ir: ModelIR, i: int, kernels: dict, layout: WeightsLayout) -> dict:
     cfg = ir.config
     t = lambda n: ir.tensors[f"blk.{i}.{n}.weight"]  # noqa: E731
     mat = lambda n, out, ldo, rows: {"fmt": t(n).fmt, "shape": t(n).shape, "w": f"lw->{n}",  # noqa: E731
+                                     "layout": layout.entry(f"blk.{i}.{n}.weight").layout,
                                      "out": out, "ldo": ldo, "rows": rows}
     return {
         "qkv": _groups("Q, K, V projections (K and V straight into the cache)", [
@@ -74,7 +78,7 @@ def build_context(ir: ModelIR, target: Target, layout: WeightsLayout, arena: Are
     kernels: dict = {}
     kinds, layer_kind_ids, layers = [], [], []
     for i in range(cfg.n_layers):
-        kind = _layer_kind(ir, i, kernels)
+        kind = _layer_kind(ir, i, kernels, layout)
         sig = repr([(g["fmt"]) for part in kind.values() for g in part])
         for k in kinds:
             if k["sig"] == sig:
@@ -94,7 +98,7 @@ def build_context(ir: ModelIR, target: Target, layout: WeightsLayout, arena: Are
         k["layer_list"] = _ranges(k["layers"])
     embd = layout.entry("token_embd.weight")
     out = embd if cfg.tied_embeddings else layout.entry("output.weight")
-    classifier = _groups("classifier", [{"fmt": out.fmt, "shape": out.shape, "w": "OUTPUT",
+    classifier = _groups("classifier", [{"fmt": out.fmt, "shape": out.shape, "w": "OUTPUT", "layout": out.layout,
                                          "out": "(all_logits ? all_logits : m->logits)", "ldo": "N_VOCAB",
                                          "rows": "N_VOCAB"}], cfg.dim, kernels)
     return {
@@ -110,6 +114,7 @@ def build_context(ir: ModelIR, target: Target, layout: WeightsLayout, arena: Are
         "layers": layers, "layer_kinds": kinds, "layer_kind_list": ", ".join(map(str, layer_kind_ids)),
         "matmul_kernels": [kernels[k] for k in sorted(kernels)], "classifier": classifier,
         "uses_q8a": any(k["act"] == "q8a" for k in kernels.values()),
+        "uses_i16": any(k["layout"] == "i16" for k in kernels.values()) or embd.layout == "i16",
     }
 
 

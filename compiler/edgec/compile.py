@@ -19,6 +19,7 @@ from .build import build_artifact
 from .chat_template import ChatFormat, chat_format_from_template
 from .codegen import build_context, render
 from .errors import EdgecError
+from .kernel_choice import plan_all
 from .load_model import load_model
 from .memory_plan import default_max_batch, plan_arena
 from .model_registry import resolve_model
@@ -100,7 +101,8 @@ def _manifest(ir, target, layout, arena, name, opts, embed, cc, cflags, tok_byte
         "edgec_version": __version__,
         "name": name,
         "source": {"file": Path(ir.source_path).name, "format": ir.source_format, "sha256": ir.source_sha256},
-        "target": {"name": target.name, "isa": target.isa, "cc": cc, "cflags": cflags},
+        "target": {"name": target.name, "isa": target.isa, "cc": cc, "cflags": cflags,
+                   "weight_layout": target.weight_layout, "prefetch_bytes": target.prefetch_bytes},
         "model": {"arch": cfg.arch, "dim": cfg.dim, "hidden_dim": cfg.hidden_dim, "n_layers": cfg.n_layers,
                   "n_heads": cfg.n_heads, "n_kv_heads": cfg.n_kv_heads, "head_dim": cfg.head_dim,
                   "vocab_size": cfg.vocab_size, "rope_theta": cfg.rope_theta, "rope_layout": cfg.rope_layout,
@@ -112,8 +114,8 @@ def _manifest(ir, target, layout, arena, name, opts, embed, cc, cflags, tok_byte
                   "arena_bytes": arena.total_bytes, "kv_cache_bytes": arena.kv_cache_bytes,
                   "memory_needed_bytes": need},
         "weights_embedding": embed,
-        "tensors": [{"name": e.name, "format": e.fmt, "shape": list(e.shape), "offset": e.offset,
-                     "bytes": e.n_bytes} for e in layout.entries],
+        "tensors": [{"name": e.name, "format": e.fmt, "layout": e.layout, "shape": list(e.shape),
+                     "offset": e.offset, "bytes": e.n_bytes} for e in layout.entries],
         "warnings": list(ir.metadata.get("warnings", [])),
     }
 
@@ -143,7 +145,8 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
 
     prog.stage("planning memory and weight layout")
     max_ctx = opts.ctx
-    layout = plan_layout(ir, max_ctx)
+    matrix_plans = plan_all(ir, target)
+    layout = plan_layout(ir, max_ctx, {n: p.layout for n, p in matrix_plans.items()})
     arena = plan_arena(cfg, max_ctx, default_max_batch(max_ctx))
     tok_blob = build_tokenizer_blob(ir.tokenizer, chat=chat_format_or_none(ir))
     need = memory_needed(layout.total_bytes, arena.total_bytes, len(tok_blob))

@@ -1,6 +1,7 @@
 """GGUF front end: a .gguf file -> ModelIR, keeping every weight's blocks bit-exactly.
 
-Supports the llama and qwen2 architectures with F32/F16/BF16/Q8_0/Q4_0/Q4_1 tensors.
+Supports the llama and qwen2 architectures with F32/F16/BF16/Q8_0/Q4_0/Q4_1 tensors and the
+ternary TQ2_0/TQ1_0 (docs/ternary.md; GGUF only writes them for rows that are multiples of 256).
 See docs/formats.md for the metadata keys read and the layout conventions.
 """
 from __future__ import annotations

@@ -20,6 +20,10 @@ FORMATS = {
     "q8_0": (32, 34),   # fp16 d, int8 qs[32]
     "q4_0": (32, 18),   # fp16 d, uint8 qs[16]  (w = d * (nibble - 8))
     "q4_1": (32, 20),   # fp16 d, fp16 m, uint8 qs[16] (w = d * nibble + m)
+    # Ternary (docs/ternary.md): w = d * (code - 1), 2-bit or base-3 codes in {0, 1, 2}.
+    "tq2": (64, 18),    # edgec's own: fp16 d, uint8 qs[16]; code j = qs[j & 15] >> 2*(j >> 4) & 3
+    "tq2_0": (256, 66),  # GGUF TQ2_0: uint8 qs[64], fp16 d
+    "tq1_0": (256, 54),  # GGUF TQ1_0: uint8 qs[48] (5 codes/byte), uint8 qh[4] (4 codes/byte), fp16 d
 }
 
 

@@ -7,18 +7,23 @@ from .block_formats import quantize
 from .errors import EdgecError
 from .model_ir import FORMATS, ModelIR, Tensor, tensor_to_f32
 
-QUANT_CHOICES = ("f32", "f16", "q8_0", "q4_0", "q4_1")
+QUANT_CHOICES = ("f32", "f16", "q8_0", "q4_0", "q4_1", "tq2")
+TERNARY_WARNING = ("--quant tq2: ternary quantization of a model not trained for it (BitNet b1.58 style) destroys "
+                   "its quality; run `edgec eval` to measure by how much")
 
 
 def quantize_ir(ir: ModelIR, quant: str) -> ModelIR:
     """A copy of ir whose matrices are stored as quant (deterministic); norms and biases become f32.
 
+    tq2 (ternary) re-encodes every matrix, token_embd and output included, and adds a warning.
     A matrix already stored as quant keeps its bytes.  A matrix whose rows do not split into
     whole blocks of quant is stored as f16 instead, with a line in metadata["warnings"].
     """
     if quant not in QUANT_CHOICES:
         raise EdgecError(f"unknown --quant {quant!r}; choose one of {', '.join(QUANT_CHOICES)}")
     warnings = list(ir.metadata.get("warnings", []))
+    if quant == "tq2":
+        warnings.append(TERNARY_WARNING)
     tensors = {}
     for name, t in ir.tensors.items():
         fmt = quant if len(t.shape) == 2 else "f32"

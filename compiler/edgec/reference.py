@@ -1,9 +1,9 @@
 """The numpy reference forward pass: the ground truth every generated model is compared with.
 
 Float32 math on weights dequantized once at construction.  With mimic_kernels=True, every
-matmul with a q8_0/q4_0/q4_1 weight first quantizes its activations per block of 32 the way the
-C kernels do (int8, float32 scale, round half away from zero) and sums integer block dot products,
-so generated code can be checked with tight tolerances.
+matmul with a q8_0/q4_0/q4_1 or ternary (tq2/tq2_0/tq1_0) weight first quantizes its activations
+per block of 32 the way the C kernels do (int8, float32 scale, round half away from zero) and sums
+integer block dot products, so generated code can be checked with tight tolerances.
 """
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import math
 
 import numpy as np
 
-from .model_ir import ModelIR, tensor_to_f32
+from .block_formats import TERNARY_FORMATS, ternary_codes
+from .model_ir import FORMATS, ModelIR, tensor_to_f32
 
 QUANT_BLOCK = 32
-QUANT_FORMATS = ("q8_0", "q4_0", "q4_1")
+QUANT_FORMATS = ("q8_0", "q4_0", "q4_1") + TERNARY_FORMATS
 
 
 def round_half_away(v: np.ndarray) -> np.ndarray:
@@ -38,14 +39,22 @@ def quantize_activations(x: np.ndarray) -> tuple:
 
 
 class QuantMatrix:
-    """A q8_0/q4_0/q4_1 matrix split into integer weights and per-block scales, for kernel-exact matmuls."""
+    """A q8_0/q4_0/q4_1/ternary matrix split into integer weights and per-32-block scales, for
+    kernel-exact matmuls.  A ternary block of 64 or 256 weights is its 2 or 8 blocks of 32 with
+    the block's d each: the kernels add (d_w*d_x) * sum((code-1)*qx) per 32 activations too."""
 
     def __init__(self, data: bytes, fmt: str, shape: tuple):
         rows, cols = shape
         nb = cols // QUANT_BLOCK
-        raw = np.frombuffer(data, dtype=np.uint8).reshape(rows, nb, -1)
         self.fmt = fmt
         self.m = None
+        if fmt in TERNARY_FORMATS:
+            codes, d = ternary_codes(data, fmt, shape)
+            self.d = np.repeat(d, FORMATS[fmt][0] // QUANT_BLOCK, axis=1).T.copy()  # [nb, rows]
+            q = codes.reshape(rows, nb, QUANT_BLOCK).astype(np.int8) - np.int8(1)
+            self.q = np.ascontiguousarray(q.transpose(1, 0, 2))  # [nb, rows, 32] int8 in {-1, 0, 1} (2: code 3)
+            return
+        raw = np.frombuffer(data, dtype=np.uint8).reshape(rows, nb, -1)
         self.d = raw[:, :, 0:2].copy().view(np.float16)[:, :, 0].astype(np.float32).T.copy()  # [nb, rows]
         if fmt == "q8_0":
             q = raw[:, :, 2:34].view(np.int8)

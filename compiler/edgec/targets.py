@@ -23,6 +23,8 @@ class Target:
     cc: list
     cflags: list
     weights_embed: str = "auto"
+    weight_layout: str = "rowmajor"   # "rowmajor" (GGUF blocks as stored), "i16" (16-row tiles), "auto" (host)
+    prefetch_bytes: int = 0
     notes: list = field(default_factory=list)
 
     def find_cc(self) -> str:
@@ -80,4 +82,19 @@ def load_target(name: str) -> Target:
         t.l2_bytes = _host_cache_bytes(2)
     if t.l3_bytes == 0:
         t.l3_bytes = _host_cache_bytes(3)
+    if t.weight_layout == "auto":
+        t.weight_layout = "i16" if "avx2" in _host_cpu_flags() else "rowmajor"
+    if t.weight_layout not in ("rowmajor", "i16"):
+        raise EdgecError(f"target {name}: weight_layout '{t.weight_layout}' is unknown; use rowmajor, i16 or auto")
     return t
+
+
+def _host_cpu_flags() -> set:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .interleave_layout import i16_bytes, relayout
 from .model_ir import LAYER_TENSORS, QKV_BIAS_TENSORS, ModelIR
 
 ALIGN = 64
@@ -26,6 +27,7 @@ class BlobEntry:
     n_bytes: int
     fmt: str
     shape: tuple
+    layout: str = "rowmajor"   # "i16": 16-row interleaved tiles (interleave_layout.py)
 
 
 @dataclass
@@ -71,17 +73,20 @@ def rope_tables(ir: ModelIR, max_ctx: int) -> tuple:
     return np.cos(angles).astype(np.float32), np.sin(angles).astype(np.float32)
 
 
-def plan_layout(ir: ModelIR, max_ctx: int) -> WeightsLayout:
+def plan_layout(ir: ModelIR, max_ctx: int, layouts: dict | None = None) -> WeightsLayout:
+    """layouts: tensor name -> "rowmajor" | "i16" (kernel_choice.plan_all); default all row-major."""
     entries, off = [], HEADER_BYTES
     for name in tensor_order(ir):
         t = ir.tensors[name]
-        entries.append(BlobEntry(name, off, t.n_bytes, t.fmt, tuple(t.shape)))
-        off = _align(off + t.n_bytes)
+        layout = (layouts or {}).get(name, "rowmajor")
+        n_bytes = i16_bytes(t.fmt, t.shape[0], t.shape[1]) if layout == "i16" else t.n_bytes
+        entries.append(BlobEntry(name, off, n_bytes, t.fmt, tuple(t.shape), layout))
+        off = _align(off + n_bytes)
     rope_bytes = max_ctx * (ir.config.rope_dim // 2) * 4
     for name in ("rope.cos", "rope.sin"):
         entries.append(BlobEntry(name, off, rope_bytes, "f32", (max_ctx, ir.config.rope_dim // 2)))
         off = _align(off + rope_bytes)
-    desc = ";".join(f"{e.name}:{e.offset}:{e.n_bytes}:{e.fmt}:{e.shape}" for e in entries)
+    desc = ";".join(f"{e.name}:{e.offset}:{e.n_bytes}:{e.fmt}:{e.shape}:{e.layout}" for e in entries)
     signature = int.from_bytes(hashlib.sha256(desc.encode()).digest()[:8], "little")
     return WeightsLayout(entries, off, signature)
 
@@ -94,7 +99,13 @@ def write_blob(ir: ModelIR, layout: WeightsLayout, path, max_ctx: int, progress=
     with open(path, "wb") as f:
         f.write(header.ljust(HEADER_BYTES, b"\0"))
         for e in layout.entries:
-            data = extra[e.name] if e.name in extra else ir.tensors[e.name].data
+            if e.name in extra:
+                data = extra[e.name]
+            elif e.layout == "i16":
+                t = ir.tensors[e.name]
+                data = relayout(t.fmt, t.data, t.shape[0], t.shape[1])
+            else:
+                data = ir.tensors[e.name].data
             f.seek(e.offset)
             f.write(data)
             if progress:

@@ -73,4 +73,5 @@ static inline void edgec_swiglu(float *gate, const float *up, int n) { EDGEC_KER
 /* y += x */
 static inline void edgec_add_f32(float *y, const float *x, int n) { EDGEC_KERNEL(add_f32)(y, x, n); }
 
+#include "kernels_i16.h"
 #endif
