@@ -53,12 +53,13 @@ def test_bench_json_has_sane_values(stories, tmp_path, capsys):
     assert BENCH_KEYS <= set(r)
     assert all(not isinstance(v, (dict, list)) for v in r.values()), "the JSON must be flat"
     assert (r["threads"], r["prompt_tokens"], r["gen_tokens"]) == (1, 24, 20)
-    assert r["model"] == "stories260k" and r["target"] == "host" and r["isa"]
+    assert r["model"] == "stories260k" and r["target"] == "host" and r["isa"] and r["weight_layout"]
     assert r["decode_tok_s"] > 0 and r["prompt_tok_s"] > 0 and r["ttft_ms"] > 0
     assert 0 < r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"] <= r["max_ms"]
     assert r["jitter_ms"] == pytest.approx(r["p99_ms"] - r["p50_ms"])
     assert r["weight_bytes"] == stories.manifest["sizes"]["weights_bytes"]
     assert r["weight_bytes_per_token"] == stories_param_bytes()
+    assert r["kv_bytes_per_token"] == round(5 * 2 * 32 * 4 * (24 + 21 / 2))  # K+V f32 per layer per position
     assert r["binary_bytes"] == (stories.out_dir / "bin" / "stories260k").stat().st_size
     assert 1 << 20 < r["peak_rss_bytes"] < 1 << 30  # bytes, not KiB
     assert r["measured_bandwidth_gbs"] > 0 and math.isfinite(r["bandwidth_fraction"]) and r["bandwidth_fraction"] > 0

@@ -79,6 +79,13 @@ def weight_bytes_per_token(manifest: dict) -> int:
     return total
 
 
+def kv_bytes_per_token(manifest: dict, prompt_tokens: int, gen_tokens: int) -> int:
+    """KV-cache bytes an average decode step reads: K and V of every layer for each cached position
+    (not part of bandwidth_gbs, which counts weights only)."""
+    per_position = manifest["sizes"]["kv_cache_bytes"] / manifest["max_ctx"]
+    return round(per_position * (prompt_tokens + (gen_tokens + 1) / 2))
+
+
 def program_info(binary: Path) -> dict:
     """The `key: value` lines of `PROGRAM --info`."""
     r = subprocess.run([str(binary), "--info"], capture_output=True, text=True)
@@ -228,6 +235,7 @@ def run_bench(o: BenchOptions) -> dict:
         "model": manifest["name"],
         "target": manifest["target"]["name"],
         "isa": info.get("kernels", manifest["target"].get("isa", "")),
+        "weight_layout": manifest["target"].get("weight_layout", "rowmajor"),
         "threads": threads,
         "reps": o.reps,
         "prompt_tokens": o.prompt_tokens,
@@ -244,6 +252,7 @@ def run_bench(o: BenchOptions) -> dict:
         "binary_bytes": binary.stat().st_size,
         "weight_bytes": int(manifest["sizes"]["weights_bytes"]),
         "weight_bytes_per_token": per_token,
+        "kv_bytes_per_token": kv_bytes_per_token(manifest, o.prompt_tokens, o.gen_tokens),
         "bandwidth_gbs": achieved,
         "measured_bandwidth_gbs": measured,
         "bandwidth_fraction": achieved / measured if measured > 0 else float("nan"),
@@ -257,7 +266,7 @@ def format_table(r: dict) -> str:
     """The result as a small terminal table."""
     mib = lambda b: f"{b / 2**20:.1f} MiB"  # noqa: E731
     rows = [
-        f"{r['model']} on {r['target']} ({r['isa']}), {r['threads']} thread{'s' * (r['threads'] != 1)}, "
+        f"{r['model']} on {r['target']} ({r['isa']}, {r['weight_layout']} weights), {r['threads']} thread{'s' * (r['threads'] != 1)}, "
         f"prompt {r['prompt_tokens']} + gen {r['gen_tokens']} tokens, median of {r['reps']} runs",
         f"  {'prompt':<14}{r['prompt_tok_s']:>10.1f} tok/s",
         f"  {'decode':<14}{r['decode_tok_s']:>10.1f} tok/s",
@@ -266,7 +275,7 @@ def format_table(r: dict) -> str:
         f"max {r['max_ms']:.2f} ms  (jitter {r['jitter_ms']:.2f} ms)",
         f"  {'peak RSS':<14}{mib(r['peak_rss_bytes']):>14}",
         f"  {'binary':<14}{mib(r['binary_bytes']):>14}   weights {mib(r['weight_bytes'])}, "
-        f"{mib(r['weight_bytes_per_token'])} read per token",
+        f"{mib(r['weight_bytes_per_token'])} read per token (+ {mib(r['kv_bytes_per_token'])} KV cache)",
         f"  {'bandwidth':<14}{r['bandwidth_gbs']:>10.2f} GB/s achieved of {r['measured_bandwidth_gbs']:.2f} GB/s "
         f"measured ({100 * r['bandwidth_fraction']:.0f}%)",
     ]
