@@ -26,9 +26,12 @@ def smollm2_path() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def compile_artifact(model, out_dir: Path, target: str = "host", **kw):
+def compile_artifact(model, out_dir: Path, target: str = "host", kv_cache: str = "f32", **kw):
+    """Tests compile with an f32 KV cache unless they say otherwise: f16 rounding of K/V turns
+    float summation-order differences into 5e-4 steps, which would blur the tight comparisons."""
     from edgec.compile import CompileOptions, compile_model
-    return compile_model(CompileOptions(model=str(model), target=target, out=str(out_dir), quiet=True, **kw))
+    return compile_model(CompileOptions(model=str(model), target=target, out=str(out_dir), quiet=True,
+                                        kv_cache=kv_cache, **kw))
 
 
 def run_binary(binary: Path, *args, input: bytes | None = None, timeout: int = 300) -> subprocess.CompletedProcess:

@@ -16,6 +16,15 @@ from edgec.load_model import load_model
 from edgec.reference import Reference
 
 
+def test_stories260k_default_f16_kv_cache(tmp_path):
+    """What a user gets by default (--kv-cache f16) still tells the known story."""
+    from conftest import compile_artifact
+    res = compile_artifact(STORIES / "stories260K.bin", tmp_path / "a", tokenizer=str(STORIES / "tok512.bin"),
+                           ctx=256, kv_cache="f16")
+    r = run_binary(res.binary, "-n", 90, "-t", 0)
+    assert r.stdout.decode().startswith(STORIES_TEXT), r.stdout.decode()[:200]
+
+
 @pytest.mark.parametrize("target", ["host", "generic"])
 def test_stories260k_greedy_from_bos(stories_artifacts, target):
     r = run_binary(stories_artifacts[target].binary, "-n", 90, "-t", 0)

@@ -267,7 +267,7 @@ def format_table(r: dict) -> str:
     mib = lambda b: f"{b / 2**20:.1f} MiB"  # noqa: E731
     rows = [
         f"{r['model']} on {r['target']} ({r['isa']}, {r['weight_layout']} weights), {r['threads']} thread{'s' * (r['threads'] != 1)}, "
-        f"prompt {r['prompt_tokens']} + gen {r['gen_tokens']} tokens, median of {r['reps']} runs",
+        f"prompt {r['prompt_tokens']} + gen {r['gen_tokens']} tokens, median of {r['reps']} run{'s' * (r['reps'] != 1)}",
         f"  {'prompt':<14}{r['prompt_tok_s']:>10.1f} tok/s",
         f"  {'decode':<14}{r['decode_tok_s']:>10.1f} tok/s",
         f"  {'ttft':<14}{r['ttft_ms']:>10.2f} ms",

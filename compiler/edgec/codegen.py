@@ -59,10 +59,10 @@ def _layer_kind(ir: ModelIR, i: int, kernels: dict, layout: WeightsLayout) -> di
                                      "layout": layout.entry(f"blk.{i}.{n}.weight").layout,
                                      "out": out, "ldo": ldo, "rows": rows}
     return {
-        "qkv": _groups("Q, K, V projections (K and V straight into the cache)", [
+        "qkv": _groups("Q, K, V projections", [
             mat("attn_q", "m->q", "Q_DIM", "Q_DIM"),
-            mat("attn_k", "k_cache", "KV_DIM", "KV_DIM"),
-            mat("attn_v", "v_cache", "KV_DIM", "KV_DIM")], cfg.dim, kernels),
+            mat("attn_k", "m->k", "KV_DIM", "KV_DIM"),
+            mat("attn_v", "m->v", "KV_DIM", "KV_DIM")], cfg.dim, kernels),
         "out": _groups("attention output projection", [mat("attn_output", "m->xb", "DIM", "DIM")],
                        cfg.n_heads * cfg.head_dim, kernels),
         "gate_up": _groups("FFN gate and up projections", [
@@ -109,6 +109,7 @@ def build_context(ir: ModelIR, target: Target, layout: WeightsLayout, arena: Are
         "rope_pairs_desc": "(i, i + HEAD_DIM/2)" if cfg.rope_layout == "neox" else "(2i, 2i+1)",
         "norm_eps": _c_float(cfg.norm_eps), "att_scale": _c_float(1.0 / math.sqrt(cfg.head_dim)),
         "signature": layout.signature,
+        "kv16": arena.kv_cache == "f16", "kv_ctype": "uint16_t" if arena.kv_cache == "f16" else "float",
         "embd": embd, "output": out, "output_norm_offset": layout.entry("output_norm.weight").offset,
         "rope_cos_offset": layout.entry("rope.cos").offset, "rope_sin_offset": layout.entry("rope.sin").offset,
         "layers": layers, "layer_kinds": kinds, "layer_kind_list": ", ".join(map(str, layer_kind_ids)),

@@ -41,6 +41,7 @@ class CompileOptions:
     tokenizer: str | None = None
     quant: str | None = None
     ctx: int = 2048
+    kv_cache: str = "f16"
     cc: str | None = None
     build: bool = True
     quiet: bool = False
@@ -108,7 +109,7 @@ def _manifest(ir, target, layout, arena, name, opts, embed, cc, cflags, tok_byte
                   "vocab_size": cfg.vocab_size, "rope_theta": cfg.rope_theta, "rope_layout": cfg.rope_layout,
                   "norm_eps": cfg.norm_eps, "tied_embeddings": cfg.tied_embeddings, "qkv_bias": cfg.qkv_bias},
         "quant": opts.quant or "as stored",
-        "max_ctx": opts.ctx, "max_batch": arena.max_batch,
+        "max_ctx": opts.ctx, "max_batch": arena.max_batch, "kv_cache": arena.kv_cache,
         "formats": by_fmt,
         "sizes": {"weights_bytes": layout.total_bytes, "tokenizer_bytes": tok_bytes,
                   "arena_bytes": arena.total_bytes, "kv_cache_bytes": arena.kv_cache_bytes,
@@ -147,7 +148,9 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
     max_ctx = opts.ctx
     matrix_plans = plan_all(ir, target)
     layout = plan_layout(ir, max_ctx, {n: p.layout for n, p in matrix_plans.items()})
-    arena = plan_arena(cfg, max_ctx, default_max_batch(max_ctx))
+    if opts.kv_cache not in ("f16", "f32"):
+        raise EdgecError(f"--kv-cache {opts.kv_cache} is not supported; use f16 or f32")
+    arena = plan_arena(cfg, max_ctx, default_max_batch(max_ctx), opts.kv_cache)
     tok_blob = build_tokenizer_blob(ir.tokenizer, chat=chat_format_or_none(ir))
     need = memory_needed(layout.total_bytes, arena.total_bytes, len(tok_blob))
     check_fits(target, need, layout.total_bytes, arena.kv_cache_bytes, max_ctx)

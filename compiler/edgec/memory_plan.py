@@ -19,6 +19,7 @@ class ArenaBuffer:
     offset: int
     n_bytes: int
     comment: str
+    ctype: str = "float"   # element type the generated struct edgec_model points with
 
 
 @dataclass
@@ -27,6 +28,7 @@ class ArenaPlan:
     total_bytes: int
     kv_cache_bytes: int
     max_batch: int
+    kv_cache: str = "f32"   # element type of the KV cache
 
     def buffer(self, name: str) -> ArenaBuffer:
         return next(b for b in self.buffers if b.name == name)
@@ -37,26 +39,33 @@ def default_max_batch(max_ctx: int) -> int:
     return min(32, max_ctx)
 
 
-def plan_arena(cfg: ModelConfig, max_ctx: int, max_batch: int) -> ArenaPlan:
+def plan_arena(cfg: ModelConfig, max_ctx: int, max_batch: int, kv_cache: str = "f32") -> ArenaPlan:
+    """kv_cache: element type of the KV cache, "f32" or "f16"."""
     B, f = max_batch, 4
+    kv_el = 2 if kv_cache == "f16" else 4
+    kv_shape = f"[{cfg.n_layers}][{cfg.n_kv_heads}][{max_ctx}][{cfg.head_dim}] {kv_cache}"
     q_dim, kv_dim = cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim
     widest = max(cfg.dim, q_dim, cfg.hidden_dim)
     sizes = [
         ("x", B * cfg.dim * f, f"residual stream [{B}][{cfg.dim}] f32"),
         ("xb", B * cfg.dim * f, f"normalised input of a sublayer [{B}][{cfg.dim}] f32"),
         ("q", B * q_dim * f, f"queries [{B}][{q_dim}] f32"),
+        ("k", B * kv_dim * f, f"new keys before they enter the cache [{B}][{kv_dim}] f32"),
+        ("v", B * kv_dim * f, f"new values before they enter the cache [{B}][{kv_dim}] f32"),
         ("att", B * q_dim * f, f"attention output [{B}][{q_dim}] f32"),
         ("hb", B * cfg.hidden_dim * f, f"FFN gate [{B}][{cfg.hidden_dim}] f32"),
         ("hb2", B * cfg.hidden_dim * f, f"FFN up [{B}][{cfg.hidden_dim}] f32"),
         ("xq", B * ((widest + 31) // 32) * Q8A_BLOCK_BYTES, f"int8 activations [{B}][{(widest + 31) // 32}] q8a blocks"),
         ("scores", cfg.n_heads * max_ctx * f, f"attention scores [{cfg.n_heads}][{max_ctx}] f32"),
         ("logits", cfg.vocab_size * f, f"logits of the last token [{cfg.vocab_size}] f32"),
-        ("key_cache", cfg.n_layers * max_ctx * kv_dim * f, f"K cache [{cfg.n_layers}][{max_ctx}][{kv_dim}] f32"),
-        ("value_cache", cfg.n_layers * max_ctx * kv_dim * f, f"V cache [{cfg.n_layers}][{max_ctx}][{kv_dim}] f32"),
+        ("key_cache", cfg.n_layers * max_ctx * kv_dim * kv_el, f"K cache {kv_shape}"),
+        ("value_cache", cfg.n_layers * max_ctx * kv_dim * kv_el, f"V cache {kv_shape}"),
     ]
     buffers, off = [], 0
+    ctypes = {"xq": "void", "key_cache": "uint16_t" if kv_cache == "f16" else "float"}
+    ctypes["value_cache"] = ctypes["key_cache"]
     for name, n, comment in sizes:
-        buffers.append(ArenaBuffer(name, off, n, comment))
+        buffers.append(ArenaBuffer(name, off, n, comment, ctypes.get(name, "float")))
         off = (off + n + ALIGN - 1) // ALIGN * ALIGN
-    kv = 2 * cfg.n_layers * max_ctx * kv_dim * f
-    return ArenaPlan(buffers, off, kv, B)
+    kv = 2 * cfg.n_layers * max_ctx * kv_dim * kv_el
+    return ArenaPlan(buffers, off, kv, B, kv_cache)

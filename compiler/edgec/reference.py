@@ -109,9 +109,12 @@ class Reference:
     quantization error (~2e-2 * max|logit| on SmolLM2).
     """
 
-    def __init__(self, ir: ModelIR, mimic_kernels: bool = False):
+    def __init__(self, ir: ModelIR, mimic_kernels: bool = False, kv_cache: str = "f32"):
+        """kv_cache "f16" rounds K (after RoPE) and V to float16 as they enter the cache, as a
+        program compiled with --kv-cache f16 stores them."""
         cfg = self.cfg = ir.config
         self.mimic_kernels = mimic_kernels
+        self.kv_round = (lambda a: a.astype(np.float16).astype(np.float32)) if kv_cache == "f16" else (lambda a: a)
         self.weights, self.quant = {}, {}
         self.output_name = "token_embd.weight" if cfg.tied_embeddings else "output.weight"
         for name, t in ir.tensors.items():
@@ -179,8 +182,9 @@ class Reference:
                     v + self.weights[p + "attn_v.bias"]
             q = self.rope(q.reshape(n_tok, cfg.n_heads, hd), positions)
             k = self.rope(k.reshape(n_tok, cfg.n_kv_heads, hd), positions)
-            self.k_cache[layer] = np.concatenate([self.k_cache[layer][:start_pos], k])
-            self.v_cache[layer] = np.concatenate([self.v_cache[layer][:start_pos], v.reshape(n_tok, -1, hd)])
+            self.k_cache[layer] = np.concatenate([self.k_cache[layer][:start_pos], self.kv_round(k)])
+            self.v_cache[layer] = np.concatenate([self.v_cache[layer][:start_pos],
+                                                  self.kv_round(v.reshape(n_tok, -1, hd))])
             att = self.attention(q, self.k_cache[layer], self.v_cache[layer], positions)
             x = x + self.matmul(p + "attn_output.weight", att)
             h = rmsnorm(x, self.weights[p + "ffn_norm.weight"], cfg.norm_eps)

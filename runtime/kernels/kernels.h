@@ -4,8 +4,10 @@
  * shape.  The implementation is picked at compile time from the target flags:
  *   AVX-512 F+BW (VNNI vpdpbusd if __AVX512VNNI__)  -> kernels_avx512.h
  *   AVX2 + FMA + F16C                                -> kernels_avx2.h
+ *   AArch64 NEON (sdot if __ARM_FEATURE_DOTPROD)     -> kernels_neon.h
  *   anything else, or -DEDGEC_SCALAR                 -> kernels_scalar.h (plain C11)
- * EDGEC_KERNELS_ISA names the chosen path ("avx512vnni", "avx512", "avx2", "scalar").
+ * EDGEC_KERNELS_ISA names the chosen path ("avx512vnni", "avx512", "avx2", "neon-dotprod",
+ * "neon", "scalar").
  * All paths give the same results up to float summation order; quantized activations
  * (edgec_quantize_q8a) are bit-identical on every path.
  *
@@ -33,6 +35,14 @@
 #include "kernels_avx2.h"
 #define EDGEC_KERNELS_ISA "avx2"
 #define EDGEC_KERNEL(name) edgec_avx2_##name
+#elif !defined(EDGEC_SCALAR) && defined(__ARM_NEON) && defined(__aarch64__)
+#include "kernels_neon.h"
+#if defined(__ARM_FEATURE_DOTPROD)
+#define EDGEC_KERNELS_ISA "neon-dotprod"
+#else
+#define EDGEC_KERNELS_ISA "neon"
+#endif
+#define EDGEC_KERNEL(name) edgec_neon_##name
 #else
 #define EDGEC_KERNELS_ISA "scalar"
 #define EDGEC_KERNEL(name) edgec_scalar_##name
@@ -74,4 +84,6 @@ static inline void edgec_swiglu(float *gate, const float *up, int n) { EDGEC_KER
 static inline void edgec_add_f32(float *y, const float *x, int n) { EDGEC_KERNEL(add_f32)(y, x, n); }
 
 #include "kernels_i16.h"
+#include "kernels_ternary.h"   /* ternary weights: edgec_matmul_tq2/_tq2_0/_tq1_0, edgec_get_row_tq* */
+
 #endif

@@ -86,21 +86,23 @@ static inline void edgec_tq1_0_codes32(const uint8_t *blk, int a, uint8_t c[32])
 
 /* ---- scalar kernels ------------------------------------------------------------------ */
 
-/* sum((code - 1) * qx) over weights 32a..32a+31 of a tq2 / tq2_0 block, straight from the bytes. */
+/* sum((code - 1) * qx) over weights 32a..32a+31 of a tq2 / tq2_0 block, straight from the bytes,
+ * as sum(code * qx) - sum(qx): gcc 12 -O2 -march=znver4 vectorises "(code - 1) * qx" into
+ * vpdpbusd with the signed weights taken as unsigned (wrong sums); this form it gets right. */
 static inline int edgec_scalar_ternary_isum(int fmt, const uint8_t *blk, int a, const int8_t *qx)
 {
-    int s = 0;
+    int s = 0, sx = 0;
+    for (int i = 0; i < 32; i++) sx += qx[i];
     if (fmt == EDGEC_FMT_TQ2) {
         const uint8_t *qs = blk + EDGEC_TQ2_QS;
         const int sh = 4 * a; /* weights 32a.. are quarters 2a and 2a+1 */
-        for (int i = 0; i < 16; i++)
-            s += (((qs[i] >> sh) & 3) - 1) * qx[i] + (((qs[i] >> (sh + 2)) & 3) - 1) * qx[i + 16];
-        return s;
+        for (int i = 0; i < 16; i++) s += ((qs[i] >> sh) & 3) * qx[i] + ((qs[i] >> (sh + 2)) & 3) * qx[i + 16];
+        return s - sx;
     }
     const uint8_t *qs = blk + 32 * (a >> 2);
     const int sh = 2 * (a & 3);
-    for (int i = 0; i < 32; i++) s += (((qs[i] >> sh) & 3) - 1) * qx[i];
-    return s;
+    for (int i = 0; i < 32; i++) s += ((qs[i] >> sh) & 3) * qx[i];
+    return s - sx;
 }
 
 /* out[(t+j)*ldo + r] = sum over activation blocks of (d_w*d_x) * isum, for T (constant <= 8)
@@ -125,7 +127,7 @@ EDGEC_UNROLL
                 const edgec_block_q8a *x = xq + (size_t)(t + j) * nb + (size_t)b * per + a;
                 int s = 0;
                 if (fmt == EDGEC_FMT_TQ1_0)
-                    for (int i = 0; i < 32; i++) s += (c[i] - 1) * x->qs[i];
+                    for (int i = 0; i < 32; i++) s += c[i] * x->qs[i] - x->qs[i];
                 else
                     s = edgec_scalar_ternary_isum(fmt, blk, a, x->qs);
                 acc[j] += (float)s * (dw * x->d);

@@ -1,0 +1,455 @@
+/* kernels_neon.h - AArch64 NEON kernels: ARMv8.0 (Cortex-A53) and ARMv8.2 dot product (Cortex-A76).
+ *
+ * Quantized matmul works on chunks of 4 blocks.  A block's 32 weights sit in two int8x16
+ * vectors ("lo" = weights 0..15, "hi" = 16..31), signed (q4_0 nibbles have 8 subtracted,
+ * q4_1 nibbles are 0..15, q8_0 as stored), next to the same two vectors of activations.
+ * The integer dot of a chunk ends with block k's exact sum in int32 lane k, so one
+ * convert and one fma scale all 4 blocks by d_w*d_x (+ m_w*s_x for q4_1) and the only
+ * horizontal reduction is one vaddvq per row and token at the end.
+ *   __ARM_FEATURE_DOTPROD: sdot (vdotq_s32), 2 per block.
+ *   ARMv8.0: smull/smlal(2) into int16 lanes, then widening pairwise adds (vpaddlq/vpadalq);
+ *   q4 products are small (|15*127|), so 16 of them share an int16 lane before widening.
+ * Tiles: 4 rows x 1 token for a matvec (the activation chunk is loaded once for 4 rows) and
+ * 1 row x 8 (or 4) tokens for a batch (each unpacked weight chunk serves all the tokens).
+ * Everything here is AArch64-only (vpaddq, vaddvq, vfmaq, vcvtaq); 32-bit ARM uses scalar.
+ */
+#ifndef EDGEC_KERNELS_NEON_H
+#define EDGEC_KERNELS_NEON_H
+
+#include <arm_neon.h>
+
+#include "kernels_scalar.h"
+
+#define EDGEC_NEON_CHUNK 4 /* blocks per chunk: block k's integer sum ends in int32 lane k */
+
+/* ---- chunk loading --------------------------------------------------------------- */
+
+/* 4 fp16 values as floats. */
+EDGEC_ALWAYS_INLINE float32x4_t edgec_neon_halves(uint16_t h0, uint16_t h1, uint16_t h2, uint16_t h3)
+{
+#if defined(__ARM_FP16_FORMAT_IEEE)
+    const uint16_t h[4] = {h0, h1, h2, h3};
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h)));
+#else
+    const float f[4] = {edgec_fp16_to_fp32_c(h0), edgec_fp16_to_fp32_c(h1), edgec_fp16_to_fp32_c(h2), edgec_fp16_to_fp32_c(h3)};
+    return vld1q_f32(f);
+#endif
+}
+
+/* One row's weights for a chunk of 4 blocks. */
+typedef struct {
+    int8x16_t lo[EDGEC_NEON_CHUNK], hi[EDGEC_NEON_CHUNK]; /* signed weights 0..15, 16..31 of block k */
+    float32x4_t d, m;                                      /* d_w and m_w (q4_1; else unused) of block k in lane k */
+} edgec_neon_wchunk;
+
+/* One token's activations for a chunk of 4 blocks. */
+typedef struct {
+    int8x16_t lo[EDGEC_NEON_CHUNK], hi[EDGEC_NEON_CHUNK];
+    float32x4_t d, s; /* d_x and s_x of block k in lane k */
+} edgec_neon_xchunk;
+
+/* Loads and unpacks 4 consecutive weight blocks starting at blk (any alignment). */
+EDGEC_ALWAYS_INLINE edgec_neon_wchunk edgec_neon_load_wchunk(int fmt, const uint8_t *blk)
+{
+    const int bb = edgec_block_bytes(fmt);
+    edgec_neon_wchunk c;
+    for (int k = 0; k < EDGEC_NEON_CHUNK; k++) {
+        const uint8_t *b = blk + k * bb;
+        if (fmt == EDGEC_FMT_Q8_0) {
+            c.lo[k] = vreinterpretq_s8_u8(vld1q_u8(b + EDGEC_Q8_0_QS));
+            c.hi[k] = vreinterpretq_s8_u8(vld1q_u8(b + EDGEC_Q8_0_QS + 16));
+            continue;
+        }
+        uint8x16_t q = vld1q_u8(b + (fmt == EDGEC_FMT_Q4_0 ? EDGEC_Q4_0_QS : EDGEC_Q4_1_QS));
+        int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0f)));
+        int8x16_t hi = vreinterpretq_s8_u8(vshrq_n_u8(q, 4));
+        if (fmt == EDGEC_FMT_Q4_0) { /* nibble - 8: the weight's signed integer */
+            lo = vsubq_s8(lo, vdupq_n_s8(8));
+            hi = vsubq_s8(hi, vdupq_n_s8(8));
+        }
+        c.lo[k] = lo;
+        c.hi[k] = hi;
+    }
+    c.d = edgec_neon_halves(edgec_load_u16(blk), edgec_load_u16(blk + bb), edgec_load_u16(blk + 2 * bb), edgec_load_u16(blk + 3 * bb));
+    c.m = vdupq_n_f32(0.0f);
+    if (fmt == EDGEC_FMT_Q4_1) {
+        const uint8_t *m = blk + EDGEC_Q4_1_M;
+        c.m = edgec_neon_halves(edgec_load_u16(m), edgec_load_u16(m + bb), edgec_load_u16(m + 2 * bb), edgec_load_u16(m + 3 * bb));
+    }
+    return c;
+}
+
+/* Loads 4 consecutive activation blocks of one token. */
+EDGEC_ALWAYS_INLINE edgec_neon_xchunk edgec_neon_load_xchunk(const edgec_block_q8a *x)
+{
+    edgec_neon_xchunk c;
+    for (int k = 0; k < EDGEC_NEON_CHUNK; k++) {
+        c.lo[k] = vld1q_s8(x[k].qs);
+        c.hi[k] = vld1q_s8(x[k].qs + 16);
+    }
+    const float d[4] = {x[0].d, x[1].d, x[2].d, x[3].d}, s[4] = {x[0].s, x[1].s, x[2].s, x[3].s};
+    c.d = vld1q_f32(d);
+    c.s = vld1q_f32(s);
+    return c;
+}
+
+/* ---- integer dot of a chunk: lane k = block k's sum(w*qx), exact ------------------ */
+
+#if defined(__ARM_FEATURE_DOTPROD)
+EDGEC_ALWAYS_INLINE int32x4_t edgec_neon_chunk_isum(int fmt, const edgec_neon_wchunk *w, const edgec_neon_xchunk *x)
+{
+    (void)fmt;
+    int32x4_t s[EDGEC_NEON_CHUNK];
+    for (int k = 0; k < EDGEC_NEON_CHUNK; k++)
+        s[k] = vdotq_s32(vdotq_s32(vdupq_n_s32(0), w->lo[k], x->lo[k]), w->hi[k], x->hi[k]);
+    return vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
+}
+#else
+EDGEC_ALWAYS_INLINE int32x4_t edgec_neon_chunk_isum(int fmt, const edgec_neon_wchunk *w, const edgec_neon_xchunk *x)
+{
+    if (fmt == EDGEC_FMT_Q8_0) {
+        /* |qw*qx| <= 128*127, so an int16 lane holds 2 products: widen after each pair */
+        int32x4_t s[EDGEC_NEON_CHUNK];
+        for (int k = 0; k < EDGEC_NEON_CHUNK; k++) {
+            int16x8_t plo = vmlal_high_s8(vmull_s8(vget_low_s8(w->lo[k]), vget_low_s8(x->lo[k])), w->lo[k], x->lo[k]);
+            int16x8_t phi = vmlal_high_s8(vmull_s8(vget_low_s8(w->hi[k]), vget_low_s8(x->hi[k])), w->hi[k], x->hi[k]);
+            s[k] = vpadalq_s16(vpaddlq_s16(plo), phi);
+        }
+        return vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
+    }
+    /* q4: |w*qx| <= 15*128, so 16 products fit an int16 lane: 4 per lane per block, then two
+     * pairwise adds give [b0,b0,b1,b1,b2,b2,b3,b3] (16 products each) and one widening add */
+    int16x8_t p[EDGEC_NEON_CHUNK];
+    for (int k = 0; k < EDGEC_NEON_CHUNK; k++) {
+        int16x8_t a = vmull_s8(vget_low_s8(w->lo[k]), vget_low_s8(x->lo[k]));
+        a = vmlal_high_s8(a, w->lo[k], x->lo[k]);
+        a = vmlal_s8(a, vget_low_s8(w->hi[k]), vget_low_s8(x->hi[k]));
+        p[k] = vmlal_high_s8(a, w->hi[k], x->hi[k]);
+    }
+    return vpaddlq_s16(vpaddq_s16(vpaddq_s16(p[0], p[1]), vpaddq_s16(p[2], p[3])));
+}
+#endif
+
+/* ---- quantized matmul ------------------------------------------------------------ */
+
+/* Adds one chunk to an R x T tile: acc[i][j] += isum * d_w*d_x (+ m_w*s_x for q4_1).
+ * wb[i] is row i's first block of the chunk, xb[j] token j's. */
+EDGEC_ALWAYS_INLINE void edgec_neon_tile_step(int fmt, int R, int T, float32x4_t acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS],
+                                              const uint8_t *const wb[EDGEC_TILE_ROWS], const edgec_block_q8a *const xb[EDGEC_TILE_TOKENS])
+{
+EDGEC_UNROLL
+    for (int i = 0; i < EDGEC_TILE_ROWS; i++) {
+        if (i >= R) continue;
+        edgec_neon_wchunk wc = edgec_neon_load_wchunk(fmt, wb[i]);
+EDGEC_UNROLL
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) {
+            if (j >= T) continue;
+            /* the same loads for every row of a 1-token tile: compilers keep them in registers */
+            edgec_neon_xchunk xc = edgec_neon_load_xchunk(xb[j]);
+            float32x4_t isum = vcvtq_f32_s32(edgec_neon_chunk_isum(fmt, &wc, &xc));
+            acc[i][j] = vfmaq_f32(acc[i][j], isum, vmulq_f32(wc.d, xc.d));
+            if (fmt == EDGEC_FMT_Q4_1) acc[i][j] = vfmaq_f32(acc[i][j], wc.m, xc.s);
+        }
+    }
+}
+
+/* R x T tile (rows r.., tokens t..; R <= 4, T <= 8 constants) over all nb blocks; the last
+ * nb % 4 blocks go through zero-padded copies (zero weights and scales add nothing). */
+EDGEC_ALWAYS_INLINE void edgec_neon_tile_q(int fmt, int R, int T, float *out, int ldo, const uint8_t *w, size_t row_bytes, int r,
+                                           const edgec_block_q8a *xq, int t, int nb)
+{
+    const int bb = edgec_block_bytes(fmt), whole = nb / EDGEC_NEON_CHUNK * EDGEC_NEON_CHUNK;
+    float32x4_t acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS];
+    const uint8_t *wb[EDGEC_TILE_ROWS] = {0};
+    const edgec_block_q8a *xb[EDGEC_TILE_TOKENS] = {0};
+EDGEC_UNROLL
+    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
+EDGEC_UNROLL
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) acc[i][j] = vdupq_n_f32(0.0f);
+    for (int b = 0; b < whole; b += EDGEC_NEON_CHUNK) {
+EDGEC_UNROLL
+        for (int i = 0; i < EDGEC_TILE_ROWS; i++) wb[i] = i < R ? w + (size_t)(r + i) * row_bytes + (size_t)b * bb : w;
+EDGEC_UNROLL
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) xb[j] = j < T ? xq + (size_t)(t + j) * nb + b : xq;
+        edgec_neon_tile_step(fmt, R, T, acc, wb, xb);
+    }
+    if (whole < nb) {
+        const int rem = nb - whole;
+        uint8_t wpad[EDGEC_TILE_ROWS][EDGEC_NEON_CHUNK * EDGEC_Q8_0_BYTES];
+        edgec_block_q8a xpad[EDGEC_TILE_TOKENS][EDGEC_NEON_CHUNK];
+        for (int i = 0; i < R; i++) {
+            memset(wpad[i], 0, sizeof wpad[i]);
+            memcpy(wpad[i], w + (size_t)(r + i) * row_bytes + (size_t)whole * bb, (size_t)rem * bb);
+            wb[i] = wpad[i];
+        }
+        for (int j = 0; j < T; j++) {
+            memset(xpad[j], 0, sizeof xpad[j]);
+            memcpy(xpad[j], xq + (size_t)(t + j) * nb + whole, (size_t)rem * sizeof *xq);
+            xb[j] = xpad[j];
+        }
+        edgec_neon_tile_step(fmt, R, T, acc, wb, xb);
+    }
+EDGEC_UNROLL
+    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
+EDGEC_UNROLL
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++)
+            if (i < R && j < T) out[(size_t)(t + j) * ldo + r + i] = vaddvq_f32(acc[i][j]);
+}
+
+/* Rows [r0, r1) x tokens [0, n_tok): groups of 8 then 4 tokens as 1-row x T tiles (one
+ * weight pass per group), the remaining tokens one at a time as 4-row tiles. */
+EDGEC_ALWAYS_INLINE void edgec_neon_matmul_q(int fmt, float *out, int ldo, const void *w, int r0, int r1,
+                                             const edgec_block_q8a *xq, int n_tok, int n)
+{
+    const int nb = n / EDGEC_QK;
+    const size_t row_bytes = (size_t)nb * edgec_block_bytes(fmt);
+    const uint8_t *wp = (const uint8_t *)w;
+    int t = 0;
+    for (; t + EDGEC_TILE_TOKENS <= n_tok; t += EDGEC_TILE_TOKENS)
+        for (int r = r0; r < r1; r++) edgec_neon_tile_q(fmt, 1, EDGEC_TILE_TOKENS, out, ldo, wp, row_bytes, r, xq, t, nb);
+    for (; t + 4 <= n_tok; t += 4)
+        for (int r = r0; r < r1; r++) edgec_neon_tile_q(fmt, 1, 4, out, ldo, wp, row_bytes, r, xq, t, nb);
+    for (; t < n_tok; t++) {
+        int r = r0;
+        for (; r + 4 <= r1; r += 4) edgec_neon_tile_q(fmt, 4, 1, out, ldo, wp, row_bytes, r, xq, t, nb);
+        for (; r < r1; r++) edgec_neon_tile_q(fmt, 1, 1, out, ldo, wp, row_bytes, r, xq, t, nb);
+    }
+}
+
+static inline void edgec_neon_matmul_q8_0(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
+{ edgec_neon_matmul_q(EDGEC_FMT_Q8_0, out, ldo, w, r0, r1, xq, n_tok, n); }
+static inline void edgec_neon_matmul_q4_0(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
+{ edgec_neon_matmul_q(EDGEC_FMT_Q4_0, out, ldo, w, r0, r1, xq, n_tok, n); }
+static inline void edgec_neon_matmul_q4_1(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
+{ edgec_neon_matmul_q(EDGEC_FMT_Q4_1, out, ldo, w, r0, r1, xq, n_tok, n); }
+
+/* ---- activation quantization ------------------------------------------------------ */
+
+/* Same float operations as edgec_scalar_quantize_q8a, so the same bytes: vcvtaq rounds
+ * half away from zero, exactly like edgec_round_away. */
+static inline void edgec_neon_quantize_q8a(const float *x, edgec_block_q8a *y, int n)
+{
+    for (int b = 0; b < n / EDGEC_QK; b++) {
+        float32x4_t v[8];
+        float32x4_t amax4 = vdupq_n_f32(0.0f);
+        for (int k = 0; k < 8; k++) {
+            v[k] = vld1q_f32(x + b * EDGEC_QK + 4 * k);
+            amax4 = vmaxq_f32(amax4, vabsq_f32(v[k]));
+        }
+        float d = vmaxvq_f32(amax4) / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        int32x4_t q[8], sum4 = vdupq_n_s32(0);
+        for (int k = 0; k < 8; k++) {
+            q[k] = vcvtaq_s32_f32(vmulq_f32(v[k], vdupq_n_f32(id)));
+            sum4 = vaddq_s32(sum4, q[k]);
+        }
+        for (int k = 0; k < 8; k += 2) /* |q| <= 127: the narrowing never saturates */
+            vst1_s8(y[b].qs + 4 * k, vqmovn_s16(vcombine_s16(vqmovn_s32(q[k]), vqmovn_s32(q[k + 1]))));
+        y[b].d = d;
+        y[b].s = d * (float)vaddvq_s32(sum4);
+    }
+}
+
+/* ---- float-weight matmul ---------------------------------------------------------- */
+
+/* 4 weights of a float-format row at p (any alignment) as floats. */
+EDGEC_ALWAYS_INLINE float32x4_t edgec_neon_convert_weights(int fmt, const uint8_t *p)
+{
+    if (fmt == EDGEC_FMT_F32) return vreinterpretq_f32_u8(vld1q_u8(p));
+    uint16x4_t h = vreinterpret_u16_u8(vld1_u8(p));
+    if (fmt == EDGEC_FMT_BF16) return vreinterpretq_f32_u32(vshll_n_u16(h, 16)); /* bf16: upper half of a float */
+#if defined(__ARM_FP16_FORMAT_IEEE)
+    return vcvt_f32_f16(vreinterpret_f16_u16(h));
+#else
+    return edgec_neon_halves(vget_lane_u16(h, 0), vget_lane_u16(h, 1), vget_lane_u16(h, 2), vget_lane_u16(h, 3));
+#endif
+}
+
+/* The last len (1..3) weights of a row from element j, zero-padded to 4. */
+EDGEC_ALWAYS_INLINE float32x4_t edgec_neon_load_weights_tail(int fmt, const uint8_t *row, int j, int len)
+{
+    const size_t es = fmt == EDGEC_FMT_F32 ? 4 : 2;
+    uint8_t buf[16] = {0};
+    memcpy(buf, row + j * es, (size_t)len * es);
+    return edgec_neon_convert_weights(fmt, buf);
+}
+
+/* The first len (1..3) floats at p, zero-padded to 4. */
+EDGEC_ALWAYS_INLINE float32x4_t edgec_neon_load_floats_tail(const float *p, int len)
+{
+    float buf[4] = {0};
+    memcpy(buf, p, (size_t)len * sizeof *p);
+    return vld1q_f32(buf);
+}
+
+/* R x T tile of float-weight dots, R, T constants (<= 4, <= 8); each weight vector serves T tokens. */
+EDGEC_ALWAYS_INLINE void edgec_neon_tile_float(int fmt, int R, int T, float *out, int ldo, const void *w, int r,
+                                               const float *x, int ldx, int t, int n)
+{
+    const size_t es = fmt == EDGEC_FMT_F32 ? 4 : 2, row_bytes = (size_t)n * es;
+    const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+    float32x4_t acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS], wv[EDGEC_TILE_ROWS];
+EDGEC_UNROLL
+    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
+EDGEC_UNROLL
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) acc[i][j] = vdupq_n_f32(0.0f);
+    int k = 0;
+    for (; k + 4 <= n; k += 4) {
+EDGEC_UNROLL
+        for (int i = 0; i < EDGEC_TILE_ROWS; i++)
+            if (i < R) wv[i] = edgec_neon_convert_weights(fmt, row + i * row_bytes + k * es);
+EDGEC_UNROLL
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) {
+            if (j >= T) continue;
+            float32x4_t xv = vld1q_f32(x + (size_t)(t + j) * ldx + k);
+EDGEC_UNROLL
+            for (int i = 0; i < EDGEC_TILE_ROWS; i++) if (i < R) acc[i][j] = vfmaq_f32(acc[i][j], wv[i], xv);
+        }
+    }
+    if (k < n) {
+EDGEC_UNROLL
+        for (int i = 0; i < EDGEC_TILE_ROWS; i++)
+            if (i < R) wv[i] = edgec_neon_load_weights_tail(fmt, row + i * row_bytes, k, n - k);
+EDGEC_UNROLL
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) {
+            if (j >= T) continue;
+            float32x4_t xv = edgec_neon_load_floats_tail(x + (size_t)(t + j) * ldx + k, n - k);
+EDGEC_UNROLL
+            for (int i = 0; i < EDGEC_TILE_ROWS; i++) if (i < R) acc[i][j] = vfmaq_f32(acc[i][j], wv[i], xv);
+        }
+    }
+EDGEC_UNROLL
+    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
+EDGEC_UNROLL
+        for (int j = 0; j < EDGEC_TILE_TOKENS; j++)
+            if (i < R && j < T) out[(size_t)(t + j) * ldo + r + i] = vaddvq_f32(acc[i][j]);
+}
+
+/* Rows [r0, r1) x tokens [0, n_tok): 4-row tiles for one token, 2-row x 4-token tiles for a batch. */
+EDGEC_ALWAYS_INLINE void edgec_neon_matmul_float(int fmt, float *out, int ldo, const void *w, int r0, int r1,
+                                                 const float *x, int ldx, int n_tok, int n)
+{
+    int r = r0;
+    if (n_tok == 1) {
+        for (; r + 4 <= r1; r += 4) edgec_neon_tile_float(fmt, 4, 1, out, ldo, w, r, x, ldx, 0, n);
+        for (; r < r1; r++) edgec_neon_tile_float(fmt, 1, 1, out, ldo, w, r, x, ldx, 0, n);
+        return;
+    }
+    for (; r + 2 <= r1; r += 2) {
+        int t = 0;
+        for (; t + 4 <= n_tok; t += 4) edgec_neon_tile_float(fmt, 2, 4, out, ldo, w, r, x, ldx, t, n);
+        for (; t < n_tok; t++) edgec_neon_tile_float(fmt, 2, 1, out, ldo, w, r, x, ldx, t, n);
+    }
+    for (; r < r1; r++) {
+        int t = 0;
+        for (; t + 4 <= n_tok; t += 4) edgec_neon_tile_float(fmt, 1, 4, out, ldo, w, r, x, ldx, t, n);
+        for (; t < n_tok; t++) edgec_neon_tile_float(fmt, 1, 1, out, ldo, w, r, x, ldx, t, n);
+    }
+}
+
+static inline void edgec_neon_matmul_f32(float *out, int ldo, const void *w, int r0, int r1, const float *x, int ldx, int n_tok, int n)
+{ edgec_neon_matmul_float(EDGEC_FMT_F32, out, ldo, w, r0, r1, x, ldx, n_tok, n); }
+static inline void edgec_neon_matmul_f16(float *out, int ldo, const void *w, int r0, int r1, const float *x, int ldx, int n_tok, int n)
+{ edgec_neon_matmul_float(EDGEC_FMT_F16, out, ldo, w, r0, r1, x, ldx, n_tok, n); }
+static inline void edgec_neon_matmul_bf16(float *out, int ldo, const void *w, int r0, int r1, const float *x, int ldx, int n_tok, int n)
+{ edgec_neon_matmul_float(EDGEC_FMT_BF16, out, ldo, w, r0, r1, x, ldx, n_tok, n); }
+
+/* ---- vector helpers (full vectors, then the scalar code for the last n % 4) ------------ */
+
+/* exp with the scalar path's range reduction and Taylor polynomial (see edgec_expf_c). */
+EDGEC_ALWAYS_INLINE float32x4_t edgec_neon_exp(float32x4_t x)
+{
+    uint32x4_t drop = vcltq_f32(x, vdupq_n_f32(EDGEC_EXP_MIN)); /* false for NaN, so NaN stays NaN */
+    x = vminq_f32(x, vdupq_n_f32(EDGEC_EXP_MAX));
+    x = vmaxq_f32(x, vdupq_n_f32(EDGEC_EXP_MIN));
+    float32x4_t k = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(EDGEC_LOG2E)));
+    float32x4_t r = vfmsq_f32(x, k, vdupq_n_f32(EDGEC_LN2_HI));
+    r = vfmsq_f32(r, k, vdupq_n_f32(EDGEC_LN2_LO));
+    float32x4_t p = vdupq_n_f32(1.0f / 5040.0f);
+    p = vfmaq_f32(vdupq_n_f32(1.0f / 720.0f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f / 120.0f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f / 24.0f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f / 6.0f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(0.5f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
+    float32x4_t pow2k = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(k), vdupq_n_s32(127)), 23));
+    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(vmulq_f32(p, pow2k)), drop));
+}
+
+static inline float edgec_neon_dot_f32(const float *a, const float *b, int n)
+{
+    float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = vdupq_n_f32(0.0f); /* two chains hide fma latency */
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        acc0 = vfmaq_f32(acc0, vld1q_f32(a + i), vld1q_f32(b + i));
+        acc1 = vfmaq_f32(acc1, vld1q_f32(a + i + 4), vld1q_f32(b + i + 4));
+    }
+    for (; i + 4 <= n; i += 4) acc0 = vfmaq_f32(acc0, vld1q_f32(a + i), vld1q_f32(b + i));
+    return vaddvq_f32(vaddq_f32(acc0, acc1)) + edgec_scalar_dot_f32(a + i, b + i, n - i);
+}
+
+/* out = x / sqrt(mean(x^2) + eps) * w; out may alias x. */
+static inline void edgec_neon_rmsnorm(float *out, const float *x, const float *w, int n, float eps)
+{
+    float scale = 1.0f / sqrtf(edgec_neon_dot_f32(x, x, n) / (float)n + eps);
+    float32x4_t sv = vdupq_n_f32(scale);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(out + i, vmulq_f32(vmulq_f32(vld1q_f32(x + i), sv), vld1q_f32(w + i)));
+    for (; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
+/* y += a*x */
+static inline void edgec_neon_axpy_f32(float *y, float a, const float *x, int n)
+{
+    float32x4_t av = vdupq_n_f32(a);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_f32(vld1q_f32(y + i), av, vld1q_f32(x + i)));
+    edgec_scalar_axpy_f32(y + i, a, x + i, n - i);
+}
+
+/* y += x */
+static inline void edgec_neon_add_f32(float *y, const float *x, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vaddq_f32(vld1q_f32(y + i), vld1q_f32(x + i)));
+    edgec_scalar_add_f32(y + i, x + i, n - i);
+}
+
+/* x = exp(x - max) / sum, in place. */
+static inline void edgec_neon_softmax(float *x, int n)
+{
+    float mx = x[0];
+    for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    float32x4_t maxv = vdupq_n_f32(mx), sum4 = vdupq_n_f32(0.0f);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t e = edgec_neon_exp(vsubq_f32(vld1q_f32(x + i), maxv));
+        vst1q_f32(x + i, e);
+        sum4 = vaddq_f32(sum4, e);
+    }
+    float sum = vaddvq_f32(sum4);
+    for (int k = i; k < n; k++) {
+        x[k] = edgec_expf_c(x[k] - mx);
+        sum += x[k];
+    }
+    float inv = 1.0f / sum;
+    float32x4_t iv = vdupq_n_f32(inv);
+    for (i = 0; i + 4 <= n; i += 4) vst1q_f32(x + i, vmulq_f32(vld1q_f32(x + i), iv));
+    for (; i < n; i++) x[i] *= inv;
+}
+
+/* gate = silu(gate) * up, silu(g) = g / (1 + exp(-g)). */
+static inline void edgec_neon_swiglu(float *gate, const float *up, int n)
+{
+    const float32x4_t one = vdupq_n_f32(1.0f);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t g = vld1q_f32(gate + i);
+        float32x4_t silu = vdivq_f32(g, vaddq_f32(one, edgec_neon_exp(vnegq_f32(g))));
+        vst1q_f32(gate + i, vmulq_f32(silu, vld1q_f32(up + i)));
+    }
+    edgec_scalar_swiglu(gate + i, up + i, n - i);
+}
+
+#endif
