@@ -25,7 +25,7 @@ BENCH_KEYS = {"threads", "prompt_tokens", "gen_tokens", "prompt_tok_s", "decode_
 @pytest.fixture(scope="module")
 def stories(tmp_path_factory):
     return compile_artifact(STORIES / "stories260K.bin", tmp_path_factory.mktemp("bench") / "art", target="host",
-                            tokenizer=str(TOKENIZER), ctx=CTX)
+                            tokenizer=str(TOKENIZER), ctx=CTX, kv_cache="f32")
 
 
 def run_cli(args, capsys) -> tuple:
@@ -59,7 +59,8 @@ def test_bench_json_has_sane_values(stories, tmp_path, capsys):
     assert r["jitter_ms"] == pytest.approx(r["p99_ms"] - r["p50_ms"])
     assert r["weight_bytes"] == stories.manifest["sizes"]["weights_bytes"]
     assert r["weight_bytes_per_token"] == stories_param_bytes()
-    assert r["kv_bytes_per_token"] == round(5 * 2 * 32 * 4 * (24 + 21 / 2))  # K+V f32 per layer per position
+    # K and V (f32) of 5 layers x 32 kv dims per cached position, at the mean decode position 24 + 21/2
+    assert r["kv_bytes_per_token"] == round(5 * 2 * 32 * 4 * (24 + 21 / 2))
     assert r["binary_bytes"] == (stories.out_dir / "bin" / "stories260k").stat().st_size
     assert 1 << 20 < r["peak_rss_bytes"] < 1 << 30  # bytes, not KiB
     assert r["measured_bandwidth_gbs"] > 0 and math.isfinite(r["bandwidth_fraction"]) and r["bandwidth_fraction"] > 0

@@ -74,20 +74,22 @@ EDGEC_ALWAYS_INLINE __m512i edgec_i16_avx512_xdword(const int8_t *qx, int i)
     return _mm512_set1_epi32((int)edgec_load_u32(qx + 4 * i));
 }
 
-/* Lane r = the tile's integer dot for row r (see the header comment for what it sums), exact. */
-EDGEC_ALWAYS_INLINE __m512i edgec_i16_avx512_dot(int fmt, const edgec_i16_avx512_tile *w, const int8_t *qx)
+/* Lane r = the tile's integer dot for row r (see the header comment for what it sums), exact.
+ * split (a constant): two vpdpbusd chains, for decode, where nothing else hides their latency. */
+EDGEC_ALWAYS_INLINE __m512i edgec_i16_avx512_dot(int fmt, int split, const edgec_i16_avx512_tile *w, const int8_t *qx)
 {
 #if defined(__AVX512VNNI__)
     (void)fmt;
-    /* two chains halve the dpbusd latency the block waits on */
     __m512i a = _mm512_setzero_si512(), b = _mm512_setzero_si512();
 EDGEC_UNROLL
     for (int i = 0; i < EDGEC_I16_OPERANDS; i += 2) {
         a = _mm512_dpbusd_epi32(a, w->op[i], edgec_i16_avx512_xdword(qx, i));
-        b = _mm512_dpbusd_epi32(b, w->op[i + 1], edgec_i16_avx512_xdword(qx, i + 1));
+        if (split) b = _mm512_dpbusd_epi32(b, w->op[i + 1], edgec_i16_avx512_xdword(qx, i + 1));
+        else a = _mm512_dpbusd_epi32(a, w->op[i + 1], edgec_i16_avx512_xdword(qx, i + 1));
     }
-    return _mm512_add_epi32(a, b);
+    return split ? _mm512_add_epi32(a, b) : a;
 #else
+    (void)split;
     const __m512i ones = _mm512_set1_epi16(1);
     if (fmt == EDGEC_FMT_Q8_0) {
         /* |w| <= 128, |qx| <= 127: a pair sum of 32512 fits int16, two would not */
@@ -155,7 +157,7 @@ EDGEC_UNROLL
             const edgec_block_q8a *x = xq + (size_t)(t + j) * nb + b;
 EDGEC_UNROLL
             for (int i = 0; i < 2; i++)
-                if (i < G) acc[i][j] = edgec_i16_avx512_accumulate(fmt, acc[i][j], edgec_i16_avx512_dot(fmt, &wt[i], x->qs), &wt[i], x);
+                if (i < G) acc[i][j] = edgec_i16_avx512_accumulate(fmt, acc[i][j], edgec_i16_avx512_dot(fmt, T == 1, &wt[i], x->qs), &wt[i], x);
         }
     }
 EDGEC_UNROLL
