@@ -86,7 +86,7 @@ def test_unknown_target(good_gguf, tmp_path):
 
 
 def test_model_too_big_for_target(tmp_path):
-    r = edgec("compile", "smollm2-135m", "--ctx", 1 << 20, "--out", tmp_path / "o")
+    r = edgec("compile", "smollm2-135m", "--ctx", 1 << 20, "--kv-cache", "f32", "--out", tmp_path / "o")
     assert_one_line_error(r, tmp_path / "o", "--ctx")
 
 
@@ -119,7 +119,8 @@ def test_targets_and_inspect(good_gguf):
 def test_compile_prints_progress_and_summary(good_gguf, tmp_path):
     r = edgec("compile", good_gguf, "--out", tmp_path / "o", "--ctx", 64)
     assert r.returncode == 0, r.stderr
-    assert "[1/6]" in r.stderr and "building" in r.stderr and "device memory needed" in r.stderr
+    assert "[1/7]" in r.stderr and "[7/7]" in r.stderr and "autotuning" in r.stderr
+    assert "building" in r.stderr and "device memory needed" in r.stderr
 
 
 def test_tokenize_model_and_artifact_agree(good_gguf, tmp_path):
@@ -131,3 +132,24 @@ def test_tokenize_model_and_artifact_agree(good_gguf, tmp_path):
     b = edgec("tokenize", tmp_path / "o", "--file", text)
     assert b.returncode == 0, b.stderr
     assert a.stdout == b.stdout and len(a.stdout.splitlines()) == 3 and a.stdout.splitlines()[1] == ""
+
+
+def test_autotune_is_recorded_and_cached(tmp_path):
+    """A host compile of a model that streams from memory measures its kernel choices once."""
+    import os
+    env_cache = tmp_path / "cache"
+    from edgec.autotune import autotune
+    from edgec.load_model import load_model
+    from conftest import smollm2_path
+    os.environ["XDG_CACHE_HOME"] = str(env_cache)
+    try:
+        ir = load_model(str(smollm2_path()))
+        first = autotune(ir, "clang", ["-O2", "-march=native"], reps=2)
+        second = autotune(ir, "clang", ["-O2", "-march=native"], reps=2)
+    finally:
+        del os.environ["XDG_CACHE_HOME"]
+    assert first and not first["cached"] and second["cached"]
+    assert set(first["gbs"]) == {"rowmajor:0", "i16:0", "i16:256", "i16:512", "i16:1024"}
+    assert first["layout"] in ("rowmajor", "i16") and all(v > 0 for v in first["gbs"].values())
+    assert (first["layout"], first["prefetch_bytes"]) == (second["layout"], second["prefetch_bytes"])
+    assert (env_cache / "edgec" / "autotune.json").is_file()

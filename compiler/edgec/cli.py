@@ -17,7 +17,7 @@ QUANTS = ["f32", "f16", "q8_0", "q4_0", "q4_1", "tq2"]
 def cmd_compile(a) -> int:
     from .compile import CompileOptions, compile_model
     compile_model(CompileOptions(model=a.model, target=a.target, out=a.out, name=a.name, tokenizer=a.tokenizer,
-                                 quant=a.quant, ctx=a.ctx, kv_cache=a.kv_cache, cc=a.cc, build=not a.no_build, quiet=a.quiet))
+                                 quant=a.quant, ctx=a.ctx, kv_cache=a.kv_cache, autotune=not a.no_autotune, cc=a.cc, build=not a.no_build, quiet=a.quiet))
     return 0
 
 
@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="KV cache element type, default f16 (half the memory of f32)")
     c.add_argument("--cc", help="C compiler (default: the target's first installed one)")
     c.add_argument("--no-build", action="store_true", help="generate the sources only")
+    c.add_argument("--no-autotune", action="store_true",
+                   help="use the target profile's layout and prefetch distance instead of measuring them")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     c.set_defaults(fn=cmd_compile)
 

@@ -19,6 +19,7 @@ from .build import build_artifact
 from .chat_template import ChatFormat, chat_format_from_template
 from .codegen import build_context, render
 from .errors import EdgecError
+from .autotune import autotune
 from .kernel_choice import plan_all
 from .load_model import load_model
 from .memory_plan import default_max_batch, plan_arena
@@ -42,6 +43,7 @@ class CompileOptions:
     quant: str | None = None
     ctx: int = 2048
     kv_cache: str = "f16"
+    autotune: bool = True
     cc: str | None = None
     build: bool = True
     quiet: bool = False
@@ -131,9 +133,10 @@ def compile_model(opts: CompileOptions) -> CompileResult:
 
 
 def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
+    target = load_target(opts.target)
+    prog.n_stages += int(target.autotune and opts.autotune and opts.build)
     if opts.ctx < 1 or opts.ctx > 1 << 20:
         raise EdgecError(f"--ctx {opts.ctx} is out of range; give a context length between 1 and 1048576")
-    target = load_target(opts.target)
     path, alias = resolve_model(opts.model)
 
     prog.stage(f"loading {Path(path).name}")
@@ -144,22 +147,36 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
     cfg = ir.config
     prog.end_stage(f"{cfg.arch}, {cfg.n_layers} layers, dim {cfg.dim}, vocab {cfg.vocab_size}")
 
-    prog.stage("planning memory and weight layout")
     max_ctx = opts.ctx
-    matrix_plans = plan_all(ir, target)
-    layout = plan_layout(ir, max_ctx, {n: p.layout for n, p in matrix_plans.items()})
     if opts.kv_cache not in ("f16", "f32"):
         raise EdgecError(f"--kv-cache {opts.kv_cache} is not supported; use f16 or f32")
+    cc = opts.cc or target.find_cc()
+    cflags = list(target.cflags) + ["-Wall", "-Wextra"] + cc_workarounds(cc)
+    tune = target.autotune and opts.autotune and opts.build
+
+    prog.stage("planning memory and weight layout")
+    layout = plan_layout(ir, max_ctx, {n: p.layout for n, p in plan_all(ir, target).items()})
     arena = plan_arena(cfg, max_ctx, default_max_batch(max_ctx), opts.kv_cache)
     tok_blob = build_tokenizer_blob(ir.tokenizer, chat=chat_format_or_none(ir))
     need = memory_needed(layout.total_bytes, arena.total_bytes, len(tok_blob))
     check_fits(target, need, layout.total_bytes, arena.kv_cache_bytes, max_ctx)
-    cc = opts.cc or target.find_cc()
-    cflags = list(target.cflags) + ["-Wall", "-Wextra"] + cc_workarounds(cc)
+    prog.end_stage(f"weights {layout.total_bytes / 2**20:.1f} MiB, arena {arena.total_bytes / 2**20:.1f} MiB")
+
+    tuned = None
+    if tune:
+        prog.stage("autotuning kernels on this machine")
+        if quantized_bytes(ir) < AUTOTUNE_MIN_BYTES:
+            prog.end_stage("skipped: the weights fit in cache, profile defaults")
+        else:
+            tuned = autotune(ir, cc, cflags)
+            if tuned:
+                target.weight_layout, target.prefetch_bytes = tuned["layout"], tuned["prefetch_bytes"]
+                layout = plan_layout(ir, max_ctx, {n: p.layout for n, p in plan_all(ir, target).items()})
+            prog.end_stage(f"{tuned['layout']} layout, prefetch {tuned['prefetch_bytes']} B"
+                           f"{' (cached)' if tuned['cached'] else ''}" if tuned else "no candidate built; profile defaults")
     embed = target.weights_embed
     if embed == "auto":
         embed = "incbin" if layout.total_bytes + len(tok_blob) > C_ARRAY_LIMIT else "c-array"
-    prog.end_stage(f"weights {layout.total_bytes / 2**20:.1f} MiB, arena {arena.total_bytes / 2**20:.1f} MiB")
 
     out_dir = Path(opts.out or Path("out") / f"{name}-{target.name}")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -187,6 +204,8 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
             "source_name": Path(path).name, "target": target, "embed": embed, "cflags": cflags,
             "runtime_sources": [f for f in rt_files if f.endswith(".c")]}))
         manifest = _manifest(ir, target, layout, arena, name, opts, embed, cc, cflags, len(tok_blob), need)
+        if tuned:
+            manifest["autotune"] = {k: v for k, v in tuned.items() if k != "cached"}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         prog.end_stage(f"model.c {len((src / 'model.c').read_text().splitlines())} lines")
 
@@ -205,6 +224,13 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
     if opts.build and not opts.quiet:
         print_summary(prog, manifest, out_dir, name)
     return CompileResult(out_dir, out_dir / "bin" / name, manifest)
+
+
+AUTOTUNE_MIN_BYTES = 1 << 20   # below this the weights sit in L1/L2 and any choice is as good
+
+
+def quantized_bytes(ir) -> int:
+    return sum(t.n_bytes for t in ir.tensors.values() if t.fmt in ("q4_0", "q4_1", "q8_0") and len(t.shape) == 2)
 
 
 def chat_format_or_none(ir) -> ChatFormat:

@@ -25,6 +25,7 @@ class Target:
     weights_embed: str = "auto"
     weight_layout: str = "rowmajor"   # "rowmajor" (GGUF blocks as stored), "i16" (16-row tiles), "auto" (host)
     prefetch_bytes: int = 0
+    autotune: bool = False            # measure layout and prefetch distance at compile time (host only)
     notes: list = field(default_factory=list)
 
     def find_cc(self) -> str:
