@@ -103,6 +103,86 @@ def test_kernels_neon_build_and_pass(runs, build_id, tmp_path):
     assert has_sdot == (isa_want == "neon-dotprod"), f"sdot in the {isa_want} build: {has_sdot}"
 
 
+# test_kernels.c's shapes leave 0, 1 or 2 blocks after the last whole 4-block chunk; this covers 3
+# (n = 96, 224) as well, with every row and token count the tiles split differently.  The reference
+# is the scalar row decoder (edgec_get_row_*, exact) times the q8a activations, in double.
+TAILS_C = r"""
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "kernels/kernels.h"
+
+static uint32_t rng = 12345u;
+static uint32_t next(void) { rng = rng * 1664525u + 1013904223u; return rng >> 8; }
+static float uniform(void) { return (float)next() / 8388608.0f * 2.0f - 1.0f; }
+
+typedef void (*matmul_q)(float *, int, const void *, int, int, const edgec_block_q8a *, int, int);
+typedef void (*get_row)(float *, const void *, int, int);
+
+int main(void)
+{
+    const matmul_q mm[3] = {edgec_matmul_q8_0, edgec_matmul_q4_0, edgec_matmul_q4_1};
+    const get_row gr[3] = {edgec_get_row_q8_0, edgec_get_row_q4_0, edgec_get_row_q4_1};
+    const int bytes[3] = {34, 18, 20}, ns[] = {96, 128, 160, 224}, rows_list[] = {1, 2, 3, 5}, toks[] = {1, 2, 3, 4, 5, 6, 9};
+    int checks = 0, bad = 0;
+    for (int f = 0; f < 3; f++)
+        for (int a = 0; a < 4; a++)
+            for (int b = 0; b < 4; b++)
+                for (int c = 0; c < 7; c++) {
+                    int n = ns[a], rows = rows_list[b], nt = toks[c], nb = n / 32;
+                    uint8_t *w = malloc((size_t)rows * nb * bytes[f] + 1), *wr = w + 1; /* odd address */
+                    for (int i = 0; i < rows * nb * bytes[f]; i++) wr[i] = (uint8_t)next();
+                    for (int k = 0; k < rows * nb; k++) { /* sane fp16 scales: d, and m for q4_1 */
+                        uint8_t *blk = wr + k * bytes[f];
+                        uint16_t d = edgec_fp32_to_fp16(0.01f * (1.0f + uniform())), m = edgec_fp32_to_fp16(-0.1f * uniform());
+                        memcpy(blk, &d, 2);
+                        if (f == 2) memcpy(blk + 2, &m, 2);
+                    }
+                    float *x = malloc(sizeof(float) * n * nt), *out = malloc(sizeof(float) * rows * nt), *row = malloc(sizeof(float) * n);
+                    edgec_block_q8a *xq = malloc(sizeof(edgec_block_q8a) * nb * nt);
+                    for (int i = 0; i < n * nt; i++) x[i] = uniform();
+                    for (int t = 0; t < nt; t++) edgec_quantize_q8a(x + t * n, xq + t * nb, n);
+                    mm[f](out, rows, wr, 0, rows, xq, nt, n);
+                    for (int r = 0; r < rows; r++) {
+                        gr[f](row, wr, r, n);
+                        for (int t = 0; t < nt; t++) {
+                            double s = 0, mag = 0;
+                            for (int j = 0; j < n; j++) {
+                                double term = (double)row[j] * xq[t * nb + j / 32].d * xq[t * nb + j / 32].qs[j % 32];
+                                s += term;
+                                mag += fabs(term);
+                            }
+                            checks++;
+                            if (!(fabs(out[t * rows + r] - s) <= 1e-5 * mag + 1e-30)) {
+                                bad++;
+                                printf("FAIL: format %d n=%d rows=%d n_tok=%d r=%d t=%d: %g, want %g\n", f, n, rows, nt, r, t, out[t * rows + r], s);
+                            }
+                        }
+                    }
+                    free(w); free(x); free(out); free(row); free(xq);
+                }
+    printf("EDGEC_KERNELS_ISA=%s\n%d passed, %d failed\n", EDGEC_KERNELS_ISA, checks - bad, bad);
+    return bad != 0;
+}
+"""
+
+
+@pytest.mark.parametrize("build_id", ["gcc-neon-a53", "gcc-neon-dotprod"])
+def test_quantized_matmul_chunk_tails(tmp_path, build_id):
+    compiler, flags, cpu, isa_want = BUILDS[build_id]
+    _require_tools(compiler, QEMU)
+    src = tmp_path / "tails.c"
+    src.write_text(TAILS_C)
+    exe = tmp_path / "tails"
+    build = subprocess.run([compiler, *COMMON, *flags, str(src), "-o", str(exe), "-lm"], capture_output=True, text=True)
+    assert build.returncode == 0 and build.stderr == "", f"build failed:\n{build.stderr[-3000:]}"
+    run = subprocess.run([QEMU, "-cpu", cpu, str(exe)], capture_output=True, text=True, timeout=300)
+    assert f"EDGEC_KERNELS_ISA={isa_want}\n" in run.stdout, run.stdout[-3000:] + run.stderr[-3000:]
+    summary = re.search(r"^(\d+) passed, (\d+) failed$", run.stdout, re.M)
+    assert summary and summary.group(2) == "0" and run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert int(summary.group(1)) == 3 * 4 * (1 + 2 + 3 + 5) * (1 + 2 + 3 + 4 + 5 + 6 + 9), "not every output was checked"
+
+
 def test_dotprod_build_needs_dotprod_cpu(tmp_path):
     """The emulated Cortex-A53 really lacks sdot, so the ARMv8.0 runs above prove A53-safety."""
     _require_tools(CROSS_GCC, QEMU)

@@ -9,8 +9,9 @@
  *   __ARM_FEATURE_DOTPROD: sdot (vdotq_s32), 2 per block.
  *   ARMv8.0: smull/smlal(2) into int16 lanes, then widening pairwise adds (vpaddlq/vpadalq);
  *   q4 products are small (|15*127|), so 16 of them share an int16 lane before widening.
- * Tiles: 4 rows x 1 token for a matvec (the activation chunk is loaded once for 4 rows) and
- * 1 row x 8 (or 4) tokens for a batch (each unpacked weight chunk serves all the tokens).
+ * Tiles: 2 rows x 1 token for a matvec (the activation chunk is loaded once for both rows) and
+ * 1 row x 4 tokens for a batch (each unpacked weight chunk serves the 4 tokens; 2 for
+ * ARMv8.0 q8_0, whose tile spills at 4).
  * Everything here is AArch64-only (vpaddq, vaddvq, vfmaq, vcvtaq); 32-bit ARM uses scalar.
  */
 #ifndef EDGEC_KERNELS_NEON_H
@@ -28,8 +29,9 @@
 EDGEC_ALWAYS_INLINE float32x4_t edgec_neon_halves(uint16_t h0, uint16_t h1, uint16_t h2, uint16_t h3)
 {
 #if defined(__ARM_FP16_FORMAT_IEEE)
-    const uint16_t h[4] = {h0, h1, h2, h3};
-    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h)));
+    /* packed in a general register: an array would go through the stack and reload */
+    uint64_t h = (uint64_t)h0 | (uint64_t)h1 << 16 | (uint64_t)h2 << 32 | (uint64_t)h3 << 48;
+    return vcvt_f32_f16(vreinterpret_f16_u16(vcreate_u16(h)));
 #else
     const float f[4] = {edgec_fp16_to_fp32_c(h0), edgec_fp16_to_fp32_c(h1), edgec_fp16_to_fp32_c(h2), edgec_fp16_to_fp32_c(h3)};
     return vld1q_f32(f);
@@ -48,13 +50,22 @@ typedef struct {
     float32x4_t d, s; /* d_x and s_x of block k in lane k */
 } edgec_neon_xchunk;
 
-/* Loads and unpacks 4 consecutive weight blocks starting at blk (any alignment). */
-EDGEC_ALWAYS_INLINE edgec_neon_wchunk edgec_neon_load_wchunk(int fmt, const uint8_t *blk)
+/* Loads and unpacks `count` (1..4) consecutive weight blocks from blk (any alignment); the
+ * blocks past count are zero weights with zero scales, so they add nothing. */
+EDGEC_ALWAYS_INLINE edgec_neon_wchunk edgec_neon_load_wchunk(int fmt, const uint8_t *blk, int count)
 {
     const int bb = edgec_block_bytes(fmt);
     edgec_neon_wchunk c;
+    uint16_t hd[EDGEC_NEON_CHUNK] = {0}, hm[EDGEC_NEON_CHUNK] = {0}; /* fp16 d and m of each block */
+EDGEC_UNROLL
     for (int k = 0; k < EDGEC_NEON_CHUNK; k++) {
         const uint8_t *b = blk + k * bb;
+        if (k >= count) {
+            c.lo[k] = c.hi[k] = vdupq_n_s8(0);
+            continue;
+        }
+        hd[k] = edgec_load_u16(b);
+        if (fmt == EDGEC_FMT_Q4_1) hm[k] = edgec_load_u16(b + EDGEC_Q4_1_M);
         if (fmt == EDGEC_FMT_Q8_0) {
             c.lo[k] = vreinterpretq_s8_u8(vld1q_u8(b + EDGEC_Q8_0_QS));
             c.hi[k] = vreinterpretq_s8_u8(vld1q_u8(b + EDGEC_Q8_0_QS + 16));
@@ -70,26 +81,30 @@ EDGEC_ALWAYS_INLINE edgec_neon_wchunk edgec_neon_load_wchunk(int fmt, const uint
         c.lo[k] = lo;
         c.hi[k] = hi;
     }
-    c.d = edgec_neon_halves(edgec_load_u16(blk), edgec_load_u16(blk + bb), edgec_load_u16(blk + 2 * bb), edgec_load_u16(blk + 3 * bb));
-    c.m = vdupq_n_f32(0.0f);
-    if (fmt == EDGEC_FMT_Q4_1) {
-        const uint8_t *m = blk + EDGEC_Q4_1_M;
-        c.m = edgec_neon_halves(edgec_load_u16(m), edgec_load_u16(m + bb), edgec_load_u16(m + 2 * bb), edgec_load_u16(m + 3 * bb));
-    }
+    c.d = edgec_neon_halves(hd[0], hd[1], hd[2], hd[3]);
+    c.m = fmt == EDGEC_FMT_Q4_1 ? edgec_neon_halves(hm[0], hm[1], hm[2], hm[3]) : vdupq_n_f32(0.0f);
     return c;
 }
 
-/* Loads 4 consecutive activation blocks of one token. */
-EDGEC_ALWAYS_INLINE edgec_neon_xchunk edgec_neon_load_xchunk(const edgec_block_q8a *x)
+/* Loads `count` (1..4) consecutive activation blocks of one token; the rest are zeros. */
+EDGEC_ALWAYS_INLINE edgec_neon_xchunk edgec_neon_load_xchunk(const edgec_block_q8a *x, int count)
 {
     edgec_neon_xchunk c;
+    c.d = c.s = vdupq_n_f32(0.0f);
+EDGEC_UNROLL
     for (int k = 0; k < EDGEC_NEON_CHUNK; k++) {
+        if (k >= count) {
+            c.lo[k] = c.hi[k] = vdupq_n_s8(0);
+            continue;
+        }
         c.lo[k] = vld1q_s8(x[k].qs);
         c.hi[k] = vld1q_s8(x[k].qs + 16);
     }
-    const float d[4] = {x[0].d, x[1].d, x[2].d, x[3].d}, s[4] = {x[0].s, x[1].s, x[2].s, x[3].s};
-    c.d = vld1q_f32(d);
-    c.s = vld1q_f32(s);
+    /* lane loads (an array would go through the stack); lane indices must be literals */
+    if (count > 0) { c.d = vld1q_lane_f32(&x[0].d, c.d, 0); c.s = vld1q_lane_f32(&x[0].s, c.s, 0); }
+    if (count > 1) { c.d = vld1q_lane_f32(&x[1].d, c.d, 1); c.s = vld1q_lane_f32(&x[1].s, c.s, 1); }
+    if (count > 2) { c.d = vld1q_lane_f32(&x[2].d, c.d, 2); c.s = vld1q_lane_f32(&x[2].s, c.s, 2); }
+    if (count > 3) { c.d = vld1q_lane_f32(&x[3].d, c.d, 3); c.s = vld1q_lane_f32(&x[3].s, c.s, 3); }
     return c;
 }
 
@@ -100,6 +115,7 @@ EDGEC_ALWAYS_INLINE int32x4_t edgec_neon_chunk_isum(int fmt, const edgec_neon_wc
 {
     (void)fmt;
     int32x4_t s[EDGEC_NEON_CHUNK];
+EDGEC_UNROLL
     for (int k = 0; k < EDGEC_NEON_CHUNK; k++)
         s[k] = vdotq_s32(vdotq_s32(vdupq_n_s32(0), w->lo[k], x->lo[k]), w->hi[k], x->hi[k]);
     return vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
@@ -108,8 +124,10 @@ EDGEC_ALWAYS_INLINE int32x4_t edgec_neon_chunk_isum(int fmt, const edgec_neon_wc
 EDGEC_ALWAYS_INLINE int32x4_t edgec_neon_chunk_isum(int fmt, const edgec_neon_wchunk *w, const edgec_neon_xchunk *x)
 {
     if (fmt == EDGEC_FMT_Q8_0) {
-        /* |qw*qx| <= 128*127, so an int16 lane holds 2 products: widen after each pair */
+        /* |qw*qx| <= 128*127 (qx in [-127, 127], as edgec_quantize_q8a makes it), so an int16
+         * lane holds 2 products: widen after each pair */
         int32x4_t s[EDGEC_NEON_CHUNK];
+EDGEC_UNROLL
         for (int k = 0; k < EDGEC_NEON_CHUNK; k++) {
             int16x8_t plo = vmlal_high_s8(vmull_s8(vget_low_s8(w->lo[k]), vget_low_s8(x->lo[k])), w->lo[k], x->lo[k]);
             int16x8_t phi = vmlal_high_s8(vmull_s8(vget_low_s8(w->hi[k]), vget_low_s8(x->hi[k])), w->hi[k], x->hi[k]);
@@ -120,6 +138,7 @@ EDGEC_ALWAYS_INLINE int32x4_t edgec_neon_chunk_isum(int fmt, const edgec_neon_wc
     /* q4: |w*qx| <= 15*128, so 16 products fit an int16 lane: 4 per lane per block, then two
      * pairwise adds give [b0,b0,b1,b1,b2,b2,b3,b3] (16 products each) and one widening add */
     int16x8_t p[EDGEC_NEON_CHUNK];
+EDGEC_UNROLL
     for (int k = 0; k < EDGEC_NEON_CHUNK; k++) {
         int16x8_t a = vmull_s8(vget_low_s8(w->lo[k]), vget_low_s8(x->lo[k]));
         a = vmlal_high_s8(a, w->lo[k], x->lo[k]);
@@ -132,20 +151,26 @@ EDGEC_ALWAYS_INLINE int32x4_t edgec_neon_chunk_isum(int fmt, const edgec_neon_wc
 
 /* ---- quantized matmul ------------------------------------------------------------ */
 
-/* Adds one chunk to an R x T tile: acc[i][j] += isum * d_w*d_x (+ m_w*s_x for q4_1).
- * wb[i] is row i's first block of the chunk, xb[j] token j's. */
-EDGEC_ALWAYS_INLINE void edgec_neon_tile_step(int fmt, int R, int T, float32x4_t acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS],
-                                              const uint8_t *const wb[EDGEC_TILE_ROWS], const edgec_block_q8a *const xb[EDGEC_TILE_TOKENS])
+/* Bounds of the quantized tiles' accumulator arrays: at the shared 4 x 8 (512 bytes) gcc 12
+ * leaves the accumulators in memory, at 2 x 4 it keeps them in registers. */
+#define EDGEC_NEON_TILE_ROWS 2
+#define EDGEC_NEON_TILE_TOKENS 4
+
+/* Adds one chunk of `count` blocks to an R x T tile: acc[i][j] += isum * d_w*d_x (+ m_w*s_x
+ * for q4_1).  wb[i] is row i's first block of the chunk, xb[j] token j's. */
+EDGEC_ALWAYS_INLINE void edgec_neon_tile_step(int fmt, int R, int T, float32x4_t acc[EDGEC_NEON_TILE_ROWS][EDGEC_NEON_TILE_TOKENS],
+                                              const uint8_t *const wb[EDGEC_NEON_TILE_ROWS], const edgec_block_q8a *const xb[EDGEC_NEON_TILE_TOKENS],
+                                              int count)
 {
 EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_ROWS; i++) {
+    for (int i = 0; i < EDGEC_NEON_TILE_ROWS; i++) {
         if (i >= R) continue;
-        edgec_neon_wchunk wc = edgec_neon_load_wchunk(fmt, wb[i]);
+        edgec_neon_wchunk wc = edgec_neon_load_wchunk(fmt, wb[i], count);
 EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) {
+        for (int j = 0; j < EDGEC_NEON_TILE_TOKENS; j++) {
             if (j >= T) continue;
             /* the same loads for every row of a 1-token tile: compilers keep them in registers */
-            edgec_neon_xchunk xc = edgec_neon_load_xchunk(xb[j]);
+            edgec_neon_xchunk xc = edgec_neon_load_xchunk(xb[j], count);
             float32x4_t isum = vcvtq_f32_s32(edgec_neon_chunk_isum(fmt, &wc, &xc));
             acc[i][j] = vfmaq_f32(acc[i][j], isum, vmulq_f32(wc.d, xc.d));
             if (fmt == EDGEC_FMT_Q4_1) acc[i][j] = vfmaq_f32(acc[i][j], wc.m, xc.s);
@@ -153,66 +178,62 @@ EDGEC_UNROLL
     }
 }
 
-/* R x T tile (rows r.., tokens t..; R <= 4, T <= 8 constants) over all nb blocks; the last
- * nb % 4 blocks go through zero-padded copies (zero weights and scales add nothing). */
+/* R x T tile (rows r.., tokens t..; R <= 2, T <= 4 constants) over all nb blocks, 4 at a
+ * time, then the last nb % 4. */
 EDGEC_ALWAYS_INLINE void edgec_neon_tile_q(int fmt, int R, int T, float *out, int ldo, const uint8_t *w, size_t row_bytes, int r,
                                            const edgec_block_q8a *xq, int t, int nb)
 {
-    const int bb = edgec_block_bytes(fmt), whole = nb / EDGEC_NEON_CHUNK * EDGEC_NEON_CHUNK;
-    float32x4_t acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS];
-    const uint8_t *wb[EDGEC_TILE_ROWS] = {0};
-    const edgec_block_q8a *xb[EDGEC_TILE_TOKENS] = {0};
+    const int bb = edgec_block_bytes(fmt);
+    float32x4_t acc[EDGEC_NEON_TILE_ROWS][EDGEC_NEON_TILE_TOKENS];
+    const uint8_t *wb[EDGEC_NEON_TILE_ROWS];
+    const edgec_block_q8a *xb[EDGEC_NEON_TILE_TOKENS];
 EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
+    for (int i = 0; i < EDGEC_NEON_TILE_ROWS; i++)
 EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) acc[i][j] = vdupq_n_f32(0.0f);
-    for (int b = 0; b < whole; b += EDGEC_NEON_CHUNK) {
+        for (int j = 0; j < EDGEC_NEON_TILE_TOKENS; j++) acc[i][j] = vdupq_n_f32(0.0f);
+    for (int b = 0; b < nb; b += EDGEC_NEON_CHUNK) {
 EDGEC_UNROLL
-        for (int i = 0; i < EDGEC_TILE_ROWS; i++) wb[i] = i < R ? w + (size_t)(r + i) * row_bytes + (size_t)b * bb : w;
+        for (int i = 0; i < EDGEC_NEON_TILE_ROWS; i++) wb[i] = w + (size_t)(r + (i < R ? i : 0)) * row_bytes + (size_t)b * bb;
 EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) xb[j] = j < T ? xq + (size_t)(t + j) * nb + b : xq;
-        edgec_neon_tile_step(fmt, R, T, acc, wb, xb);
-    }
-    if (whole < nb) {
-        const int rem = nb - whole;
-        uint8_t wpad[EDGEC_TILE_ROWS][EDGEC_NEON_CHUNK * EDGEC_Q8_0_BYTES];
-        edgec_block_q8a xpad[EDGEC_TILE_TOKENS][EDGEC_NEON_CHUNK];
-        for (int i = 0; i < R; i++) {
-            memset(wpad[i], 0, sizeof wpad[i]);
-            memcpy(wpad[i], w + (size_t)(r + i) * row_bytes + (size_t)whole * bb, (size_t)rem * bb);
-            wb[i] = wpad[i];
+        for (int j = 0; j < EDGEC_NEON_TILE_TOKENS; j++) xb[j] = xq + (size_t)(t + (j < T ? j : 0)) * nb + b;
+        if (b + EDGEC_NEON_CHUNK > nb) { /* the last nb % 4 blocks */
+            edgec_neon_tile_step(fmt, R, T, acc, wb, xb, nb - b);
+            break;
         }
-        for (int j = 0; j < T; j++) {
-            memset(xpad[j], 0, sizeof xpad[j]);
-            memcpy(xpad[j], xq + (size_t)(t + j) * nb + whole, (size_t)rem * sizeof *xq);
-            xb[j] = xpad[j];
-        }
-        edgec_neon_tile_step(fmt, R, T, acc, wb, xb);
+        edgec_neon_tile_step(fmt, R, T, acc, wb, xb, EDGEC_NEON_CHUNK);
     }
 EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
+    for (int i = 0; i < EDGEC_NEON_TILE_ROWS; i++)
 EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++)
+        for (int j = 0; j < EDGEC_NEON_TILE_TOKENS; j++)
             if (i < R && j < T) out[(size_t)(t + j) * ldo + r + i] = vaddvq_f32(acc[i][j]);
 }
 
-/* Rows [r0, r1) x tokens [0, n_tok): groups of 8 then 4 tokens as 1-row x T tiles (one
- * weight pass per group), the remaining tokens one at a time as 4-row tiles. */
+/* Tile sizes chosen so gcc 12 and clang 14 keep every tile in the 32 registers (checked in
+ * their -S output): 4-row matvec tiles and 8-token batch tiles spill, ARMv8.0 q8_0 already at 4 tokens. */
+#define EDGEC_NEON_MATVEC_ROWS 2 /* edgec_neon_matmul_q assumes 2: at most one row is left over */
+#if defined(__ARM_FEATURE_DOTPROD)
+#define EDGEC_NEON_BATCH(fmt) 4
+#else
+#define EDGEC_NEON_BATCH(fmt) ((fmt) == EDGEC_FMT_Q8_0 ? 2 : 4)
+#endif
+
+/* Rows [r0, r1) x tokens [0, n_tok): groups of 4 (or 2) tokens as 1-row tiles (one weight
+ * pass per group), the remaining tokens one at a time as 2-row tiles. */
 EDGEC_ALWAYS_INLINE void edgec_neon_matmul_q(int fmt, float *out, int ldo, const void *w, int r0, int r1,
                                              const edgec_block_q8a *xq, int n_tok, int n)
 {
-    const int nb = n / EDGEC_QK;
+    const int nb = n / EDGEC_QK, batch = EDGEC_NEON_BATCH(fmt), rows = EDGEC_NEON_MATVEC_ROWS;
     const size_t row_bytes = (size_t)nb * edgec_block_bytes(fmt);
     const uint8_t *wp = (const uint8_t *)w;
     int t = 0;
-    for (; t + EDGEC_TILE_TOKENS <= n_tok; t += EDGEC_TILE_TOKENS)
-        for (int r = r0; r < r1; r++) edgec_neon_tile_q(fmt, 1, EDGEC_TILE_TOKENS, out, ldo, wp, row_bytes, r, xq, t, nb);
-    for (; t + 4 <= n_tok; t += 4)
-        for (int r = r0; r < r1; r++) edgec_neon_tile_q(fmt, 1, 4, out, ldo, wp, row_bytes, r, xq, t, nb);
+    for (; t + batch <= n_tok; t += batch)
+        for (int r = r0; r < r1; r++) edgec_neon_tile_q(fmt, 1, batch, out, ldo, wp, row_bytes, r, xq, t, nb);
     for (; t < n_tok; t++) {
         int r = r0;
-        for (; r + 4 <= r1; r += 4) edgec_neon_tile_q(fmt, 4, 1, out, ldo, wp, row_bytes, r, xq, t, nb);
-        for (; r < r1; r++) edgec_neon_tile_q(fmt, 1, 1, out, ldo, wp, row_bytes, r, xq, t, nb);
+        for (; r + rows <= r1; r += rows) edgec_neon_tile_q(fmt, rows, 1, out, ldo, wp, row_bytes, r, xq, t, nb);
+        /* at most one row is left: a loop here draws gcc 12's -Waggressive-loop-optimizations */
+        if (r < r1) edgec_neon_tile_q(fmt, 1, 1, out, ldo, wp, row_bytes, r, xq, t, nb);
     }
 }
 
