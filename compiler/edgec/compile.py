@@ -215,8 +215,7 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
             build_artifact(tmp, cc, progress=lambda d, t: prog.bar(d, t))
             prog.end_stage(f"bin/{name} {binary.stat().st_size / 2**20:.1f} MiB")
             prog.stage("verifying the binary")
-            verify_binary(binary)
-            prog.end_stage()
+            prog.end_stage(verify_binary(binary, target.run_prefix))
         _replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -254,12 +253,16 @@ def cc_workarounds(cc: str) -> list:
     return [] if "clang" in ver else ["-fno-ipa-pure-const", "-fno-ipa-modref"]
 
 
-def verify_binary(binary: Path) -> None:
-    """The artifact starts, finds its weights and tokenizer, and reports its info."""
-    r = subprocess.run([str(binary), "--info"], capture_output=True, text=True, timeout=60)
+def verify_binary(binary: Path, run_prefix: list) -> str:
+    """The artifact starts, finds its weights and tokenizer, and reports its info (under qemu-user for a
+    cross target).  Returns a note when it cannot be run here."""
+    if run_prefix and not shutil.which(run_prefix[0]):
+        return f"not run: {run_prefix[0]} is not installed (examples/setup.sh installs it)"
+    r = subprocess.run([*run_prefix, str(binary), "--info"], capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
         raise EdgecError(f"the built program failed its self-check ({r.stderr.strip() or r.returncode}); "
                          "this is an edgec bug, please report it")
+    return "under " + run_prefix[0] if run_prefix else ""
 
 
 def _replace_dir(tmp: Path, dest: Path) -> None:

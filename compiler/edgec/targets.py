@@ -26,12 +26,14 @@ class Target:
     weight_layout: str = "rowmajor"   # "rowmajor" (GGUF blocks as stored), "i16" (16-row tiles), "auto" (host)
     prefetch_bytes: int = 0
     autotune: bool = False            # measure layout and prefetch distance at compile time (host only)
+    ldflags: list = field(default_factory=list)
+    run_prefix: list = field(default_factory=list)   # runs a cross-compiled program here (qemu-user)
     notes: list = field(default_factory=list)
 
     def find_cc(self) -> str:
         """The first C compiler of the profile's list that is installed."""
         for cc in self.cc:
-            if shutil.which(cc):
+            if shutil.which(cc.split()[0]):
                 return cc
         raise EdgecError(f"no C compiler for target {self.name}: none of {', '.join(self.cc)} is on PATH; "
                          "install one (e.g. apt-get install gcc)")
