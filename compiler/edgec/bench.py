@@ -214,7 +214,7 @@ def check_options(o: BenchOptions, max_ctx: int) -> None:
 
 def run_bench(o: BenchOptions) -> dict:
     """Benchmarks the artifact; returns the flat result (also written to o.json_path when given)."""
-    folder, manifest, binary = load_artifact(o.artifact)
+    _, manifest, binary = load_artifact(o.artifact)
     check_options(o, int(manifest["max_ctx"]))
     threads = o.threads or min(os.cpu_count() or 1, 64)
     info = program_info(binary)
@@ -266,8 +266,9 @@ def format_table(r: dict) -> str:
     """The result as a small terminal table."""
     mib = lambda b: f"{b / 2**20:.1f} MiB"  # noqa: E731
     rows = [
-        f"{r['model']} on {r['target']} ({r['isa']}, {r['weight_layout']} weights), {r['threads']} thread{'s' * (r['threads'] != 1)}, "
-        f"prompt {r['prompt_tokens']} + gen {r['gen_tokens']} tokens, median of {r['reps']} run{'s' * (r['reps'] != 1)}",
+        f"{r['model']} on {r['target']} ({r['isa']}, {r['weight_layout']} weights), "
+        f"{r['threads']} thread{'s' * (r['threads'] != 1)}, prompt {r['prompt_tokens']} + gen {r['gen_tokens']} "
+        f"tokens, median of {r['reps']} run{'s' * (r['reps'] != 1)}",
         f"  {'prompt':<14}{r['prompt_tok_s']:>10.1f} tok/s",
         f"  {'decode':<14}{r['decode_tok_s']:>10.1f} tok/s",
         f"  {'ttft':<14}{r['ttft_ms']:>10.2f} ms",

@@ -496,13 +496,13 @@ static void bench_matvec(const format *f, int rows, int n)
         for (int i16 = 1; i16 >= 0; i16--) {
             double best = 1e9;
             for (int rep = 0; rep < 20; rep++) {
-                int iters = stream ? n_stream : 200;
+                int iters = stream ? n_stream : (int)(100e6 / mb) < 1 ? 1 : (int)(100e6 / mb) > 200 ? 200 : (int)(100e6 / mb);
                 double t0 = now_s();
                 for (int it = 0; it < iters; it++) bench_matrix_run(&m[stream ? it : 0], i16, out, xq, 1);
                 double dt = (now_s() - t0) / iters;
                 best = dt < best ? dt : best;
             }
-            printf("%s %4dx%-4d matvec %-9s %-10s %-10s %8.1f us  %6.1f GB/s\n", f->name, rows, n, stream ? "streaming" : "cached",
+            printf("%s %5dx%-4d matvec %-9s %-10s %-10s %8.1f us  %6.1f GB/s\n", f->name, rows, n, stream ? "streaming" : "cached",
                    i16 ? "i16" : "row-major", i16 ? EDGEC_I16_ISA : EDGEC_KERNELS_ISA, best * 1e6, mb / best / 1e9);
         }
     for (int i = 0; i < n_stream; i++) { free(m[i].rm); free(m[i].i16); }
@@ -608,6 +608,7 @@ int main(int argc, char **argv)
         double bw = bench_read_bandwidth();
         bench_matvec(F_Q4_1, 1536, 576);
         bench_matvec(F_Q4_1, 576, 1536);
+        bench_matvec(F_Q8_0, 49152, 576);
         bench_decode_set(bw);
         bench_batch(F_Q4_1, 1536, 576);
         bench_batch(F_Q8_0, 1536, 576);
