@@ -179,3 +179,8 @@ def test_eval_rejects_a_reference_with_another_vocabulary(stories, tmp_path, cap
     code, _, err = run_cli(["eval", stories.out_dir, "--text", MOBY, "--max-tokens", 50, "--reference", other],
                            capsys)
     assert code == 1 and "vocabulary" in err and len(err.strip().splitlines()) == 1
+
+
+def test_eval_rejects_a_window_too_small(stories, capsys):
+    code, _, err = run_cli(["eval", stories.out_dir, "--text", MOBY, "--ctx-window", 1], capsys)
+    assert code == 1 and "--ctx-window" in err and len(err.strip().splitlines()) == 1

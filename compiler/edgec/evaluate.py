@@ -128,6 +128,8 @@ def run_eval(o: EvalOptions) -> dict:
     max_ctx, n_vocab = int(manifest["max_ctx"]), int(manifest["model"]["vocab_size"])
     if o.max_tokens < 2:
         raise EdgecError("--max-tokens must be at least 2")
+    if o.ctx_window is not None and o.ctx_window < 2:
+        raise EdgecError(f"--ctx-window {o.ctx_window} is too small; give at least 2 (default: the --ctx of {max_ctx})")
     window = min(o.ctx_window or max_ctx, max_ctx)
     ids, bos = tokenize_whole_text(folder, Path(o.text))
     ids = ids[:o.max_tokens]

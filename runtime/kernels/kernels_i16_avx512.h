@@ -1,5 +1,5 @@
 /* kernels_i16_avx512.h - i16-layout matmul on AVX-512 F+BW, with VNNI vpdpbusd when
- * __AVX512VNNI__ is defined (else vpmaddubsw + vpmaddwd).  Included by kernels_i16.h.
+ * __AVX512VNNI__ is defined (else vpmaddubsw + vpmaddwd).
  *
  * Int32 lane r of every vector is row r of a 16-row group.  Per 32-column block a tile gives
  * 8 weight operands (see kernels_i16.h); operand i times the broadcast activation dword i
@@ -21,20 +21,21 @@
 
 /* One tile unpacked: operand i meets activation dword i. */
 typedef struct {
-    __m512i op[EDGEC_I16_OPERANDS]; /* q4: nibbles 0..15; q8_0: w+128 (VNNI) or |w| (no VNNI) */
+    __m512i op[EDGEC_I16_OPERANDS]; /* q4: nibbles (odd ones 16*nib when split); q8_0: w+128 (VNNI) or |w| */
 #if !defined(__AVX512VNNI__)
     __mmask64 neg[EDGEC_I16_OPERANDS]; /* q8_0 without VNNI: bytes whose weight is negative */
 #endif
     __m512 d, m; /* per-row scale, and q4_1's per-row offset */
 } edgec_i16_avx512_tile;
 
-/* Prefetches the tile EDGEC_I16_PREFETCH bytes ahead into L2, one line per 64 bytes. */
-EDGEC_ALWAYS_INLINE void edgec_i16_avx512_prefetch(int fmt, const uint8_t *tile)
+/* Prefetches into L2 the line EDGEC_I16_PREFETCH bytes past the tile's start.  Tiles are read
+ * in order, so one prefetch per tile keeps the stream that far ahead; one per 64 bytes was no
+ * faster from DRAM and up to 25% slower on cache-resident q8_0 (docs/layout_i16.md). */
+EDGEC_ALWAYS_INLINE void edgec_i16_avx512_prefetch(const uint8_t *tile)
 {
 #if EDGEC_I16_PREFETCH > 0
-    for (int o = 0; o < edgec_i16_tile_bytes(fmt); o += 64) _mm_prefetch((const char *)tile + o + EDGEC_I16_PREFETCH, _MM_HINT_T1);
+    _mm_prefetch((const char *)tile + EDGEC_I16_PREFETCH, _MM_HINT_T1);
 #else
-    (void)fmt;
     (void)tile;
 #endif
 }
@@ -154,7 +155,7 @@ EDGEC_UNROLL
     for (int j = 0; j < EDGEC_TILE_TOKENS; j++) acc[j] = _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
         const uint8_t *tile = group + (size_t)b * tb;
-        edgec_i16_avx512_prefetch(fmt, tile);
+        edgec_i16_avx512_prefetch(tile);
         edgec_i16_avx512_tile wt = edgec_i16_avx512_load(fmt, T == 1, tile);
 EDGEC_UNROLL
         for (int j = 0; j < EDGEC_TILE_TOKENS; j++) {
