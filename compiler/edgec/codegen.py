@@ -91,6 +91,8 @@ def build_context(ir: ModelIR, target: Target, layout: WeightsLayout, arena: Are
                ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down")}
         if cfg.qkv_bias:
             off.update({f"{n}_bias": layout.entry(f"blk.{i}.{n}.bias").offset for n in ("attn_q", "attn_k", "attn_v")})
+        if cfg.sub_norms:
+            off.update({n: layout.entry(f"blk.{i}.{n}.weight").offset for n in ("attn_sub_norm", "ffn_sub_norm")})
         layers.append({"index": i, **off})
     for k in kinds:
         fmts = sorted({g["fmt"] for part in ("qkv", "out", "gate_up", "down") for g in k[part]})

@@ -1,6 +1,7 @@
 """Hugging Face front end: a model folder (config.json + *.safetensors + tokenizer.json) -> ModelIR.
 
-Supports LlamaForCausalLM and Qwen2ForCausalLM with F32/F16/BF16 safetensors, sharded or not.
+Supports LlamaForCausalLM and Qwen2ForCausalLM with F32/F16/BF16 safetensors, sharded or not, and
+BitNetForCausalLM (BitNet b1.58: packed ternary weights, see bitnet_reader.py).
 Weights keep their storage format; HF's Q/K layout is the "neox" rope layout (rotate_half).
 """
 from __future__ import annotations
@@ -13,10 +14,12 @@ import struct
 
 import numpy as np
 
+from .bitnet_reader import BITLINEAR_SUFFIXES, bitlinear_tensor, is_bitnet, scale_multiplies
 from .errors import EdgecError
 from .model_ir import ModelConfig, ModelIR, Tensor, TokenizerIR
 
-SUPPORTED_MODEL_TYPES = ("llama", "qwen2")
+SUPPORTED_MODEL_TYPES = ("llama", "qwen2", "bitnet")
+FFN_ACTIVATIONS = {"silu": "silu", "relu2": "relu2"}   # config.json hidden_act -> ModelConfig.ffn_act
 DTYPE_FORMATS = {"F32": "f32", "F16": "f16", "BF16": "bf16"}
 
 GLOBAL_NAMES = {
@@ -37,6 +40,8 @@ LAYER_NAMES = {
     "mlp.gate_proj.weight": "ffn_gate.weight",
     "mlp.up_proj.weight": "ffn_up.weight",
     "mlp.down_proj.weight": "ffn_down.weight",
+    "self_attn.attn_sub_norm.weight": "attn_sub_norm.weight",   # BitNet
+    "mlp.ffn_sub_norm.weight": "ffn_sub_norm.weight",            # BitNet
 }
 LAYER_NAME_RE = re.compile(r"model\.layers\.(\d+)\.(.+)")
 
@@ -68,11 +73,14 @@ def read_hf_folder(path: str) -> ModelIR:
         raise EdgecError(f"{path}: folder has no config.json; pass a Hugging Face model folder "
                          "(config.json + *.safetensors + tokenizer.json)")
     hf_config = _read_json(config_path)
-    tensors = read_safetensors_folder(path)
+    warnings = []
+    if is_bitnet(hf_config):
+        tensors = read_bitnet_folder_tensors(path, hf_config, warnings)
+    else:
+        tensors = read_safetensors_folder(path)
     config = hf_config_to_model_config(hf_config, tensors, path)
     if config.tied_embeddings:
         tensors.pop("output.weight", None)
-    warnings = []
     tokenizer = read_hf_tokenizer(path, config.vocab_size, hf_config)
     if tokenizer is None:
         warnings.append("no tokenizer.json in the model folder: the binary will have no tokenizer")
@@ -94,7 +102,10 @@ def hf_config_to_model_config(c: dict, tensors: dict, path: str) -> ModelConfig:
     if model_type not in SUPPORTED_MODEL_TYPES:
         archs = ",".join(c.get("architectures") or []) or "?"
         raise EdgecError(f"{path}: model_type {model_type!r} ({archs}) is not supported; "
-                         "edgec compiles LlamaForCausalLM and Qwen2ForCausalLM models")
+                         "edgec compiles LlamaForCausalLM, Qwen2ForCausalLM and BitNetForCausalLM models")
+    act = c.get("hidden_act", "silu")
+    if act not in FFN_ACTIVATIONS:
+        raise EdgecError(f"{path}: hidden_act {act!r} is not supported; edgec runs silu (SwiGLU) and relu2 (BitNet) FFNs")
     if (c.get("attention_bias") and model_type == "llama") or c.get("mlp_bias"):
         raise EdgecError(f"{path}: llama models with attention_bias/mlp_bias are not supported")
     try:
@@ -112,7 +123,7 @@ def hf_config_to_model_config(c: dict, tensors: dict, path: str) -> ModelConfig:
         n_kv_heads=int(c.get("num_key_value_heads") or n_heads), head_dim=head_dim, vocab_size=vocab,
         norm_eps=float(c.get("rms_norm_eps", 1e-6)), rope_theta=theta, rope_dim=head_dim,
         rope_layout="neox", rope_freq_factors=rope_freq_factors(rope, theta, head_dim, path),
-        qkv_bias=(model_type == "qwen2"),
+        qkv_bias=(model_type == "qwen2"), ffn_act=FFN_ACTIVATIONS[act], sub_norms=(model_type == "bitnet"),
         tied_embeddings=bool(c.get("tie_word_embeddings", False)) or "output.weight" not in tensors,
         max_seq_len=int(c.get("max_position_embeddings", 2048)),
         name=os.path.basename(os.path.normpath(path)),
@@ -181,7 +192,7 @@ def read_safetensors_folder(path: str) -> dict:
 def read_safetensors_file(file: str) -> dict:
     """HF name -> (fmt, shape, raw bytes), read with the safetensors package (BF16 from the raw offsets)."""
     from safetensors import safe_open
-    offsets, data_start = _safetensors_header(file)
+    entries, data_start = _safetensors_header(file)
     out = {}
     try:
         with safe_open(file, framework="numpy") as f:
@@ -195,7 +206,7 @@ def read_safetensors_file(file: str) -> dict:
                     raise EdgecError(f"{file}: tensor {name} has dtype {dtype}; edgec reads F32, F16 and BF16 "
                                      "safetensors (convert the model with torch_dtype float16)")
                 if fmt == "bf16":  # numpy has no bfloat16: take the bytes at the header's offsets
-                    begin, end = offsets[name]
+                    begin, end = entries[name][2:]
                     data = _read_range(file, data_start + begin, end - begin)
                 else:
                     data = np.ascontiguousarray(f.get_tensor(name)).tobytes()
@@ -208,7 +219,8 @@ def read_safetensors_file(file: str) -> dict:
 
 
 def _safetensors_header(file: str) -> tuple:
-    """name -> (begin, end) byte offsets relative to the data section, and where that section starts."""
+    """name -> (dtype, shape, begin, end) with byte offsets relative to the data section, and where
+    that section starts."""
     size = os.path.getsize(file)
     with open(file, "rb") as f:
         head = f.read(8)
@@ -220,12 +232,45 @@ def _safetensors_header(file: str) -> tuple:
             header = json.loads(f.read(n))
         except ValueError:
             raise EdgecError(f"{file}: corrupt safetensors header; re-download it") from None
-    offsets = {k: tuple(v["data_offsets"]) for k, v in header.items() if k != "__metadata__"}
-    for k, (begin, end) in offsets.items():
+    try:
+        entries = {k: (v["dtype"], tuple(v["shape"]), *v["data_offsets"]) for k, v in header.items()
+                   if k != "__metadata__"}
+    except (KeyError, TypeError, ValueError):
+        raise EdgecError(f"{file}: corrupt safetensors header (an entry lacks dtype/shape/data_offsets); "
+                         "re-download it") from None
+    for k, (_, _, begin, end) in entries.items():
         if 8 + n + end > size:
             raise EdgecError(f"{file}: truncated safetensors file: tensor {k} ends at byte {8 + n + end} "
                              f"but the file has {size}; re-download it")
-    return offsets, 8 + n
+    return entries, 8 + n
+
+
+def read_bitnet_folder_tensors(path: str, hf_config: dict, warnings: list) -> dict:
+    """GGUF name -> Tensor for a BitNet folder: BitLinear matrices become tq2, the rest stays float."""
+    raw = {}   # HF name -> (dtype, shape, bytes) for forward-pass tensors and their weight scales
+    for file in safetensors_files(path):
+        entries, data_start = _safetensors_header(file)
+        for name, (dtype, shape, begin, end) in entries.items():
+            base = name[:-len("_scale")] if name.endswith(".weight_scale") else name
+            if hf_name_to_gguf(base) is not None:
+                raw[name] = (dtype, shape, _read_range(file, data_start + begin, end - begin))
+    multiplies, tensors, worst = scale_multiplies(hf_config), {}, 0.0
+    for name, (dtype, shape, data) in raw.items():
+        gguf_name = hf_name_to_gguf(name)
+        if gguf_name is None:
+            continue   # a weight_scale, read with its matrix
+        if name.endswith(BITLINEAR_SUFFIXES):
+            t, rounding = bitlinear_tensor(gguf_name, name, (dtype, shape, data), raw.get(name + "_scale"), multiplies)
+            worst = max(worst, rounding)
+        else:
+            fmt = DTYPE_FORMATS.get(dtype)
+            if fmt is None:
+                raise EdgecError(f"{path}: tensor {name} has dtype {dtype}; expected F32, F16 or BF16")
+            t = Tensor(name=gguf_name, shape=shape, fmt=fmt, data=data)
+        tensors[gguf_name] = t
+    if worst > 0:
+        warnings.append(f"BitNet weight scales rounded to fp16 (tq2 block scale): up to {worst:.1e} relative change")
+    return tensors
 
 
 def _read_range(file: str, offset: int, n: int) -> bytes:

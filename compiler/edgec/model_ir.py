@@ -67,6 +67,8 @@ class ModelConfig:
     qkv_bias: bool = False    # qwen2
     tied_embeddings: bool = False  # output projection reuses token_embd
     max_seq_len: int = 2048   # what the model was trained for (informational)
+    ffn_act: str = "silu"     # "silu": silu(gate) * up (SwiGLU); "relu2": relu(gate)^2 * up (BitNet b1.58)
+    sub_norms: bool = False   # BitNet b1.58: RMSNorm of the attention output before Wo, of the FFN product before W_down
     name: str = "model"
 
 
@@ -119,6 +121,18 @@ LAYER_TENSORS = [
     "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight",
 ]
 QKV_BIAS_TENSORS = ["attn_q.bias", "attn_k.bias", "attn_v.bias"]
+SUB_NORM_TENSORS = ["attn_sub_norm.weight", "ffn_sub_norm.weight"]   # BitNet's extra norms
+
+
+def layer_tensor_names(cfg: "ModelConfig") -> list:
+    """The tensor names of one layer (without the blk.N. prefix), in forward-pass order."""
+    names = list(LAYER_TENSORS)
+    if cfg.qkv_bias:
+        names[4:4] = QKV_BIAS_TENSORS
+    if cfg.sub_norms:
+        names.insert(names.index("attn_output.weight"), "attn_sub_norm.weight")
+        names.insert(names.index("ffn_down.weight"), "ffn_sub_norm.weight")
+    return names
 
 
 def expected_shapes(cfg: ModelConfig) -> dict:
@@ -139,6 +153,8 @@ def expected_shapes(cfg: ModelConfig) -> dict:
         })
         if cfg.qkv_bias:
             shapes.update({p + "attn_q.bias": (q,), p + "attn_k.bias": (kv,), p + "attn_v.bias": (kv,)})
+        if cfg.sub_norms:
+            shapes.update({p + "attn_sub_norm.weight": (q,), p + "ffn_sub_norm.weight": (h,)})
     return shapes
 
 

@@ -186,9 +186,15 @@ class Reference:
             self.v_cache[layer] = np.concatenate([self.v_cache[layer][:start_pos],
                                                   self.kv_round(v.reshape(n_tok, -1, hd))])
             att = self.attention(q, self.k_cache[layer], self.v_cache[layer], positions)
+            if cfg.sub_norms:
+                att = rmsnorm(att, self.weights[p + "attn_sub_norm.weight"], cfg.norm_eps)
             x = x + self.matmul(p + "attn_output.weight", att)
             h = rmsnorm(x, self.weights[p + "ffn_norm.weight"], cfg.norm_eps)
-            ffn = silu(self.matmul(p + "ffn_gate.weight", h)) * self.matmul(p + "ffn_up.weight", h)
+            gate = self.matmul(p + "ffn_gate.weight", h)
+            act = np.square(np.maximum(gate, np.float32(0))) if cfg.ffn_act == "relu2" else silu(gate)
+            ffn = act * self.matmul(p + "ffn_up.weight", h)
+            if cfg.sub_norms:
+                ffn = rmsnorm(ffn, self.weights[p + "ffn_sub_norm.weight"], cfg.norm_eps)
             x = x + self.matmul(p + "ffn_down.weight", ffn)
         x = rmsnorm(x, self.weights["output_norm.weight"], cfg.norm_eps)
         return self.matmul(self.output_name, x).astype(np.float32)

@@ -161,8 +161,9 @@ HF_LAYER = {"attn_norm.weight": "input_layernorm.weight", "ffn_norm.weight": "po
             "attn_v.weight": "self_attn.v_proj.weight", "attn_output.weight": "self_attn.o_proj.weight",
             "attn_q.bias": "self_attn.q_proj.bias", "attn_k.bias": "self_attn.k_proj.bias",
             "attn_v.bias": "self_attn.v_proj.bias", "ffn_gate.weight": "mlp.gate_proj.weight",
-            "ffn_up.weight": "mlp.up_proj.weight", "ffn_down.weight": "mlp.down_proj.weight"}
-HF_ARCHITECTURES = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM"}
+            "ffn_up.weight": "mlp.up_proj.weight", "ffn_down.weight": "mlp.down_proj.weight",
+            "attn_sub_norm.weight": "self_attn.attn_sub_norm.weight", "ffn_sub_norm.weight": "mlp.ffn_sub_norm.weight"}
+HF_ARCHITECTURES = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "bitnet": "BitNetForCausalLM"}
 SAFETENSORS_DTYPES = {"f32": "F32", "f16": "F16", "bf16": "BF16"}
 TORCH_DTYPES = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}
 
@@ -179,11 +180,14 @@ def write_safetensors(path: str, arrays: dict, dtype: str) -> None:
     """A .safetensors file (8-byte header size, JSON header, raw data) with every array stored as dtype."""
     header, chunks, offset = {"__metadata__": {"format": "pt"}}, [], 0
     for name in sorted(arrays):
-        arr = np.ascontiguousarray(arrays[name], dtype=np.float32)
-        raw = arr.tobytes() if dtype == "f32" else arr.astype(np.float16).tobytes() if dtype == "f16" \
-            else quantize(arr, "bf16")
-        header[name] = {"dtype": SAFETENSORS_DTYPES[dtype], "shape": list(arr.shape),
-                        "data_offsets": [offset, offset + len(raw)]}
+        if isinstance(arrays[name], np.ndarray) and arrays[name].dtype == np.uint8:   # packed BitNet weights
+            arr, raw, st_dtype = arrays[name], arrays[name].tobytes(), "U8"
+        else:
+            arr = np.ascontiguousarray(arrays[name], dtype=np.float32)
+            raw = arr.tobytes() if dtype == "f32" else arr.astype(np.float16).tobytes() if dtype == "f16" \
+                else quantize(arr, "bf16")
+            st_dtype = SAFETENSORS_DTYPES[dtype]
+        header[name] = {"dtype": st_dtype, "shape": list(arr.shape), "data_offsets": [offset, offset + len(raw)]}
         chunks.append(raw)
         offset += len(raw)
     head = json.dumps(header, separators=(",", ":")).encode()
@@ -202,17 +206,7 @@ def write_hf_folder(path: str, cfg: ModelConfig, weights: dict, dtype: str = "f3
     tokenizer_json is given; rope_scaling goes into config.json as is.
     """
     os.makedirs(path, exist_ok=True)
-    config = {
-        "architectures": [HF_ARCHITECTURES.get(cfg.arch, cfg.arch)], "model_type": cfg.arch,
-        "hidden_size": cfg.dim, "intermediate_size": cfg.hidden_dim, "num_hidden_layers": cfg.n_layers,
-        "num_attention_heads": cfg.n_heads, "num_key_value_heads": cfg.n_kv_heads,
-        "rms_norm_eps": cfg.norm_eps, "rope_theta": cfg.rope_theta, "tie_word_embeddings": cfg.tied_embeddings,
-        "vocab_size": cfg.vocab_size, "max_position_embeddings": cfg.max_seq_len, "hidden_act": "silu",
-        "torch_dtype": TORCH_DTYPES[dtype], "rope_scaling": rope_scaling,
-    }
-    if cfg.head_dim * cfg.n_heads != cfg.dim:
-        config["head_dim"] = cfg.head_dim
-    _write_json(os.path.join(path, "config.json"), config)
+    _write_json(os.path.join(path, "config.json"), _hf_config(cfg, dtype, rope_scaling))
     named = {hf_name(n): w for n, w in weights.items() if not (cfg.tied_embeddings and n == "output.weight")}
     names = sorted(named)
     if shards == 1:
@@ -229,6 +223,82 @@ def write_hf_folder(path: str, cfg: ModelConfig, weights: dict, dtype: str = "f3
     if tokenizer_json is not None:
         _write_json(os.path.join(path, "tokenizer.json"), tokenizer_json)
         _write_json(os.path.join(path, "tokenizer_config.json"), tokenizer_config or {})
+
+
+def _hf_config(cfg: ModelConfig, dtype: str, rope_scaling: dict = None) -> dict:
+    """config.json contents for cfg."""
+    config = {
+        "architectures": [HF_ARCHITECTURES.get(cfg.arch, cfg.arch)], "model_type": cfg.arch,
+        "hidden_size": cfg.dim, "intermediate_size": cfg.hidden_dim, "num_hidden_layers": cfg.n_layers,
+        "num_attention_heads": cfg.n_heads, "num_key_value_heads": cfg.n_kv_heads,
+        "rms_norm_eps": cfg.norm_eps, "rope_theta": cfg.rope_theta, "tie_word_embeddings": cfg.tied_embeddings,
+        "vocab_size": cfg.vocab_size, "max_position_embeddings": cfg.max_seq_len, "hidden_act": cfg.ffn_act,
+        "torch_dtype": TORCH_DTYPES[dtype], "rope_scaling": rope_scaling,
+    }
+    if cfg.head_dim * cfg.n_heads != cfg.dim:
+        config["head_dim"] = cfg.head_dim
+    return config
+
+
+BITLINEAR_TENSORS = ("attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
+                     "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight")
+
+
+def pack_bitnet_codes(codes: np.ndarray) -> np.ndarray:
+    """codes uint8 [rows, cols] in {0,1,2} -> uint8 [rows/4, cols]: row i*rows/4 + p at bits 2i of row p."""
+    quarter = codes.shape[0] // 4
+    parts = codes.reshape(4, quarter, codes.shape[1]).astype(np.uint8)
+    return (parts[0] | (parts[1] << 2) | (parts[2] << 4) | (parts[3] << 6)).astype(np.uint8)
+
+
+def bitnet_make_config(**overrides) -> ModelConfig:
+    """A tiny BitNet b1.58 config: dim 128, FFN 192 (multiples of 64 for tq2), relu2, sub-norms, neox rope."""
+    base = dict(arch="bitnet", dim=128, hidden_dim=192, n_heads=4, n_kv_heads=2, ffn_act="relu2", sub_norms=True,
+                rope_layout="neox", name="tiny-bitnet")
+    base.update(overrides)
+    return make_tiny_config(**base)
+
+
+def write_bitnet_hf_folder(path: str, cfg: ModelConfig, weights: dict, tokenizer_json: dict = None,
+                           packed: bool = True, linear_class: str = "autobitlinear") -> dict:
+    """A BitNetForCausalLM folder.  packed: each BitLinear matrix is ternarized (absmean per tensor, as
+    BitNet's WeightQuant) and stored as uint8 [rows/4, cols] with a bf16 weight_scale that multiplies
+    (autobitlinear) or divides (bitlinear) the weights; otherwise the float master weights are stored.
+    Returns GGUF name -> the float matrix the checkpoint represents (for tests)."""
+    os.makedirs(path, exist_ok=True)
+    config = _hf_config(cfg, "bf16")
+    if packed:
+        config["quantization_config"] = {"quant_method": "bitnet", "linear_class": linear_class,
+                                         "quantization_mode": "offline"}
+    _write_json(os.path.join(path, "config.json"), config)
+    arrays, represented = {}, {}
+    for name, w in weights.items():
+        if cfg.tied_embeddings and name == "output.weight":
+            continue
+        short = name.split(".", 2)[-1]
+        if packed and short in BITLINEAR_TENSORS:
+            scale = _bf16_round(float(np.abs(w).astype(np.float64).mean()))
+            codes = (np.clip(np.round(w / np.float32(scale)), -1, 1) + 1).astype(np.uint8)
+            arrays[hf_name(name)] = pack_bitnet_codes(codes)
+            stored = scale if linear_class == "autobitlinear" else _bf16_round(1.0 / scale)
+            arrays[hf_name(name) + "_scale"] = np.float32([stored])   # written as bf16, exact
+            effective = stored if linear_class == "autobitlinear" else 1.0 / stored
+            represented[name] = (codes.astype(np.float32) - 1) * np.float32(effective)
+        else:
+            arrays[hf_name(name)] = w
+            represented[name] = w
+    write_safetensors(os.path.join(path, "model.safetensors"), arrays, "bf16")
+    if tokenizer_json is not None:
+        _write_json(os.path.join(path, "tokenizer.json"), tokenizer_json)
+        _write_json(os.path.join(path, "tokenizer_config.json"), {})
+    return represented
+
+
+def _bf16_round(v: float) -> float:
+    """v rounded to bfloat16 (round to nearest even), as a float."""
+    u = int(np.float32(v).view(np.uint32))
+    u = (u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000
+    return float(np.uint32(u).view(np.float32))
 
 
 def _write_json(path: str, obj) -> None:

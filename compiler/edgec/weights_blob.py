@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .interleave_layout import i16_bytes, relayout
-from .model_ir import LAYER_TENSORS, QKV_BIAS_TENSORS, ModelIR
+from .model_ir import ModelIR, layer_tensor_names
 
 ALIGN = 64
 MAGIC = b"EDGECW01"
@@ -52,10 +52,7 @@ def tensor_order(ir: ModelIR) -> list:
     cfg = ir.config
     names = ["token_embd.weight"]
     for i in range(cfg.n_layers):
-        layer = [f"blk.{i}.{n}" for n in LAYER_TENSORS]
-        if cfg.qkv_bias:
-            layer[4:4] = [f"blk.{i}.{n}" for n in QKV_BIAS_TENSORS]
-        names += layer
+        names += [f"blk.{i}.{n}" for n in layer_tensor_names(cfg)]
     names.append("output_norm.weight")
     if not cfg.tied_embeddings:
         names.append("output.weight")
