@@ -34,18 +34,52 @@ def test_stories260k_on_pi(tmp_path, target):
     assert r.stdout.decode().startswith(STORIES_TEXT)
 
 
-@pytest.mark.parametrize("fmt", ["q4_0", "q4_1", "q8_0"])
-def test_quantized_model_on_pi_zero_matches_reference(tmp_path, fmt):
+def qemu_logits_vs_reference(target, binary, model_path, tmp_path, vocab, quant=None, n_gen=4):
+    """Runs the program under qemu on a prompt (one batched prefill) and n_gen greedy steps (one
+    token at a time); returns the per-position logit errors vs the reference teacher-forced on the
+    program's own tokens, relative to max |logit|."""
+    prompt = [5, 17, 42, 99, 3, 250, 7, 120]
+    dump = tmp_path / "logits.bin"
+    r = qemu_run(target, binary, "--prompt-ids", ",".join(map(str, prompt)), "-n", n_gen, "-t", 0, "--ignore-eos",
+                 "--dump-logits", dump)
+    assert r.returncode == 0, r.stderr.decode()
+    got = np.fromfile(dump, dtype=np.float32).reshape(-1, vocab)
+    assert got.shape[0] >= len(prompt) + n_gen - 1, got.shape
+    got = got[:len(prompt) + n_gen - 1]
+    c_ids = [int(i) for i in got[len(prompt) - 1:].argmax(axis=1)]
+    want = Reference(load_model(str(model_path), quant=quant), mimic_kernels=True).forward(prompt + c_ids[:-1])
+    return np.abs(got - want).max(axis=1) / np.abs(want).max()
+
+
+def assert_i16_layout(manifest, fmt):
+    """Every matrix of format fmt but the untied token embedding (a row lookup) is in 16-row tiles."""
+    layouts = {t["name"]: t["layout"] for t in manifest["tensors"] if t["format"] == fmt and len(t["shape"]) == 2}
+    assert layouts.pop("token_embd.weight", "rowmajor") == "rowmajor"
+    assert layouts and set(layouts.values()) == {"i16"}, layouts
+
+
+@pytest.mark.parametrize("target,fmt", [("pi-zero", "q4_0"), ("pi-zero", "q4_1"), ("pi-zero", "q8_0"), ("pi5", "q4_1")])
+def test_quantized_model_on_pi_matches_reference(tmp_path, target, fmt):
+    """The i16 NEON kernels in a whole program: ARMv8.0 smlal (pi-zero) and sdot (pi5)."""
     cfg = make_tiny_config()
     tok, _ = tiny_tokenizer_gpt2()
     path = tmp_path / "m.gguf"
     write_gguf(path, cfg, random_weights(cfg, seed=21), fmt, tok)
-    res = compile_artifact(path, tmp_path / "a", target="pi-zero", ctx=64)
-    prompt = [5, 17, 42, 99, 3, 250, 7, 120]
-    dump = tmp_path / "logits.bin"
-    r = qemu_run("pi-zero", res.binary, "--prompt-ids", ",".join(map(str, prompt)), "-n", 0, "--dump-logits", dump)
-    assert r.returncode == 0, r.stderr.decode()
-    got = np.fromfile(dump, dtype=np.float32).reshape(-1, cfg.vocab_size)[:len(prompt)]
-    want = Reference(load_model(str(path)), mimic_kernels=True).forward(prompt)
-    err = np.abs(got - want).max(axis=1) / np.abs(want).max()
+    res = compile_artifact(path, tmp_path / "a", target=target, ctx=64)
+    assert_i16_layout(res.manifest, fmt)
+    err = qemu_logits_vs_reference(target, res.binary, path, tmp_path, cfg.vocab_size)
+    assert (err <= 1e-4).mean() >= 0.75 and err.max() <= 1.5e-2, err
+
+
+@pytest.mark.parametrize("target", ["pi-zero", "pi5"])
+def test_tq2_model_on_pi_matches_reference(tmp_path, target):
+    """--quant tq2 through the same path: the row-major ternary NEON kernels in a whole program."""
+    cfg = make_tiny_config()   # rows of 64 and 128: every matrix splits into tq2 blocks
+    tok, _ = tiny_tokenizer_gpt2()
+    path = tmp_path / "m.gguf"
+    write_gguf(path, cfg, random_weights(cfg, seed=22), "f32", tok)
+    res = compile_artifact(path, tmp_path / "a", target=target, ctx=64, quant="tq2")
+    assert set(res.manifest["formats"]) == {"tq2", "f32"}
+    assert {t["layout"] for t in res.manifest["tensors"] if t["format"] == "tq2"} == {"rowmajor"}
+    err = qemu_logits_vs_reference(target, res.binary, path, tmp_path, cfg.vocab_size, quant="tq2")
     assert (err <= 1e-4).mean() >= 0.75 and err.max() <= 1.5e-2, err

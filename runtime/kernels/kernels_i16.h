@@ -184,6 +184,14 @@ static inline void edgec_get_row_i16_q8_0(float *dst, const void *w, int r, int 
 #include "kernels_i16_avx2.h"
 #define EDGEC_I16_ISA "avx2"
 #define EDGEC_I16_KERNEL(name) edgec_i16_avx2_##name
+#elif !defined(EDGEC_SCALAR) && defined(__ARM_NEON) && defined(__aarch64__)
+#include "kernels_i16_neon.h"
+#if defined(__ARM_FEATURE_DOTPROD)
+#define EDGEC_I16_ISA "neon-dotprod"
+#else
+#define EDGEC_I16_ISA "neon"
+#endif
+#define EDGEC_I16_KERNEL(name) edgec_i16_neon_##name
 #else
 #define EDGEC_I16_ISA "scalar"
 #define EDGEC_I16_KERNEL(name) edgec_i16_scalar_##name

@@ -201,6 +201,14 @@ static inline void edgec_get_row_tq1_0(float *dst, const void *w, int r, int n) 
 #include "kernels_ternary_avx2.h"
 #define EDGEC_TERNARY_ISA "avx2"
 #define EDGEC_TERNARY_KERNEL(name) edgec_t256_##name
+#elif !defined(EDGEC_SCALAR) && defined(__ARM_NEON) && defined(__aarch64__)
+#include "kernels_ternary_neon.h"
+#if defined(__ARM_FEATURE_DOTPROD)
+#define EDGEC_TERNARY_ISA "neon-dotprod"
+#else
+#define EDGEC_TERNARY_ISA "neon"
+#endif
+#define EDGEC_TERNARY_KERNEL(name) edgec_tneon_##name
 #else
 #define EDGEC_TERNARY_ISA "scalar"
 #define EDGEC_TERNARY_KERNEL(name) edgec_scalar_##name
