@@ -11,7 +11,7 @@ from pathlib import Path
 from . import __version__
 from .errors import EdgecError
 
-QUANTS = ["f32", "f16", "q8_0", "q4_0", "q4_1", "tq2"]
+QUANTS = ["f32", "f16", "q8_0", "q4_0", "q4_1", "tq2", "q2", "q3"]
 
 
 def cmd_compile(a) -> int:

@@ -16,7 +16,7 @@ from .paths import templates_dir
 from .targets import Target
 from .weights_blob import WeightsLayout
 
-QUANTIZED = {"q8_0", "q4_0", "q4_1", "tq2", "tq2_0", "tq1_0"}   # formats whose kernels take int8 (q8a) activations
+QUANTIZED = {"q8_0", "q4_0", "q4_1", "tq2", "tq2_0", "tq1_0", "q2", "q3"}   # formats whose kernels take int8 (q8a) activations
 
 
 def _env() -> jinja2.Environment:
@@ -45,9 +45,11 @@ def _groups(what: str, mats: list, n: int, kernels: dict) -> list:
         kernels[(fmt, n, layout)] = {
             "fmt": fmt, "n": n, "fname": fname, "act": act, "layout": layout,
             "act_desc": "int8 q8a" if act == "q8a" else "f32",
-            "layout_desc": "in 16-row interleaved tiles" if layout == "i16" else "in GGUF row order"}
+            "layout_desc": ("in 64-row ternary tiles" if fmt == "tq2" else "in 16-row interleaved tiles")
+                           if layout == "i16" else "in GGUF row order"}
         shapes = ", ".join(f"[{m['shape'][0]} x {m['shape'][1]}]" for m in ms)
-        groups.append({"what": what, "fmt": fmt + (" (16-row tiles)" if layout == "i16" else ""), "act": act,
+        tiles = (" (64-row tiles)" if fmt == "tq2" else " (16-row tiles)") if layout == "i16" else ""
+        groups.append({"what": what, "fmt": fmt + tiles, "act": act,
                        "fname": fname, "shapes": shapes, "mats": ms})
     return groups
 

@@ -24,6 +24,9 @@ FORMATS = {
     "tq2": (64, 18),    # edgec's own: fp16 d, uint8 qs[16]; code j = qs[j & 15] >> 2*(j >> 4) & 3
     "tq2_0": (256, 66),  # GGUF TQ2_0: uint8 qs[64], fp16 d
     "tq1_0": (256, 54),  # GGUF TQ1_0: uint8 qs[48] (5 codes/byte), uint8 qh[4] (4 codes/byte), fp16 d
+    # edgec's own low-bit group formats (docs/formats.md): w = d * q + m, q unsigned.
+    "q2": (32, 12),     # fp16 d, fp16 m, uint8 qs[8]; q j = qs[j & 7] >> 2*(j >> 3) & 3
+    "q3": (32, 16),     # as q2, plus uint8 qh[4]: bit 2 of q j = bit (j & 7) of qh[j >> 3]
 }
 
 

@@ -1,7 +1,7 @@
 """The numpy reference forward pass: the ground truth every generated model is compared with.
 
 Float32 math on weights dequantized once at construction.  With mimic_kernels=True, every
-matmul with a q8_0/q4_0/q4_1 or ternary (tq2/tq2_0/tq1_0) weight first quantizes its activations
+matmul with a q8_0/q4_0/q4_1, low-bit (q2/q3) or ternary (tq2/tq2_0/tq1_0) weight first quantizes its activations
 per block of 32 the way the C kernels do (int8, float32 scale, round half away from zero) and sums
 integer block dot products, so generated code can be checked with tight tolerances.
 """
@@ -11,11 +11,11 @@ import math
 
 import numpy as np
 
-from .block_formats import TERNARY_FORMATS, ternary_codes
+from .block_formats import LOWBIT_LEVELS, TERNARY_FORMATS, lowbit_codes, ternary_codes
 from .model_ir import FORMATS, ModelIR, tensor_to_f32
 
 QUANT_BLOCK = 32
-QUANT_FORMATS = ("q8_0", "q4_0", "q4_1") + TERNARY_FORMATS
+QUANT_FORMATS = ("q8_0", "q4_0", "q4_1") + TERNARY_FORMATS + tuple(LOWBIT_LEVELS)
 
 
 def round_half_away(v: np.ndarray) -> np.ndarray:
@@ -53,6 +53,11 @@ class QuantMatrix:
             self.d = np.repeat(d, FORMATS[fmt][0] // QUANT_BLOCK, axis=1).T.copy()  # [nb, rows]
             q = codes.reshape(rows, nb, QUANT_BLOCK).astype(np.int8) - np.int8(1)
             self.q = np.ascontiguousarray(q.transpose(1, 0, 2))  # [nb, rows, 32] int8 in {-1, 0, 1} (2: code 3)
+            return
+        if fmt in LOWBIT_LEVELS:  # as q4_1: d_w*d_x*sum(q*qx) + m_w*s_x per block, q in 0..3 / 0..7
+            codes, d, m = lowbit_codes(data, fmt, shape)
+            self.d, self.m = d.T.copy(), m.T.copy()  # [nb, rows]
+            self.q = np.ascontiguousarray(codes.reshape(rows, nb, QUANT_BLOCK).astype(np.int8).transpose(1, 0, 2))
             return
         raw = np.frombuffer(data, dtype=np.uint8).reshape(rows, nb, -1)
         self.d = raw[:, :, 0:2].copy().view(np.float16)[:, :, 0].astype(np.float32).T.copy()  # [nb, rows]

@@ -33,6 +33,23 @@ _Static_assert(sizeof(edgec_block_q4_0) == 18, "q4_0 block must be 18 bytes (GGU
 _Static_assert(sizeof(edgec_block_q4_1) == 20, "q4_1 block must be 20 bytes (GGUF layout)");
 _Static_assert(sizeof(edgec_block_q8a) == 40, "q8a block must be 40 bytes");
 
+/* edgec's own low-bit group formats (docs/formats.md), 32 weights, w[j] = d*q[j] + m as q4_1,
+ * d and m fp16 bits, q unsigned.  Blocks sit at any alignment, like the GGUF ones.
+ * q2, 12 bytes: q[j] (0..3) = (qs[j & 7] >> (2 * (j >> 3))) & 3 (byte k: weights k, k+8, k+16, k+24).
+ * q3, 16 bytes: q[j] (0..7) = the q2 bits | ((qh[j >> 3] >> (j & 7)) & 1) << 2. */
+typedef struct { uint16_t d; uint16_t m; uint8_t qs[8]; } edgec_block_q2;
+typedef struct { uint16_t d; uint16_t m; uint8_t qs[8]; uint8_t qh[4]; } edgec_block_q3;
+#define EDGEC_BLOCK_Q2_DEFINED /* edgec_block_q2 / _q3 and their EDGEC_Q2_* / EDGEC_Q3_* offsets */
+_Static_assert(sizeof(edgec_block_q2) == 12, "q2 block must be 12 bytes");
+_Static_assert(sizeof(edgec_block_q3) == 16, "q3 block must be 16 bytes");
+#define EDGEC_Q2_BYTES 12
+#define EDGEC_Q3_BYTES 16
+#define EDGEC_Q2_M     2
+#define EDGEC_Q2_QS    4
+#define EDGEC_Q3_M     2
+#define EDGEC_Q3_QS    4
+#define EDGEC_Q3_QH    12
+
 /* Byte offsets of the fields, for reading blocks through unaligned byte pointers. */
 #define EDGEC_Q8_0_BYTES 34
 #define EDGEC_Q4_0_BYTES 18

@@ -85,5 +85,6 @@ static inline void edgec_add_f32(float *y, const float *x, int n) { EDGEC_KERNEL
 
 #include "kernels_i16.h"
 #include "kernels_ternary.h"   /* ternary weights: edgec_matmul_tq2/_tq2_0/_tq1_0, edgec_get_row_tq* */
+#include "kernels_lowbit.h"    /* q2 / q3 group weights: edgec_matmul_q2/_q3, edgec_get_row_q2/_q3 */
 
 #endif

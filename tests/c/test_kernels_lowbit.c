@@ -1,0 +1,415 @@
+/* test_kernels_lowbit.c - checks runtime/kernels/kernels_lowbit.h (q2 / q3) against references.
+ *
+ * Build (from the repository root), e.g.:
+ *   gcc -std=c11 -O2 -march=native -Wall -Wextra -Werror -Iruntime tests/c/test_kernels_lowbit.c -o test_kernels_lowbit -lm
+ * Run: ./test_kernels_lowbit                 self-checks; prints "N passed, M failed" last, exit 1 on any failure
+ *      ./test_kernels_lowbit --case IN OUT   runs one case written by tests/test_lowbit_formats.py (numpy
+ *                                            checks the results against its own integer formula)
+ *      ./test_kernels_lowbit --bench         times 1536x576 matvecs and batches (not run by the tests)
+ *
+ * Self-checks: weights are random codes and fp16 scales written by this file's own encoder from the
+ * layout's definition; the references decode the bytes with this file's own decoder and sum in
+ * double, so nothing checked here is computed by the code under test.
+ *
+ * Case file (little-endian): int32 fmt (2 or 3), rows, n, n_tok; rows * n/32 weight blocks; n_tok * n/32
+ * q8a blocks (float d, float s, int8 qs[32]).  Output: float32 out[n_tok][rows] of the dispatched
+ * kernel, then the same from the scalar kernel, then get_row of every row [rows][n].
+ */
+#define _POSIX_C_SOURCE 199309L
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels/kernels.h"
+
+static int n_passed, n_failed;
+
+/* Counts one check; prints what failed. */
+static int check(int ok, const char *fmt, ...)
+{
+    if (ok) {
+        n_passed++;
+        return 1;
+    }
+    n_failed++;
+    va_list ap;
+    va_start(ap, fmt);
+    printf("FAIL: ");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    return 0;
+}
+
+/* ---- random numbers (splitmix64, fixed seed) ----------------------------------------- */
+
+static uint64_t rng_state = 0x10b1750ddba11005ull;
+
+static uint64_t rng_u64(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [-1, 1). */
+static float rng_float(void) { return (float)((double)(rng_u64() >> 11) * (2.0 / 9007199254740992.0) - 1.0); }
+
+/* Random values whose scale varies per 32-block (as real activations do). */
+static void fill_random(float *x, int n)
+{
+    float scale = 1.0f;
+    for (int i = 0; i < n; i++) {
+        if (i % 32 == 0) scale = ldexpf(1.0f, (int)(rng_u64() % 9) - 6);
+        x[i] = rng_float() * scale;
+    }
+}
+
+/* ---- fp16 by definition ------------------------------------------------------------------ */
+
+static double ref_half(uint16_t h)
+{
+    int sign = h >> 15, exp = (h >> 10) & 31, man = h & 1023;
+    double v = exp == 0 ? ldexp(man, -24) : ldexp(1024 + man, exp - 25);
+    return sign ? -v : v;
+}
+
+/* A random normal fp16 value: +-(1 + m/1024) * 2^e, e in [-12, -2]. */
+static uint16_t random_half(void)
+{
+    uint16_t e = (uint16_t)(15 - 12 + rng_u64() % 11), m = (uint16_t)(rng_u64() % 1024);
+    return (uint16_t)((rng_u64() % 2 ? 0x8000 : 0) | e << 10 | m);
+}
+
+static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); } /* little-endian, as GGUF */
+
+static void wr16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+/* ---- the formats: this test's encoder (codes -> bytes) and decoder (bytes -> codes) ------- */
+
+typedef void (*matmul_fn)(float *, int, const void *, int, int, const edgec_block_q8a *, int, int);
+typedef void (*get_row_fn)(float *, const void *, int, int);
+
+typedef struct {
+    const char *name;
+    int bits;         /* 2 or 3 */
+    int block_bytes;
+    matmul_fn mm, mm_scalar;
+    get_row_fn get_row;
+} format;
+
+static const format formats[] = {
+    {"q2", 2, 12, edgec_matmul_q2, edgec_scalar_matmul_q2, edgec_get_row_q2},
+    {"q3", 3, 16, edgec_matmul_q3, edgec_scalar_matmul_q3, edgec_get_row_q3},
+};
+#define N_FORMATS (int)(sizeof formats / sizeof formats[0])
+
+/* Writes one block: d, m, then qs[8] (bits 2*(j/8) of byte j%8 = low 2 bits of code j) and for
+ * q3 qh[4] (bit j%8 of byte j/8 = bit 2 of code j). */
+static void encode_block(const format *f, const int *codes, uint16_t d, uint16_t m, uint8_t *blk)
+{
+    memset(blk, 0, (size_t)f->block_bytes);
+    wr16(blk, d);
+    wr16(blk + 2, m);
+    for (int j = 0; j < 32; j++) {
+        blk[4 + j % 8] |= (uint8_t)((codes[j] & 3) << (2 * (j / 8)));
+        if (f->bits == 3) blk[12 + j / 8] |= (uint8_t)(((codes[j] >> 2) & 1) << (j % 8));
+    }
+}
+
+/* Code of weight j of a block, from its bytes. */
+static int decode_code(const format *f, const uint8_t *blk, int j)
+{
+    int q = (blk[4 + j % 8] >> (2 * (j / 8))) & 3;
+    if (f->bits == 3) q += 4 * ((blk[12 + j / 8] >> (j % 8)) & 1);
+    return q;
+}
+
+/* Fills rows x n weights with random codes and fp16 d, m (some blocks constant, some with m = 0)
+ * and decodes them into wd (double). */
+static void make_weights(const format *f, uint8_t *w, double *wd, int rows, int n)
+{
+    const int nb = n / 32, max_code = (1 << f->bits) - 1;
+    int codes[32];
+    for (int r = 0; r < rows; r++)
+        for (int b = 0; b < nb; b++) {
+            int kind = (int)(rng_u64() % 8); /* 0: all one code, 1: extremes only, else uniform */
+            int one = (int)(rng_u64() % (uint64_t)(max_code + 1));
+            for (int j = 0; j < 32; j++)
+                codes[j] = kind == 0 ? one : kind == 1 ? (int)(rng_u64() % 2) * max_code : (int)(rng_u64() % (uint64_t)(max_code + 1));
+            uint8_t *blk = w + ((size_t)r * nb + b) * f->block_bytes;
+            encode_block(f, codes, random_half(), rng_u64() % 4 ? random_half() : 0, blk);
+            double d = ref_half(rd16(blk)), m = ref_half(rd16(blk + 2));
+            int bad = 0;
+            for (int j = 0; j < 32; j++) {
+                int c = decode_code(f, blk, j);
+                bad += c != codes[j];
+                wd[(size_t)r * n + (size_t)b * 32 + j] = d * c + m;
+            }
+            if (bad) check(0, "%s: this test's encoder and decoder disagree on %d codes", f->name, bad);
+        }
+}
+
+/* ---- q8a activations: this test's reference quantizer ----------------------------------- */
+
+static void ref_quantize_q8a(const float *x, edgec_block_q8a *y, int n)
+{
+    for (int b = 0; b < n / 32; b++) {
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[32 * b + j]));
+        float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        int sum = 0;
+        for (int j = 0; j < 32; j++) {
+            double v = (double)(x[32 * b + j] * id);
+            int q = (int)(v < 0 ? -floor(-v + 0.5) : floor(v + 0.5));
+            y[b].qs[j] = (int8_t)q;
+            sum += q;
+        }
+        y[b].d = d;
+        y[b].s = d * (float)sum;
+    }
+}
+
+/* ---- matmul ------------------------------------------------------------------------------ */
+
+/* One format x shape: several row sub-ranges, all tokens, against the double reference
+ * sum_j (d*q_j + m) * d_x*qx_j, within 1e-5 of sum |terms|. */
+static void test_matmul_shape(const format *f, int n, int rows, int n_tok)
+{
+    const size_t rb = (size_t)n / 32 * f->block_bytes;
+    const int ldo = rows + 5, nb = n / 32;
+    uint8_t *wbuf = malloc(rows * rb + 8);
+    uint8_t *w = wbuf + 3; /* rows at odd addresses: kernels must not assume alignment */
+    double *wd = malloc(sizeof(double) * (size_t)rows * n);
+    float *xf = malloc(sizeof(float) * (size_t)n * n_tok);
+    edgec_block_q8a *xq = malloc(sizeof(edgec_block_q8a) * (size_t)nb * n_tok);
+    double *ref = malloc(sizeof(double) * (size_t)rows * n_tok), *mag = malloc(sizeof(double) * (size_t)rows * n_tok);
+    float *out = malloc(sizeof(float) * (size_t)ldo * n_tok), *out_scalar = malloc(sizeof(float) * (size_t)ldo * n_tok);
+    float *row = malloc(sizeof(float) * (size_t)n);
+
+    make_weights(f, w, wd, rows, n);
+    for (int t = 0; t < n_tok; t++) {
+        fill_random(xf + (size_t)t * n, n);
+        ref_quantize_q8a(xf + (size_t)t * n, xq + (size_t)t * nb, n);
+    }
+    for (int t = 0; t < n_tok; t++)
+        for (int r = 0; r < rows; r++) {
+            double s = 0, a = 0;
+            for (int j = 0; j < n; j++) {
+                const edgec_block_q8a *xb = &xq[(size_t)t * nb + j / 32];
+                double term = wd[(size_t)r * n + j] * ((double)xb->d * xb->qs[j % 32]);
+                s += term;
+                a += fabs(term);
+            }
+            ref[t * rows + r] = s;
+            mag[t * rows + r] = a;
+        }
+
+    /* row ranges: all, an inner range, and an odd-offset range (as a thread's slice would be) */
+    int ranges[3][2] = {{0, rows}, {1, rows - 1}, {3, rows > 9 ? 9 : rows}};
+    for (int k = 0; k < 3; k++) {
+        int r0 = ranges[k][0], r1 = ranges[k][1];
+        if (r0 >= r1) continue;
+        for (size_t i = 0; i < (size_t)ldo * n_tok; i++) out[i] = out_scalar[i] = -12345.0f;
+        f->mm(out, ldo, w, r0, r1, xq, n_tok, n);
+        f->mm_scalar(out_scalar, ldo, w, r0, r1, xq, n_tok, n);
+        int bad = 0, bad_scalar = 0, stray = 0;
+        double worst = 0;
+        for (int t = 0; t < n_tok; t++)
+            for (int r = 0; r < ldo; r++) {
+                float o = out[t * ldo + r], os = out_scalar[t * ldo + r];
+                if (r < r0 || r >= r1) { /* nothing outside [r0, r1) may be written */
+                    stray += o != -12345.0f || os != -12345.0f;
+                    continue;
+                }
+                double want = ref[t * rows + r], tol = 1e-5 * mag[t * rows + r] + 1e-30;
+                worst = fmax(worst, fabs(o - want) / tol);
+                bad += !(fabs(o - want) <= tol);
+                bad_scalar += !(fabs(os - want) <= tol);
+            }
+        check(!bad && !bad_scalar && !stray, "matmul %s n=%d rows=%d n_tok=%d r=[%d,%d): %d wrong (%s), %d wrong (scalar), %d stray writes, worst err/tol %.3g",
+              f->name, n, rows, n_tok, r0, r1, bad, EDGEC_LOWBIT_ISA, bad_scalar, stray, worst);
+    }
+
+    /* get_row (embedding lookup) vs the reference decoder, exactly (d*q is exact in float) */
+    int bad_rows = 0;
+    for (int r = 0; r < rows; r++) {
+        f->get_row(row, w, r, n);
+        for (int j = 0; j < n; j++) bad_rows += row[j] != (float)wd[(size_t)r * n + j];
+    }
+    check(!bad_rows, "get_row %s n=%d rows=%d: %d values differ from the reference decoding", f->name, n, rows, bad_rows);
+
+    free(wbuf); free(wd); free(xf); free(xq); free(ref); free(mag); free(out); free(out_scalar); free(row);
+}
+
+static void test_matmul(void)
+{
+    /* every tail of the 8-block (AVX-512) and 4-block (AVX2, NEON) chunks: 1..9 blocks, 576 = 18 blocks,
+     * 1536 = 48 (exactly one AVX slab), 1568 = 49 (a second slab of one block) */
+    static const int ns[] = {32, 64, 96, 128, 160, 192, 224, 256, 288, 576, 1536, 1568};
+    static const int rows[] = {1, 5, 19}, toks[] = {1, 3, 9, 32};
+    for (int fi = 0; fi < N_FORMATS; fi++)
+        for (int a = 0; a < (int)(sizeof ns / sizeof ns[0]); a++)
+            for (int b = 0; b < 3; b++)
+                for (int c = 0; c < 4; c++) test_matmul_shape(&formats[fi], ns[a], rows[b], toks[c]);
+}
+
+/* Exact case: d_w = d_x = 1, m = 1, so every kernel must return sum(q*qx) + sum(qx) exactly, with
+ * qx at +-127 and codes at the format's extremes (the int16 edge of the maddubs / smull paths). */
+static void test_exact_extremes(void)
+{
+    enum { N = 512 };
+    for (int fi = 0; fi < N_FORMATS; fi++) {
+        const format *f = &formats[fi];
+        const int max_code = (1 << f->bits) - 1;
+        uint8_t w[N / 32 * 16];
+        edgec_block_q8a xq[N / 32];
+        int codes[32];
+        long want = 0;
+        for (int b = 0; b < N / 32; b++) {
+            xq[b].d = 1.0f;
+            int sum = 0;
+            for (int j = 0; j < 32; j++) {
+                xq[b].qs[j] = (int8_t)((j + b) % 5 == 0 ? -127 : 127);
+                sum += xq[b].qs[j];
+            }
+            xq[b].s = (float)sum;
+            for (int j = 0; j < 32; j++) {
+                codes[j] = (j * 7 + b) % 3 == 0 ? (j + b) % (max_code + 1) : max_code;
+                want += (long)codes[j] * xq[b].qs[j] + xq[b].qs[j];
+            }
+            encode_block(f, codes, 0x3c00 /* 1.0 */, 0x3c00, w + (size_t)b * f->block_bytes);
+        }
+        float out = 0, out_scalar = 0;
+        f->mm(&out, 1, w, 0, 1, xq, 1, N);
+        f->mm_scalar(&out_scalar, 1, w, 0, 1, xq, 1, N);
+        check(out == (float)want && out_scalar == (float)want, "%s exact sum: got %g (%s), %g (scalar), want %ld",
+              f->name, out, EDGEC_LOWBIT_ISA, out_scalar, want);
+    }
+}
+
+/* The matmul of a 1-row matrix whose code j is 1 only at one weight picks out that activation:
+ * catches a wrong weight order that the random tests' sums could hide behind their tolerance. */
+static void test_one_hot(void)
+{
+    enum { N = 256 };
+    edgec_block_q8a xq[N / 32];
+    for (int b = 0; b < N / 32; b++) {
+        int sum = 0;
+        for (int j = 0; j < 32; j++) {
+            xq[b].qs[j] = (int8_t)(((b * 32 + j) * 37) % 251 - 125);
+            sum += xq[b].qs[j];
+        }
+        xq[b].d = 1.0f;
+        xq[b].s = (float)sum;
+    }
+    for (int fi = 0; fi < N_FORMATS; fi++) {
+        const format *f = &formats[fi];
+        int bad = 0;
+        for (int hot = 0; hot < N; hot++) {
+            uint8_t w[N / 32 * 16];
+            int codes[32];
+            for (int b = 0; b < N / 32; b++) {
+                for (int j = 0; j < 32; j++) codes[j] = b * 32 + j == hot ? (1 << f->bits) - 1 : 0;
+                encode_block(f, codes, 0x3c00, 0, w + (size_t)b * f->block_bytes);
+            }
+            float out = 0;
+            f->mm(&out, 1, w, 0, 1, xq, 1, N);
+            bad += out != (float)(((1 << f->bits) - 1) * xq[hot / 32].qs[hot % 32]);
+        }
+        check(!bad, "%s one-hot rows: %d of %d pick the wrong activation (%s)", f->name, bad, N, EDGEC_LOWBIT_ISA);
+    }
+}
+
+/* ---- a case from the Python test -------------------------------------------------------- */
+
+static int read_all(FILE *fp, void *p, size_t n) { return fread(p, 1, n, fp) == n; }
+
+static int run_case(const char *in_path, const char *out_path)
+{
+    FILE *fp = fopen(in_path, "rb");
+    int32_t hdr[4];
+    if (!fp || !read_all(fp, hdr, sizeof hdr)) return fprintf(stderr, "cannot read %s\n", in_path), 2;
+    const format *f = hdr[0] == 2 ? &formats[0] : hdr[0] == 3 ? &formats[1] : NULL;
+    const int rows = hdr[1], n = hdr[2], n_tok = hdr[3], nb = n / 32;
+    if (!f || rows <= 0 || n <= 0 || n % 32 || n_tok <= 0) return fprintf(stderr, "bad case header\n"), 2;
+    const size_t wbytes = (size_t)rows * nb * f->block_bytes;
+    uint8_t *wbuf = malloc(wbytes + 1), *w = wbuf + 1; /* at an odd address */
+    edgec_block_q8a *xq = malloc(sizeof *xq * (size_t)nb * n_tok);
+    float *out = malloc(sizeof(float) * (size_t)rows * n_tok), *row = malloc(sizeof(float) * (size_t)n);
+    if (!read_all(fp, w, wbytes) || !read_all(fp, xq, sizeof *xq * (size_t)nb * n_tok)) return fprintf(stderr, "short case file\n"), 2;
+    fclose(fp);
+    FILE *o = fopen(out_path, "wb");
+    if (!o) return fprintf(stderr, "cannot write %s\n", out_path), 2;
+    f->mm(out, rows, w, 0, rows, xq, n_tok, n);
+    fwrite(out, sizeof(float), (size_t)rows * n_tok, o);
+    f->mm_scalar(out, rows, w, 0, rows, xq, n_tok, n);
+    fwrite(out, sizeof(float), (size_t)rows * n_tok, o);
+    for (int r = 0; r < rows; r++) {
+        f->get_row(row, w, r, n);
+        fwrite(row, sizeof(float), (size_t)n, o);
+    }
+    fclose(o);
+    free(wbuf); free(xq); free(out); free(row);
+    return 0;
+}
+
+/* ---- benchmark ------------------------------------------------------------------------------ */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* rows x n weights times n_tok tokens, the fastest of many calls: weight GB/s and MAC rate. */
+static void bench_one(const format *f, int rows, int n, int n_tok)
+{
+    const size_t rb = (size_t)n / 32 * f->block_bytes;
+    uint8_t *w = malloc(rows * rb);
+    double *wd = malloc(sizeof(double) * (size_t)rows * n);
+    float *x = malloc(sizeof(float) * (size_t)n * n_tok), *out = malloc(sizeof(float) * (size_t)rows * n_tok);
+    edgec_block_q8a *xq = malloc(sizeof(edgec_block_q8a) * (size_t)(n / 32) * n_tok);
+    make_weights(f, w, wd, rows, n);
+    fill_random(x, n * n_tok);
+    for (int t = 0; t < n_tok; t++) edgec_quantize_q8a(x + (size_t)t * n, xq + (size_t)t * (n / 32), n);
+    double best = 1e30;
+    int reps = (int)(4e8 / ((double)rows * n * n_tok)) + 20;
+    for (int i = 0; i < reps; i++) {
+        double t0 = now_s();
+        f->mm(out, rows, w, 0, rows, xq, n_tok, n);
+        double dt = now_s() - t0;
+        best = dt < best ? dt : best;
+    }
+    printf("%-3s %5d x %-5d n_tok=%-2d %8.1f us  %6.2f GB/s  %6.2f Gweights*tok/s (%s)\n", f->name, rows, n, n_tok,
+           best * 1e6, (double)rows * rb / best / 1e9, (double)rows * n * n_tok / best / 1e9, EDGEC_LOWBIT_ISA);
+    free(w); free(wd); free(x); free(out); free(xq);
+}
+
+int main(int argc, char **argv)
+{
+    printf("EDGEC_LOWBIT_ISA=%s\n", EDGEC_LOWBIT_ISA);
+    if (argc == 4 && !strcmp(argv[1], "--case")) return run_case(argv[2], argv[3]);
+    if (argc > 1 && !strcmp(argv[1], "--bench")) {
+        for (int fi = 0; fi < N_FORMATS; fi++) {
+            bench_one(&formats[fi], 1536, 576, 1);
+            bench_one(&formats[fi], 576, 1536, 1);
+            bench_one(&formats[fi], 1536, 576, 32);
+        }
+        return 0;
+    }
+    test_exact_extremes();
+    test_one_hot();
+    test_matmul();
+    printf("%d passed, %d failed\n", n_passed, n_failed);
+    return n_failed ? 1 : 0;
+}
