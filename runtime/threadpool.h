@@ -4,9 +4,19 @@
  * worker 0.  edgec_threadpool_run(pool, fn, arg) runs fn(arg, i, n) for every
  * i in [0, n) and returns when all are done; it matches edgec_parallel_fn, so
  * it can be handed straight to edgec_model_set_parallel.  Idle workers spin on
- * an atomic generation counter for a while, then sleep on a condition variable;
- * a run takes no lock and allocates nothing unless some worker went to sleep.
- * Only one thread may call run at a time.
+ * an atomic generation counter for a while (~150 us), then sleep on a condition
+ * variable; a run takes no lock and allocates nothing unless some worker went to
+ * sleep.  Only one thread may call run at a time.
+ *
+ * Solo fallback: the caller times its own share of each run and its wait for the
+ * workers (TSC on x86).  When, over a window of 128 runs that each gave the caller
+ * at least 2 us of work, the waits add up to more than the runs would have taken
+ * on the caller alone (and to at least 1 ms), the workers' CPUs are busy with
+ * other programs, and the next 1024 runs (twice as many after each further late
+ * window, up to 64x) are done as fn(arg, 0, 1) on the caller alone.  So a task must
+ * give the same results whatever nth it is run with (the generated model's tasks
+ * split rows and heads, so they do), and a busy neighbour cannot make n threads
+ * much slower than one.  Runs too short to judge (< 2 us) never trigger it.
  */
 #ifndef EDGEC_THREADPOOL_H
 #define EDGEC_THREADPOOL_H
@@ -22,7 +32,8 @@ typedef struct edgec_threadpool edgec_threadpool;
  * at least n of them (failures are ignored). */
 edgec_threadpool *edgec_threadpool_create(int n_threads);
 
-/* Runs fn(arg, ith, n_threads) for every ith; pool NULL runs fn(arg, 0, 1). */
+/* Runs fn(arg, ith, n_threads) for every ith, or fn(arg, 0, 1) alone during a
+ * solo stretch (see above); pool NULL runs fn(arg, 0, 1). */
 void edgec_threadpool_run(void *pool, edgec_task_fn fn, void *arg);
 
 int edgec_threadpool_size(const edgec_threadpool *pool);

@@ -73,13 +73,15 @@ def test_quantized_model_on_pi_matches_reference(tmp_path, target, fmt):
 
 @pytest.mark.parametrize("target", ["pi-zero", "pi5"])
 def test_tq2_model_on_pi_matches_reference(tmp_path, target):
-    """--quant tq2 through the same path: the row-major ternary NEON kernels in a whole program."""
+    """--quant tq2 through the same path: the LUT (tbl) kernels for the matrices, the row-major
+    ternary row lookup for the untied embedding, in a whole program."""
     cfg = make_tiny_config()   # rows of 64 and 128: every matrix splits into tq2 blocks
     tok, _ = tiny_tokenizer_gpt2()
     path = tmp_path / "m.gguf"
     write_gguf(path, cfg, random_weights(cfg, seed=22), "f32", tok)
     res = compile_artifact(path, tmp_path / "a", target=target, ctx=64, quant="tq2")
     assert set(res.manifest["formats"]) == {"tq2", "f32"}
-    assert {t["layout"] for t in res.manifest["tensors"] if t["format"] == "tq2"} == {"rowmajor"}
+    layouts = {t["name"]: t["layout"] for t in res.manifest["tensors"] if t["format"] == "tq2"}
+    assert layouts.pop("token_embd.weight") == "rowmajor" and set(layouts.values()) == {"lut"}
     err = qemu_logits_vs_reference(target, res.binary, path, tmp_path, cfg.vocab_size, quant="tq2")
     assert (err <= 1e-4).mean() >= 0.75 and err.max() <= 1.5e-2, err

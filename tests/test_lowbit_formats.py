@@ -24,6 +24,7 @@ from edgec.block_formats import dequantize, lowbit_codes, quantize
 from edgec.model_ir import FORMATS, ModelIR, Tensor, expected_shapes
 from edgec.quantize_model import LOWBIT_WARNING, quantize_ir
 from edgec.reference import QuantMatrix, quantize_activations
+from edgec.targets import load_target
 from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf, write_hf_folder
 from test_arm_targets import qemu_logits_vs_reference
 from test_compile_tiny import check_against_reference
@@ -372,19 +373,22 @@ def test_hf_f32_quant_lowbit_compiled(tmp_path, fmt, target):
     assert set(res.manifest["formats"]) == {fmt, "f32"}
     assert LOWBIT_WARNING.format(quant=fmt, bits=fmt[1]) in res.manifest["warnings"]
     model_c = (res.out_dir / "src" / "model.c").read_text()
-    assert f"edgec_matmul_{fmt}(" in model_c and f"edgec_get_row_{fmt}(" in model_c
+    kernel = f"edgec_matmul_lut_{fmt}(" if fmt in load_target(target).lut_formats else f"edgec_matmul_{fmt}("
+    assert kernel in model_c and f"edgec_get_row_{fmt}(" in model_c   # the untied embedding stays row-major
     check_against_reference(folder, res.binary, tmp_path, quant=fmt)
 
 
 @pytest.mark.parametrize("target,fmt", [("pi-zero", "q2"), ("pi-zero", "q3"), ("pi5", "q2"), ("pi5", "q3")])
 def test_lowbit_model_on_pi_matches_reference(tmp_path, target, fmt):
-    """The NEON kernels in a whole program under qemu: ARMv8.0 smull (pi-zero) and sdot (pi5)."""
+    """The Pi targets' kernels for q2/q3 in a whole program under qemu: the LUT (tbl) kernels for the
+    matrices, the row-major NEON row lookup for the untied embedding."""
     cfg = make_tiny_config()
     tok, _ = tiny_tokenizer_gpt2()
     path = tmp_path / "m.gguf"
     write_gguf(path, cfg, random_weights(cfg, seed=30), "f32", tok)
     res = compile_artifact(path, tmp_path / "a", target=target, ctx=64, quant=fmt)
     assert set(res.manifest["formats"]) == {fmt, "f32"}
-    assert {t["layout"] for t in res.manifest["tensors"] if t["format"] == fmt} == {"rowmajor"}
+    layouts = {t["name"]: t["layout"] for t in res.manifest["tensors"] if t["format"] == fmt}
+    assert layouts.pop("token_embd.weight") == "rowmajor" and set(layouts.values()) == {"lut"}
     err = qemu_logits_vs_reference(target, res.binary, path, tmp_path, cfg.vocab_size, quant=fmt)
     assert (err <= 1e-4).mean() >= 0.75 and err.max() <= 1.5e-2, err

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from . import __version__
 from .codegen import render
-from .kernel_choice import I16_FORMATS
+from .kernel_choice import I16_FORMATS, TERNARY_I16_FORMATS
 from .model_ir import ModelIR
 from .paths import runtime_dir
 
-FMT_CODE = {"q4_0": 0, "q4_1": 1, "q8_0": 2}
+FMT_CODE = {"q4_0": 0, "q4_1": 1, "q8_0": 2, "tq2": 3}
 CANDIDATES = [("rowmajor", 0), ("i16", 0), ("i16", 256), ("i16", 512), ("i16", 1024)]
 
 
@@ -31,7 +31,7 @@ def _matrices(ir: ModelIR) -> list:
     mats = []
     for n in names:
         t = ir.tensors[n]
-        if t.fmt in I16_FORMATS:
+        if t.fmt in I16_FORMATS or t.fmt in TERNARY_I16_FORMATS:
             mats.append({"fmt": FMT_CODE[t.fmt], "fmt_name": t.fmt, "rows": t.shape[0], "n": t.shape[1],
                          "bytes": t.n_bytes})
     return mats

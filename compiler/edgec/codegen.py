@@ -29,8 +29,11 @@ def _c_float(x: float) -> str:
     return f"{float(x)!r}f" if "e" in repr(float(x)) or "." in repr(float(x)) else f"{float(x)!r}.0f"
 
 
+_LAYOUT_DESC = {"rowmajor": "in GGUF row order", "lut": "in 32-row bit-plane tiles (T-MAC-style table lookup)"}
+
+
 def _kernel_name(fmt: str, n: int, layout: str) -> str:
-    return f"matmul_{'i16_' if layout == 'i16' else ''}{fmt}_{n}"
+    return f"matmul_{'' if layout == 'rowmajor' else layout + '_'}{fmt}_{n}"
 
 
 def _groups(what: str, mats: list, n: int, kernels: dict) -> list:
@@ -45,11 +48,12 @@ def _groups(what: str, mats: list, n: int, kernels: dict) -> list:
         kernels[(fmt, n, layout)] = {
             "fmt": fmt, "n": n, "fname": fname, "act": act, "layout": layout,
             "act_desc": "int8 q8a" if act == "q8a" else "f32",
-            "layout_desc": ("in 64-row ternary tiles" if fmt == "tq2" else "in 16-row interleaved tiles")
-                           if layout == "i16" else "in GGUF row order"}
+            "layout_desc": _LAYOUT_DESC[layout] if layout != "i16" else
+                           "in 64-row ternary tiles" if fmt == "tq2" else "in 16-row interleaved tiles"}
         shapes = ", ".join(f"[{m['shape'][0]} x {m['shape'][1]}]" for m in ms)
-        tiles = (" (64-row tiles)" if fmt == "tq2" else " (16-row tiles)") if layout == "i16" else ""
-        groups.append({"what": what, "fmt": fmt + tiles, "act": act,
+        tiles = (" (64-row tiles)" if fmt == "tq2" else " (16-row tiles)") if layout == "i16" else \
+            " (32-row bit-plane tiles, LUT kernel)" if layout == "lut" else ""
+        groups.append({"what": what, "fmt": fmt + tiles, "act": act, "layout": layout,
                        "fname": fname, "shapes": shapes, "mats": ms})
     return groups
 
@@ -120,6 +124,7 @@ def build_context(ir: ModelIR, target: Target, layout: WeightsLayout, arena: Are
         "matmul_kernels": [kernels[k] for k in sorted(kernels)], "classifier": classifier,
         "uses_q8a": any(k["act"] == "q8a" for k in kernels.values()),
         "uses_i16": any(k["layout"] == "i16" for k in kernels.values()) or embd.layout == "i16",
+        "uses_lut": any(k["layout"] == "lut" for k in kernels.values()),
     }
 
 

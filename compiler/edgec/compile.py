@@ -20,7 +20,7 @@ from .chat_template import ChatFormat, chat_format_from_template
 from .codegen import build_context, render
 from .errors import EdgecError
 from .autotune import autotune
-from .kernel_choice import plan_all
+from .kernel_choice import I16_FORMATS, TERNARY_I16_FORMATS, plan_all
 from .load_model import load_model
 from .memory_plan import default_max_batch, plan_arena
 from .model_registry import resolve_model
@@ -156,8 +156,10 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
     tune = target.autotune and opts.autotune and opts.build
 
     prog.stage("planning memory and weight layout")
-    layout = plan_layout(ir, max_ctx, {n: p.layout for n, p in plan_all(ir, target).items()})
-    arena = plan_arena(cfg, max_ctx, default_max_batch(max_ctx), opts.kv_cache)
+    plans = plan_all(ir, target)
+    layout = plan_layout(ir, max_ctx, {n: p.layout for n, p in plans.items()})
+    arena = plan_arena(cfg, max_ctx, default_max_batch(max_ctx), opts.kv_cache,
+                       lut=any(p.layout == "lut" for p in plans.values()))
     tok_blob = build_tokenizer_blob(ir.tokenizer, chat=chat_format_or_none(ir))
     need = memory_needed(layout.total_bytes, arena.total_bytes, len(tok_blob))
     check_fits(target, need, layout.total_bytes, arena.kv_cache_bytes, max_ctx)
@@ -230,7 +232,9 @@ AUTOTUNE_MIN_BYTES = 1 << 20   # below this the weights sit in L1/L2 and any cho
 
 
 def quantized_bytes(ir) -> int:
-    return sum(t.n_bytes for t in ir.tensors.values() if t.fmt in ("q4_0", "q4_1", "q8_0") and len(t.shape) == 2)
+    """Bytes of the matrices whose layout and prefetch distance autotune measures."""
+    tunable = I16_FORMATS | TERNARY_I16_FORMATS
+    return sum(t.n_bytes for t in ir.tensors.values() if t.fmt in tunable and len(t.shape) == 2)
 
 
 def chat_format_or_none(ir) -> ChatFormat:

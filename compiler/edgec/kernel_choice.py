@@ -2,29 +2,50 @@
 
 Quantized matrices (q4_0, q4_1, q8_0) go into 16-row interleaved tiles ("i16") on targets
 whose SIMD kernels read them, so one broadcast activation feeds 16 rows at once; float
-matrices and the generic target keep GGUF row order.  The token embedding keeps row order
-unless it doubles as the classifier (tied), since a lookup reads one row per token.
+matrices and the generic target keep GGUF row order.  Ternary tq2 matrices get their own
+64-row tiles (ternary_layout.py, kernels_ternary_i16.h, also under the layout name "i16") on
+x86 targets, whose AVX-512 VNNI / AVX2 kernels read them without shifts; other targets keep
+them row-major.  The token embedding keeps row order unless it doubles as the classifier
+(tied), since a lookup reads one row per token.
 """
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass
 
 from .model_ir import ModelIR
 from .targets import Target
 
 I16_FORMATS = {"q4_0", "q4_1", "q8_0"}
+TERNARY_I16_FORMATS = {"tq2"}
 
 
 @dataclass(frozen=True)
 class MatrixPlan:
-    layout: str   # "rowmajor" or "i16"
+    layout: str   # "rowmajor", "i16" or "lut" (32-row bit-plane tiles, lut_layout.py)
     kernel: str   # C function the generated code calls
+
+
+def is_x86(target: Target) -> bool:
+    """The target runs x86-64 code: an x86-* profile, or the host when this machine is x86-64."""
+    if target.arch == "native":
+        return platform.machine().lower() in ("x86_64", "amd64")
+    return target.arch == "x86_64"
+
+
+def tiled_formats(target: Target) -> set:
+    """The weight formats this target stores in interleaved tiles."""
+    if target.weight_layout != "i16":
+        return set()
+    return I16_FORMATS | (TERNARY_I16_FORMATS if is_x86(target) else set())
 
 
 def plan_matrix(ir: ModelIR, name: str, target: Target) -> MatrixPlan:
     t = ir.tensors[name]
     lookup_only = name == "token_embd.weight" and not ir.config.tied_embeddings
-    if target.weight_layout == "i16" and t.fmt in I16_FORMATS and len(t.shape) == 2 and not lookup_only:
+    if t.fmt in target.lut_formats and len(t.shape) == 2 and not lookup_only:
+        return MatrixPlan("lut", f"edgec_matmul_lut_{t.fmt}")
+    if t.fmt in tiled_formats(target) and len(t.shape) == 2 and not lookup_only:
         return MatrixPlan("i16", f"edgec_matmul_i16_{t.fmt}")
     return MatrixPlan("rowmajor", f"edgec_matmul_{t.fmt}")
 

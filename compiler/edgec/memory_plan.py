@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .lut_layout import lut_table_bytes
 from .model_ir import ModelConfig
 
 ALIGN = 64
@@ -39,8 +40,9 @@ def default_max_batch(max_ctx: int) -> int:
     return min(32, max_ctx)
 
 
-def plan_arena(cfg: ModelConfig, max_ctx: int, max_batch: int, kv_cache: str = "f32") -> ArenaPlan:
-    """kv_cache: element type of the KV cache, "f32" or "f16"."""
+def plan_arena(cfg: ModelConfig, max_ctx: int, max_batch: int, kv_cache: str = "f32", lut: bool = False) -> ArenaPlan:
+    """kv_cache: element type of the KV cache, "f32" or "f16".  lut: some matrix uses the LUT kernels,
+    which need a table buffer for the activations of a batch."""
     B, f = max_batch, 4
     kv_el = 2 if kv_cache == "f16" else 4
     kv_shape = f"[{cfg.n_layers}][{cfg.n_kv_heads}][{max_ctx}][{cfg.head_dim}] {kv_cache}"
@@ -56,13 +58,15 @@ def plan_arena(cfg: ModelConfig, max_ctx: int, max_batch: int, kv_cache: str = "
         ("hb", B * cfg.hidden_dim * f, f"FFN gate [{B}][{cfg.hidden_dim}] f32"),
         ("hb2", B * cfg.hidden_dim * f, f"FFN up [{B}][{cfg.hidden_dim}] f32"),
         ("xq", B * ((widest + 31) // 32) * Q8A_BLOCK_BYTES, f"int8 activations [{B}][{(widest + 31) // 32}] q8a blocks"),
+        *([("lut", lut_table_bytes(widest, B), f"LUT kernel tables of [{B}] activation vectors of up to {widest}")]
+          if lut else []),
         ("scores", cfg.n_heads * max_ctx * f, f"attention scores [{cfg.n_heads}][{max_ctx}] f32"),
         ("logits", cfg.vocab_size * f, f"logits of the last token [{cfg.vocab_size}] f32"),
         ("key_cache", cfg.n_layers * max_ctx * kv_dim * kv_el, f"K cache {kv_shape}"),
         ("value_cache", cfg.n_layers * max_ctx * kv_dim * kv_el, f"V cache {kv_shape}"),
     ]
     buffers, off = [], 0
-    ctypes = {"xq": "void", "key_cache": "uint16_t" if kv_cache == "f16" else "float"}
+    ctypes = {"xq": "void", "lut": "void", "key_cache": "uint16_t" if kv_cache == "f16" else "float"}
     ctypes["value_cache"] = ctypes["key_cache"]
     for name, n, comment in sizes:
         buffers.append(ArenaBuffer(name, off, n, comment, ctypes.get(name, "float")))

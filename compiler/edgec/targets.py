@@ -7,6 +7,7 @@ import tomllib
 from dataclasses import dataclass, field
 
 from .errors import EdgecError
+from .lut_layout import LUT_FORMATS
 from .paths import targets_dir
 
 
@@ -25,6 +26,7 @@ class Target:
     weights_embed: str = "auto"
     weight_layout: str = "rowmajor"   # "rowmajor" (GGUF blocks as stored), "i16" (16-row tiles), "auto" (host)
     prefetch_bytes: int = 0
+    lut_formats: list = field(default_factory=list)   # formats stored as bit-plane tiles for the LUT kernels
     autotune: bool = False            # measure layout and prefetch distance at compile time (host only)
     ldflags: list = field(default_factory=list)
     run_prefix: list = field(default_factory=list)   # runs a cross-compiled program here (qemu-user)
@@ -89,6 +91,9 @@ def load_target(name: str) -> Target:
         t.weight_layout = "i16" if "avx2" in _host_cpu_flags() else "rowmajor"
     if t.weight_layout not in ("rowmajor", "i16"):
         raise EdgecError(f"target {name}: weight_layout '{t.weight_layout}' is unknown; use rowmajor, i16 or auto")
+    bad = sorted(set(t.lut_formats) - set(LUT_FORMATS))
+    if bad:
+        raise EdgecError(f"target {name}: lut_formats {bad} have no LUT kernel; use some of {', '.join(LUT_FORMATS)}")
     return t
 
 

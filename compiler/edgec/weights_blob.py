@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .interleave_layout import i16_bytes, relayout
+from . import interleave_layout, lut_layout, ternary_layout
 from .model_ir import ModelIR, layer_tensor_names
 
 ALIGN = 64
@@ -27,7 +27,7 @@ class BlobEntry:
     n_bytes: int
     fmt: str
     shape: tuple
-    layout: str = "rowmajor"   # "i16": 16-row interleaved tiles (interleave_layout.py)
+    layout: str = "rowmajor"   # "i16": interleaved tiles (interleave_layout.py; tq2: ternary_layout.py); "lut": lut_layout.py
 
 
 @dataclass
@@ -70,13 +70,28 @@ def rope_tables(ir: ModelIR, max_ctx: int) -> tuple:
     return np.cos(angles).astype(np.float32), np.sin(angles).astype(np.float32)
 
 
+def tiled_bytes(fmt: str, rows: int, n: int) -> int:
+    """Bytes of a matrix in the "i16" layout: 16-row tiles, or for tq2 64-row ternary tiles."""
+    if fmt in ternary_layout.TILED_FORMATS:
+        return ternary_layout.tq2_i16_bytes(rows, n)
+    return interleave_layout.i16_bytes(fmt, rows, n)
+
+
+def tiled_data(fmt: str, data, rows: int, n: int) -> bytes:
+    """A matrix's row-major bytes re-laid out into the "i16" layout (bit-exact, only places change)."""
+    if fmt in ternary_layout.TILED_FORMATS:
+        return ternary_layout.relayout(data, rows, n)
+    return interleave_layout.relayout(fmt, data, rows, n)
+
+
 def plan_layout(ir: ModelIR, max_ctx: int, layouts: dict | None = None) -> WeightsLayout:
     """layouts: tensor name -> "rowmajor" | "i16" (kernel_choice.plan_all); default all row-major."""
     entries, off = [], HEADER_BYTES
     for name in tensor_order(ir):
         t = ir.tensors[name]
         layout = (layouts or {}).get(name, "rowmajor")
-        n_bytes = i16_bytes(t.fmt, t.shape[0], t.shape[1]) if layout == "i16" else t.n_bytes
+        n_bytes = tiled_bytes(t.fmt, t.shape[0], t.shape[1]) if layout == "i16" else \
+            lut_layout.lut_bytes(t.fmt, t.shape[0], t.shape[1]) if layout == "lut" else t.n_bytes
         entries.append(BlobEntry(name, off, n_bytes, t.fmt, tuple(t.shape), layout))
         off = _align(off + n_bytes)
     rope_bytes = max_ctx * (ir.config.rope_dim // 2) * 4
@@ -100,7 +115,10 @@ def write_blob(ir: ModelIR, layout: WeightsLayout, path, max_ctx: int, progress=
                 data = extra[e.name]
             elif e.layout == "i16":
                 t = ir.tensors[e.name]
-                data = relayout(t.fmt, t.data, t.shape[0], t.shape[1])
+                data = tiled_data(t.fmt, t.data, t.shape[0], t.shape[1])
+            elif e.layout == "lut":
+                t = ir.tensors[e.name]
+                data = lut_layout.to_lut_layout(t.data, t.fmt, t.shape[0], t.shape[1])
             else:
                 data = ir.tensors[e.name].data
             f.seek(e.offset)

@@ -1,0 +1,203 @@
+/* kernels_ternary_i16.h - matmul and row lookup for tq2 (ternary) weights in 64-row tiles.
+ *
+ * Layout (docs/ternary.md; written by compiler/edgec/ternary_layout.py), for a tq2 matrix of
+ * rows x n (n % 64 == 0, nb = n/64): rows go 64 at a time into row groups (the last padded with
+ * d = 0, code 1), and row group G, 64-column block b is one tile of 1152 bytes at (G*nb + b)*1152.
+ * Inside a tile, with j = row in the group (0..63) = 16s + r (s = field 0..3, r = lane 0..15):
+ *   fp16 d of row j:                    bytes 2j, 2j+1 (the 16 scales of field s: 32 bytes at 32s)
+ *   code of row 16s + r, column 4i + k: bits 2s..2s+1 of byte 128 + 64i + 4r + k (i = 0..15, k = 0..3)
+ * w = d * (code - 1), code in {0, 1, 2} (the tq2 quantizer never writes 3; the relayout refuses it).
+ * So chunk i (64 bytes at 128 + 64i) as 16 int32 lanes holds row 16s + r in lane r, field s:
+ * "& (3 << 2s)" leaves 4^s * code with no shift, and one vpdpbusd with activation dword i (i < 8:
+ * dword i of the tile's first activation block, i >= 8: dword i-8 of the second) adds 4 columns to
+ * 16 rows; the 4^s comes off exactly in the float scale (d_x / 4^s).
+ *
+ * Math, per 32-column activation block: sum((code - 1) * qx) is exact in int32 (the -sum(qx) term
+ * seeds the integer chain), and each row adds (that sum) * d_x, two blocks at a time, times d_w:
+ * acc += (isum_0 * d_x0 + isum_1 * d_x1) * d_w.  The scalar path adds (float)isum * (d_w * d_x) per
+ * block in kernels_ternary.h's order, so it equals edgec_scalar_matmul_tq2 bit for bit.
+ *
+ * API (static inline; the path is picked at compile time like kernels.h; EDGEC_TERNARY_I16_ISA):
+ *   edgec_matmul_i16_tq2(out, ldo, w, g0, g1, rows, xq, n_tok, n)
+ *       out[t*ldo + r] = dot(row r, activation t) for the rows of every 64-row group G whose first
+ *       16-row quarter 4G lies in [g0, g1), r < rows.  g0, g1 count 16-row quarters, as for the
+ *       other i16 kernels, so a caller splitting ceil(rows/16) quarters among workers gives each
+ *       group to exactly one worker.
+ *   edgec_get_row_i16_tq2(dst, w, r, n)   row r dequantized (embedding lookup), as edgec_get_row_tq2
+ * w is the matrix's first tile (any alignment); xq holds n_tok rows of n/32 q8a blocks with qs in
+ * [-127, 127].  EDGEC_TERNARY_PREFETCH: software-prefetch distance in bytes into L2 (0 = off).
+ */
+#ifndef EDGEC_KERNELS_TERNARY_I16_H
+#define EDGEC_KERNELS_TERNARY_I16_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "block_formats.h"
+#include "kernels_scalar.h"
+
+#define EDGEC_TI16_ROWS 64          /* rows per group: 16 int32 lanes x 4 two-bit fields */
+#define EDGEC_TI16_COLS 64          /* columns per tile: one tq2 block per row */
+#define EDGEC_TI16_SCALES 128       /* bytes of a tile's 64 fp16 scales; its codes start here */
+#define EDGEC_TI16_TILE 1152        /* bytes of one tile */
+#define EDGEC_TI16_SLAB 64          /* activation blocks prepared per token and pass (2048 columns) */
+#define EDGEC_TI16_TOKENS 8         /* tokens prepared together: 8 x 64 x 32 B = 16 KB of stack */
+
+/* Follows the i16 distance (the target profile's, or the autotuned one) unless set on its own. */
+#ifndef EDGEC_TERNARY_PREFETCH
+#if defined(EDGEC_I16_PREFETCH)
+#define EDGEC_TERNARY_PREFETCH EDGEC_I16_PREFETCH
+#else
+#define EDGEC_TERNARY_PREFETCH 512
+#endif
+#endif
+
+/* Bytes of a rows x n tq2 matrix in 64-row tiles. */
+static inline size_t edgec_ti16_bytes(int rows, int n)
+{
+    return (size_t)((rows + EDGEC_TI16_ROWS - 1) / EDGEC_TI16_ROWS) * (size_t)(n / EDGEC_TI16_COLS) * EDGEC_TI16_TILE;
+}
+
+/* The 64-row groups a call computes: those whose first quarter 4G is in [g0, g1), up to the last real one. */
+static inline void edgec_ti16_group_range(int g0, int g1, int rows, int *first, int *end)
+{
+    const int groups = (rows + EDGEC_TI16_ROWS - 1) / EDGEC_TI16_ROWS;
+    *first = (g0 + 3) / 4;
+    *end = (g1 + 3) / 4 < groups ? (g1 + 3) / 4 : groups;
+}
+
+/* Code (0..2) of row j (0..63) of a tile, column c (0..63). */
+static inline int edgec_ti16_code(const uint8_t *tile, int j, int c)
+{
+    return (tile[EDGEC_TI16_SCALES + 64 * (c >> 2) + 4 * (j & 15) + (c & 3)] >> (2 * (j >> 4))) & 3;
+}
+
+/* ---- scalar path: plain C11 on the same bytes --------------------------------------- */
+
+/* Rows of group G x token t, row by row, with kernels_ternary.h's scalar float operations in its order. */
+static inline void edgec_ti16_scalar_group(float *out, const uint8_t *w, int G, int rows, const edgec_block_q8a *x, int nb)
+{
+    const uint8_t *group = w + (size_t)G * nb * EDGEC_TI16_TILE;
+    const int left = rows - EDGEC_TI16_ROWS * G, lanes = left < EDGEC_TI16_ROWS ? left : EDGEC_TI16_ROWS;
+    for (int j = 0; j < lanes; j++) {
+        float acc = 0.0f;
+        for (int b = 0; b < nb; b++) {
+            const uint8_t *tile = group + (size_t)b * EDGEC_TI16_TILE;
+            const float dw = edgec_fp16_to_fp32(edgec_load_u16(tile + 2 * j));
+            for (int a = 0; a < 2; a++) {
+                const edgec_block_q8a *xb = x + 2 * b + a;
+                int s = 0, sx = 0;
+                for (int i = 0; i < EDGEC_QK; i++) {
+                    s += edgec_ti16_code(tile, j, 32 * a + i) * xb->qs[i];
+                    sx += xb->qs[i];
+                }
+                acc += (float)(s - sx) * (dw * xb->d);
+            }
+        }
+        out[EDGEC_TI16_ROWS * G + j] = acc;
+    }
+}
+
+static inline void edgec_ti16_scalar_matmul_tq2(float *out, int ldo, const void *w, int g0, int g1, int rows,
+                                                const edgec_block_q8a *xq, int n_tok, int n)
+{
+    int first, end;
+    edgec_ti16_group_range(g0, g1, rows, &first, &end);
+    const int nb = n / EDGEC_TI16_COLS;
+    for (int G = first; G < end; G++)
+        for (int t = 0; t < n_tok; t++)
+            edgec_ti16_scalar_group(out + (size_t)t * ldo, (const uint8_t *)w, G, rows, xq + (size_t)t * (n / EDGEC_QK), nb);
+}
+
+/* Row r dequantized: d * (code - 1), the same floats as edgec_get_row_tq2. */
+static inline void edgec_get_row_i16_tq2(float *dst, const void *w, int r, int n)
+{
+    const int nb = n / EDGEC_TI16_COLS, j = r % EDGEC_TI16_ROWS;
+    const uint8_t *group = (const uint8_t *)w + (size_t)(r / EDGEC_TI16_ROWS) * nb * EDGEC_TI16_TILE;
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *tile = group + (size_t)b * EDGEC_TI16_TILE;
+        const float d = edgec_fp16_to_fp32(edgec_load_u16(tile + 2 * j));
+        for (int c = 0; c < EDGEC_TI16_COLS; c++) dst[b * EDGEC_TI16_COLS + c] = d * (float)(edgec_ti16_code(tile, j, c) - 1);
+    }
+}
+
+/* ---- the SIMD paths' prepared activations -------------------------------------------- */
+
+/* Per activation block: the integer chain of field s starts at -scale_s * sum(qx), and its sum
+ * is converted with d_x / scale_s (exact: scale_s is a power of two), so (code - 1) comes out. */
+typedef struct {
+    int32_t seed[4];
+    float dx[4];
+} edgec_ti16_xprep;
+
+/* ---- dispatch ------------------------------------------------------------------------- */
+
+#if !defined(EDGEC_SCALAR) && defined(__AVX512F__) && defined(__AVX512BW__)
+#include "kernels_ternary_i16_avx512.h"
+#if defined(__AVX512VNNI__)
+#define EDGEC_TERNARY_I16_ISA "avx512vnni"
+#else
+#define EDGEC_TERNARY_I16_ISA "avx512"
+#endif
+#define EDGEC_TI16_KERNEL(name) edgec_ti16_avx512_##name
+#define EDGEC_TI16_SIMD 1
+#elif !defined(EDGEC_SCALAR) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include "kernels_ternary_i16_avx2.h"
+#define EDGEC_TERNARY_I16_ISA "avx2"
+#define EDGEC_TI16_KERNEL(name) edgec_ti16_avx2_##name
+#define EDGEC_TI16_SIMD 1
+#else
+#define EDGEC_TERNARY_I16_ISA "scalar"
+#endif
+
+/* ---- the SIMD paths' driver ------------------------------------------------------------ */
+#if defined(EDGEC_TI16_SIMD)
+
+/* The activation blocks x[0..count) of one token, prepared for the chains. */
+static inline void edgec_ti16_prepare(edgec_ti16_xprep *p, const edgec_block_q8a *x, int count, const int scale[4])
+{
+    for (int b = 0; b < count; b++) {
+        const int sum = EDGEC_TI16_KERNEL(block_sum)(x[b].qs);
+        for (int s = 0; s < 4; s++) {
+            p[b].seed[s] = -scale[s] * sum;
+            p[b].dx[s] = x[b].d / (float)scale[s];
+        }
+    }
+}
+
+/* The SIMD paths: tokens 8 at a time and columns a slab at a time, their activation blocks prepared
+ * once; then group by group (one sequential weight stream), each group's tiles reused from L1/L2
+ * for every token of the tile. */
+static inline void edgec_ti16_simd_matmul_tq2(float *out, int ldo, const void *w, int g0, int g1, int rows,
+                                              const edgec_block_q8a *xq, int n_tok, int n)
+{
+    int first, end;
+    edgec_ti16_group_range(g0, g1, rows, &first, &end);
+    if (first >= end) return;
+    const int nb = n / EDGEC_TI16_COLS, nxb = n / EDGEC_QK;
+    edgec_ti16_xprep xp[EDGEC_TI16_TOKENS][EDGEC_TI16_SLAB];
+    for (int t0 = 0; t0 < n_tok; t0 += EDGEC_TI16_TOKENS) {
+        const int T = n_tok - t0 < EDGEC_TI16_TOKENS ? n_tok - t0 : EDGEC_TI16_TOKENS;
+        for (int c0 = 0; c0 < nxb; c0 += EDGEC_TI16_SLAB) {
+            const int count = nxb - c0 < EDGEC_TI16_SLAB ? nxb - c0 : EDGEC_TI16_SLAB;
+            for (int j = 0; j < T; j++) edgec_ti16_prepare(xp[j], xq + (size_t)(t0 + j) * nxb + c0, count, EDGEC_TI16_KERNEL(scale));
+            for (int G = first; G < end; G++) {
+                const uint8_t *tiles = (const uint8_t *)w + ((size_t)G * nb + (size_t)(c0 / 2)) * EDGEC_TI16_TILE;
+                for (int j = 0; j < T; j++)
+                    EDGEC_TI16_KERNEL(group)(out + (size_t)(t0 + j) * ldo + (size_t)EDGEC_TI16_ROWS * G, tiles, xp[j],
+                                             xq + (size_t)(t0 + j) * nxb + c0, count / 2, c0 > 0, rows - EDGEC_TI16_ROWS * G);
+            }
+        }
+    }
+}
+#define EDGEC_TI16_MATMUL edgec_ti16_simd_matmul_tq2
+#else
+#define EDGEC_TI16_MATMUL edgec_ti16_scalar_matmul_tq2
+#endif
+
+/* tq2 weights in 64-row tiles x q8a activations (see the API comment above). */
+static inline void edgec_matmul_i16_tq2(float *out, int ldo, const void *w, int g0, int g1, int rows,
+                                        const edgec_block_q8a *xq, int n_tok, int n)
+{ EDGEC_TI16_MATMUL(out, ldo, w, g0, g1, rows, xq, n_tok, n); }
+
+#endif

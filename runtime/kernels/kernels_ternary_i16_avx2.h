@@ -1,0 +1,107 @@
+/* kernels_ternary_i16_avx2.h - tq2 64-row tiles on AVX2 + FMA + F16C (vpmaddubsw + vpmaddwd).
+ * Included only by kernels_ternary_i16.h; layout and API there.
+ *
+ * A 256-bit vector holds half of a 64-byte chunk: half h, int32 lane r is row 16s + 8h + r in the
+ * chain of field s.  With 16 ymm registers a group goes in two passes, one per half, each keeping
+ * 4 chains, 4 block sums and 4 accumulators live; the second pass re-reads the group's tiles from
+ * L1/L2.  Field s is "& (3 << 2s)" (scale 4^s), except field 3, shifted down to 16 * code so a
+ * vpmaddubsw pair (2 * 32 * 127) can never saturate.  Float operations are those of the AVX-512
+ * path in the same order, so both give the same results.
+ */
+#ifndef EDGEC_KERNELS_TERNARY_I16_AVX2_H
+#define EDGEC_KERNELS_TERNARY_I16_AVX2_H
+
+#include <immintrin.h>
+
+/* What each field's extraction leaves on its code (the integer chain's scale). */
+static const int edgec_ti16_avx2_scale[4] = {1, 4, 16, 16};
+
+/* sum of an activation block's 32 qs. */
+EDGEC_ALWAYS_INLINE int edgec_ti16_avx2_block_sum(const int8_t *qs)
+{
+    const __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)qs);
+    const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), x), _mm256_set1_epi16(1));
+    __m128i v = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4e));
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xb1));
+    return _mm_cvtsi128_si32(v);
+}
+
+/* scale_s * code of field s in every byte of a half chunk. */
+EDGEC_ALWAYS_INLINE __m256i edgec_ti16_avx2_field(__m256i v, int s)
+{
+    if (s == 3) return _mm256_and_si256(_mm256_srli_epi16(v, 2), _mm256_set1_epi8(0x30));
+    return _mm256_and_si256(v, _mm256_set1_epi8((char)(3 << (2 * s))));
+}
+
+/* acc + per-dword sums of c * x (c unsigned, x signed bytes). */
+EDGEC_ALWAYS_INLINE __m256i edgec_ti16_avx2_dot(__m256i acc, __m256i c, __m256i x)
+{
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(c, x), _mm256_set1_epi16(1)));
+}
+
+/* Prefetches into L2 the line EDGEC_TERNARY_PREFETCH bytes past p. */
+EDGEC_ALWAYS_INLINE void edgec_ti16_avx2_prefetch(const uint8_t *p)
+{
+#if EDGEC_TERNARY_PREFETCH > 0
+    _mm_prefetch((const char *)p + EDGEC_TERNARY_PREFETCH, _MM_HINT_T1);
+#else
+    (void)p;
+#endif
+}
+
+/* Half h of a group x one token over n_tiles tiles: out[16s + 8h + r], stored or added, rows < left. */
+EDGEC_ALWAYS_INLINE void edgec_ti16_avx2_half(float *out, const uint8_t *tiles, const edgec_ti16_xprep *xp,
+                                              const edgec_block_q8a *x, int n_tiles, int add, int left, int h)
+{
+    __m256 acc[4];
+EDGEC_UNROLL
+    for (int s = 0; s < 4; s++) acc[s] = _mm256_setzero_ps();
+    for (int b = 0; b < n_tiles; b++) {
+        const uint8_t *tile = tiles + (size_t)b * EDGEC_TI16_TILE;
+        __m256 t[4];
+EDGEC_UNROLL
+        for (int a = 0; a < 2; a++) {
+            const edgec_ti16_xprep *p = xp + 2 * b + a;
+            const int8_t *qs = x[2 * b + a].qs;
+            __m256i ch[4];
+EDGEC_UNROLL
+            for (int s = 0; s < 4; s++) ch[s] = _mm256_set1_epi32(p->seed[s]);
+EDGEC_UNROLL
+            for (int i = 0; i < 8; i++) {
+                const uint8_t *chunk = tile + EDGEC_TI16_SCALES + 64 * (8 * a + i) + 32 * h;
+                if (h == 0 && i % 4 == 0) edgec_ti16_avx2_prefetch(chunk);
+                const __m256i v = _mm256_loadu_si256((const __m256i *)chunk);
+                const __m256i xi = _mm256_set1_epi32((int)edgec_load_u32(qs + 4 * i));
+EDGEC_UNROLL
+                for (int s = 0; s < 4; s++) ch[s] = edgec_ti16_avx2_dot(ch[s], edgec_ti16_avx2_field(v, s), xi);
+            }
+EDGEC_UNROLL
+            for (int s = 0; s < 4; s++) {
+                const __m256 f = _mm256_cvtepi32_ps(ch[s]), dx = _mm256_set1_ps(p->dx[s]);
+                t[s] = a == 0 ? _mm256_mul_ps(f, dx) : _mm256_fmadd_ps(f, dx, t[s]);
+            }
+        }
+EDGEC_UNROLL
+        for (int s = 0; s < 4; s++)
+            acc[s] = _mm256_fmadd_ps(t[s], _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(tile + 32 * s + 16 * h))), acc[s]);
+    }
+EDGEC_UNROLL
+    for (int s = 0; s < 4; s++) {
+        const int first = 16 * s + 8 * h, n = left - first < 8 ? left - first : 8;
+        if (n <= 0) continue;
+        float v[8];
+        _mm256_storeu_ps(v, acc[s]);
+        for (int r = 0; r < n; r++) out[first + r] = add ? out[first + r] + v[r] : v[r];
+    }
+}
+
+/* One group x one token (see edgec_ti16_avx512_group). */
+EDGEC_ALWAYS_INLINE void edgec_ti16_avx2_group(float *out, const uint8_t *tiles, const edgec_ti16_xprep *xp,
+                                               const edgec_block_q8a *x, int n_tiles, int add, int left)
+{
+    edgec_ti16_avx2_half(out, tiles, xp, x, n_tiles, add, left, 0);
+    if (left > 8) edgec_ti16_avx2_half(out, tiles, xp, x, n_tiles, add, left, 1);
+}
+
+#endif

@@ -1,0 +1,127 @@
+/* kernels_ternary_i16_avx512.h - tq2 64-row tiles on AVX-512 F+BW, VNNI vpdpbusd when __AVX512VNNI__
+ * (else vpmaddubsw + vpmaddwd).  Included only by kernels_ternary_i16.h; layout and API there.
+ *
+ * Int32 lane r of every vector belongs to row 16s + r of the group in the chain of field s.  Per
+ * 64-byte chunk: one load, four ANDs (one per field, no shifts: field s keeps its 4^s) and four
+ * vpdpbusd against the broadcast activation dword.  A tile (64 rows x 64 columns) is 64 ANDs and
+ * 64 vpdpbusd, and there is no horizontal reduction anywhere.
+ * Per activation block and field: one convert and one FMA with d_x / 4^s; per tile and field one
+ * fp16 convert of 16 d_w and one FMA.  Without VNNI field 3 is shifted down to 16 * code, so a
+ * vpmaddubsw pair (2 * 32 * 127) can never saturate.
+ */
+#ifndef EDGEC_KERNELS_TERNARY_I16_AVX512_H
+#define EDGEC_KERNELS_TERNARY_I16_AVX512_H
+
+#include <immintrin.h>
+
+/* What each field's extraction leaves on its code (the integer chain's scale). */
+#if defined(__AVX512VNNI__)
+static const int edgec_ti16_avx512_scale[4] = {1, 4, 16, 64};
+#else
+static const int edgec_ti16_avx512_scale[4] = {1, 4, 16, 16};
+#endif
+
+/* sum of an activation block's 32 qs. */
+EDGEC_ALWAYS_INLINE int edgec_ti16_avx512_block_sum(const int8_t *qs)
+{
+    const __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)qs);
+    const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), x), _mm256_set1_epi16(1));
+    __m128i v = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4e));
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xb1));
+    return _mm_cvtsi128_si32(v);
+}
+
+/* scale_s * code of field s in every byte of a chunk. */
+EDGEC_ALWAYS_INLINE __m512i edgec_ti16_avx512_field(__m512i v, int s)
+{
+#if !defined(__AVX512VNNI__)
+    if (s == 3) return _mm512_and_si512(_mm512_srli_epi16(v, 2), _mm512_set1_epi8(0x30));
+#endif
+    return _mm512_and_si512(v, _mm512_set1_epi8((char)(3 << (2 * s))));
+}
+
+/* acc + per-dword sums of c * x (c unsigned, x signed bytes). */
+EDGEC_ALWAYS_INLINE __m512i edgec_ti16_avx512_dot(__m512i acc, __m512i c, __m512i x)
+{
+#if defined(__AVX512VNNI__)
+    return _mm512_dpbusd_epi32(acc, c, x);
+#else
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(c, x), _mm512_set1_epi16(1)));
+#endif
+}
+
+/* Keeps a loaded chunk in a register: gcc 12 otherwise folds the load into each of the four ANDs,
+ * and four 64-byte loads per four vpdpbusd made its kernel ~25% slower (load ports). */
+EDGEC_ALWAYS_INLINE void edgec_ti16_avx512_keep(__m512i *v)
+{
+#if defined(__GNUC__) && !defined(__clang__)
+    __asm__("" : "+v"(*v));
+#else
+    (void)v;
+#endif
+}
+
+/* Prefetches into L2 the line EDGEC_TERNARY_PREFETCH bytes past p: the tiles are one sequential stream.
+ * On SmolLM2's 38 MB of tq2 weights (partly L3-resident) one prefetch per 256 bytes, 512 bytes ahead,
+ * was 5-15% faster than none; one per 64 bytes was slower under gcc, which hoists them all together,
+ * and distances of 2 KB and more were up to 2x slower. */
+EDGEC_ALWAYS_INLINE void edgec_ti16_avx512_prefetch(const uint8_t *p)
+{
+#if EDGEC_TERNARY_PREFETCH > 0
+    _mm_prefetch((const char *)p + EDGEC_TERNARY_PREFETCH, _MM_HINT_T1);
+#else
+    (void)p;
+#endif
+}
+
+/* One group x one token over n_tiles tiles: out[16s + r] (= row 16s + r of the group) gets the
+ * dot, or has it added (add: a later column slab); rows at or past `left` are not written. */
+EDGEC_ALWAYS_INLINE void edgec_ti16_avx512_group(float *out, const uint8_t *tiles, const edgec_ti16_xprep *xp,
+                                                 const edgec_block_q8a *x, int n_tiles, int add, int left)
+{
+    __m512 acc[4];
+EDGEC_UNROLL
+    for (int s = 0; s < 4; s++) acc[s] = _mm512_setzero_ps();
+    for (int b = 0; b < n_tiles; b++) {
+        const uint8_t *tile = tiles + (size_t)b * EDGEC_TI16_TILE;
+        __m512 t[4];
+EDGEC_UNROLL
+        for (int a = 0; a < 2; a++) {
+            const edgec_ti16_xprep *p = xp + 2 * b + a;
+            const int8_t *qs = x[2 * b + a].qs;
+            __m512i ch[4];
+EDGEC_UNROLL
+            for (int s = 0; s < 4; s++) ch[s] = _mm512_set1_epi32(p->seed[s]);
+EDGEC_UNROLL
+            for (int i = 0; i < 8; i++) {
+                const uint8_t *chunk = tile + EDGEC_TI16_SCALES + 64 * (8 * a + i);
+                if (i % 4 == 0) edgec_ti16_avx512_prefetch(chunk);   /* one line per 256 bytes: measured best */
+                __m512i v = _mm512_loadu_si512((const void *)chunk);
+                edgec_ti16_avx512_keep(&v);
+                const __m512i xi = _mm512_set1_epi32((int)edgec_load_u32(qs + 4 * i));
+EDGEC_UNROLL
+                for (int s = 0; s < 4; s++) ch[s] = edgec_ti16_avx512_dot(ch[s], edgec_ti16_avx512_field(v, s), xi);
+            }
+EDGEC_UNROLL
+            for (int s = 0; s < 4; s++) {
+                const __m512 f = _mm512_cvtepi32_ps(ch[s]), dx = _mm512_set1_ps(p->dx[s]);
+                t[s] = a == 0 ? _mm512_mul_ps(f, dx) : _mm512_fmadd_ps(f, dx, t[s]);
+            }
+        }
+        edgec_ti16_avx512_prefetch(tile);   /* the scale lines */
+EDGEC_UNROLL
+        for (int s = 0; s < 4; s++)
+            acc[s] = _mm512_fmadd_ps(t[s], _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(tile + 32 * s))), acc[s]);
+    }
+EDGEC_UNROLL
+    for (int s = 0; s < 4; s++) {
+        const int n = left - 16 * s;
+        if (n <= 0) break;
+        const __mmask16 mask = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
+        if (add) acc[s] = _mm512_add_ps(acc[s], _mm512_maskz_loadu_ps(mask, out + 16 * s));
+        _mm512_mask_storeu_ps(out + 16 * s, mask, acc[s]);
+    }
+}
+
+#endif

@@ -1,0 +1,416 @@
+/* test_kernels_ternary_i16.c - checks runtime/kernels/kernels_ternary_i16*.h (tq2 in 64-row tiles).
+ *
+ * Build (from the repository root), e.g.:
+ *   gcc -std=c11 -O2 -march=native -Wall -Wextra -Werror -Iruntime tests/c/test_kernels_ternary_i16.c -o t -lm
+ * Run: ./t                               ("EDGEC_TERNARY_I16_ISA=...", then "N passed, M failed"; exit 1 on failure)
+ *      ./t --tile ROWS N IN OUT          (tiles row-major tq2 bytes with this file's tiler, for pytest
+ *                                         to compare with compiler/edgec/ternary_layout.py)
+ *      ./t --dump OUT                    (writes one fixed matmul's floats, for pytest to check that
+ *                                         every SIMD path gives the same bits)
+ *      ./t --bench                       (times SmolLM2's shapes; not run by the tests)
+ *
+ * Weights are random codes and fp16 scales written as row-major tq2 by this file's own encoder and
+ * tiled by this file's own tiler (the byte formula of docs/ternary.md, written out with loops).  The
+ * results are checked against a double-precision sum over this file's own decoding, exactly (d = 1)
+ * at the int16 edges, against the row-major scalar kernel bit for bit (scalar path), and for
+ * stray writes outside the rows a call owns.
+ */
+#define _POSIX_C_SOURCE 199309L
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels/kernels.h"
+#include "kernels/kernels_ternary_i16.h"
+
+static int n_passed, n_failed;
+
+/* Counts one check; prints what failed. */
+static int check(int ok, const char *fmt, ...)
+{
+    if (ok) {
+        n_passed++;
+        return 1;
+    }
+    n_failed++;
+    va_list ap;
+    va_start(ap, fmt);
+    printf("FAIL: ");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    return 0;
+}
+
+/* ---- random numbers (splitmix64, fixed seed) ------------------------------------------- */
+
+static uint64_t rng_state = 0x7e4a5a11c0de0016ull;
+
+static uint64_t rng_u64(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static float rng_float(void) { return (float)((double)(rng_u64() >> 11) * (2.0 / 9007199254740992.0) - 1.0); }
+
+/* Random values whose scale varies per 32-block (as real activations do). */
+static void fill_random(float *x, int n)
+{
+    float scale = 1.0f;
+    for (int i = 0; i < n; i++) {
+        if (i % 32 == 0) scale = ldexpf(1.0f, (int)(rng_u64() % 9) - 6);
+        x[i] = rng_float() * scale;
+    }
+}
+
+static double ref_half(uint16_t h)
+{
+    int sign = h >> 15, exp = (h >> 10) & 31, man = h & 1023;
+    double v = exp == 0 ? ldexp(man, -24) : ldexp(1024 + man, exp - 25);
+    return sign ? -v : v;
+}
+
+/* A random normal fp16 scale: +-(1 + m/1024) * 2^e, e in [-12, -2]. */
+static uint16_t random_half_scale(void)
+{
+    uint16_t e = (uint16_t)(15 - 12 + rng_u64() % 11), m = (uint16_t)(rng_u64() % 1024);
+    return (uint16_t)((rng_u64() % 2 ? 0x8000 : 0) | e << 10 | m);
+}
+
+static void wr16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+/* ---- this test's encoder (row-major tq2) and tiler (64-row tiles) ------------------------ */
+
+/* Row-major tq2: per 64 weights d (fp16), then qs[16] with code j at bits 2*(j/16) of byte j%16. */
+static void encode_rowmajor(const uint8_t *codes, const uint16_t *d, int rows, int n, uint8_t *dst)
+{
+    const int nb = n / 64;
+    for (int r = 0; r < rows; r++)
+        for (int b = 0; b < nb; b++) {
+            uint8_t *blk = dst + ((size_t)r * nb + b) * 18;
+            memset(blk, 0, 18);
+            wr16(blk, d[(size_t)r * nb + b]);
+            for (int j = 0; j < 64; j++) blk[2 + j % 16] |= (uint8_t)(codes[(size_t)r * n + 64 * b + j] << (2 * (j / 16)));
+        }
+}
+
+static size_t tiled_bytes(int rows, int n) { return (size_t)((rows + 63) / 64) * (n / 64) * 1152; }
+
+/* Row-major tq2 -> tiles: tile (G, b) at (G*nb + b)*1152; row j = 16s + r of the group has its fp16 d at
+ * 2j and the code of its column 4i + k in bits 2s of byte 128 + 64i + 4r + k; padding rows d = 0, code 1. */
+static void tile_matrix(const uint8_t *rowmajor, int rows, int n, uint8_t *dst)
+{
+    const int nb = n / 64, groups = (rows + 63) / 64;
+    for (int G = 0; G < groups; G++)
+        for (int b = 0; b < nb; b++) {
+            uint8_t *tile = dst + ((size_t)G * nb + b) * 1152;
+            memset(tile, 0, 1152);
+            for (int j = 0; j < 64; j++) {
+                const int row = 64 * G + j, s = j / 16, r = j % 16;
+                const uint8_t *blk = row < rows ? rowmajor + ((size_t)row * nb + b) * 18 : NULL;
+                tile[2 * j] = blk ? blk[0] : 0;
+                tile[2 * j + 1] = blk ? blk[1] : 0;
+                for (int c = 0; c < 64; c++) {
+                    int code = blk ? (blk[2 + c % 16] >> (2 * (c / 16))) & 3 : 1;
+                    tile[128 + 64 * (c / 4) + 4 * r + c % 4] |= (uint8_t)(code << (2 * s));
+                }
+            }
+        }
+}
+
+/* Random codes (some blocks mostly zero) and scales; wd = the weights in double. */
+static void make_weights(uint8_t *codes, uint16_t *d, double *wd, int rows, int n)
+{
+    const int nb = n / 64;
+    for (int r = 0; r < rows; r++)
+        for (int b = 0; b < nb; b++) {
+            int zero_share = (int)(rng_u64() % 3);
+            uint16_t h = random_half_scale();
+            d[(size_t)r * nb + b] = h;
+            for (int j = 0; j < 64; j++) {
+                uint64_t u = rng_u64() % 100;
+                int c = u < (uint64_t)(20 * zero_share) ? 1 : (int)(u % 3);
+                codes[(size_t)r * n + 64 * b + j] = (uint8_t)c;
+                wd[(size_t)r * n + 64 * b + j] = ref_half(h) * (c - 1);
+            }
+        }
+}
+
+static void ref_quantize_q8a(const float *x, edgec_block_q8a *y, int n)
+{
+    for (int b = 0; b < n / 32; b++) {
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[32 * b + j]));
+        float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        int sum = 0;
+        for (int j = 0; j < 32; j++) {
+            double v = (double)(x[32 * b + j] * id);
+            int q = (int)(v < 0 ? -floor(-v + 0.5) : floor(v + 0.5));
+            y[b].qs[j] = (int8_t)q;
+            sum += q;
+        }
+        y[b].d = d;
+        y[b].s = d * (float)sum;
+    }
+}
+
+/* ---- matmul against the double reference --------------------------------------------- */
+
+/* One shape: several 16-row-quarter ranges (as threads split them), all tokens. */
+static void test_shape(int rows, int n, int n_tok)
+{
+    const int nb = n / 64, nxb = n / 32, ldo = rows + 7, quarters = (rows + 15) / 16;
+    uint8_t *codes = malloc((size_t)rows * n);
+    uint16_t *d = malloc(sizeof(uint16_t) * (size_t)rows * nb);
+    double *wd = malloc(sizeof(double) * (size_t)rows * n);
+    uint8_t *rm = malloc((size_t)rows * nb * 18);
+    const size_t tb = tiled_bytes(rows, n);
+    uint8_t *tbuf = malloc(tb + 3), *tiles = tbuf + 3; /* odd address: no alignment may be assumed */
+    float *xf = malloc(sizeof(float) * (size_t)n * n_tok);
+    edgec_block_q8a *xq = malloc(sizeof(edgec_block_q8a) * (size_t)nxb * n_tok);
+    double *ref = malloc(sizeof(double) * (size_t)rows * n_tok), *mag = malloc(sizeof(double) * (size_t)rows * n_tok);
+    float *out = malloc(sizeof(float) * (size_t)ldo * n_tok), *out_s = malloc(sizeof(float) * (size_t)ldo * n_tok);
+    float *out_rm = malloc(sizeof(float) * (size_t)ldo * n_tok), *row = malloc(sizeof(float) * (size_t)n);
+
+    make_weights(codes, d, wd, rows, n);
+    encode_rowmajor(codes, d, rows, n, rm);
+    tile_matrix(rm, rows, n, tiles);
+    check(edgec_ti16_bytes(rows, n) == tb, "edgec_ti16_bytes(%d, %d) = %zu, want %zu", rows, n, edgec_ti16_bytes(rows, n), tb);
+    for (int t = 0; t < n_tok; t++) {
+        fill_random(xf + (size_t)t * n, n);
+        ref_quantize_q8a(xf + (size_t)t * n, xq + (size_t)t * nxb, n);
+    }
+    for (int t = 0; t < n_tok; t++)
+        for (int r = 0; r < rows; r++) {
+            double s = 0, a = 0;
+            for (int j = 0; j < n; j++) {
+                const edgec_block_q8a *xb = &xq[(size_t)t * nxb + j / 32];
+                double term = wd[(size_t)r * n + j] * ((double)xb->d * xb->qs[j % 32]);
+                s += term;
+                a += fabs(term);
+            }
+            ref[(size_t)t * rows + r] = s;
+            mag[(size_t)t * rows + r] = a;
+        }
+
+    /* quarter ranges: all; two halves as two threads would get them; one that starts mid-group */
+    int half = quarters / 2, ranges[4][2] = {{0, quarters}, {0, half}, {half, quarters}, {1, quarters + 9}};
+    for (int k = 0; k < 4; k++) {
+        const int g0 = ranges[k][0], g1 = ranges[k][1];
+        /* the rows this call owns: groups G with 4G in [g0, g1) */
+        const int r0 = 64 * ((g0 + 3) / 4), r1raw = 64 * ((g1 + 3) / 4), r1 = r1raw < rows ? r1raw : rows;
+        for (size_t i = 0; i < (size_t)ldo * n_tok; i++) out[i] = out_s[i] = out_rm[i] = -12345.0f;
+        edgec_matmul_i16_tq2(out, ldo, tiles, g0, g1, rows, xq, n_tok, n);
+        edgec_ti16_scalar_matmul_tq2(out_s, ldo, tiles, g0, g1, rows, xq, n_tok, n);
+        if (r0 < r1) edgec_scalar_matmul_tq2(out_rm, ldo, rm, r0, r1, xq, n_tok, n);
+        int bad = 0, bad_s = 0, not_exact = 0, stray = 0;
+        double worst = 0;
+        for (int t = 0; t < n_tok; t++)
+            for (int r = 0; r < ldo; r++) {
+                const float o = out[(size_t)t * ldo + r], os = out_s[(size_t)t * ldo + r];
+                if (r < r0 || r >= r1) {
+                    stray += o != -12345.0f || os != -12345.0f;
+                    continue;
+                }
+                const double want = ref[(size_t)t * rows + r], tol = 1e-5 * mag[(size_t)t * rows + r] + 1e-30;
+                worst = fmax(worst, fabs(o - want) / tol);
+                bad += !(fabs(o - want) <= tol);
+                bad_s += !(fabs(os - want) <= tol);
+                not_exact += memcmp(&os, &out_rm[(size_t)t * ldo + r], sizeof os) != 0;
+            }
+        check(!bad && !bad_s && !not_exact && !stray,
+              "matmul %d x %d n_tok=%d quarters [%d,%d): %d wrong (%s), %d wrong (scalar), %d scalar != row-major scalar, %d stray, worst err/tol %.3g",
+              rows, n, n_tok, g0, g1, bad, EDGEC_TERNARY_I16_ISA, bad_s, not_exact, stray, worst);
+    }
+
+    /* get_row (embedding lookup): exactly the reference decoding, and row-major get_row's floats */
+    int bad_rows = 0;
+    float *row_rm = malloc(sizeof(float) * (size_t)n);
+    for (int r = 0; r < rows; r++) {
+        edgec_get_row_i16_tq2(row, tiles, r, n);
+        edgec_get_row_tq2(row_rm, rm, r, n);
+        for (int j = 0; j < n; j++) bad_rows += row[j] != (float)wd[(size_t)r * n + j] || memcmp(&row[j], &row_rm[j], sizeof(float)) != 0;
+    }
+    check(!bad_rows, "get_row %d x %d: %d values differ from the reference decoding", rows, n, bad_rows);
+    free(row_rm);
+    free(codes); free(d); free(wd); free(rm); free(tbuf); free(xf); free(xq); free(ref); free(mag);
+    free(out); free(out_s); free(out_rm); free(row);
+}
+
+/* d_w = d_x = 1: every path must return the integer sum((code-1)*qx) exactly, with qx at +-127
+ * and codes at 0 and 2 (the int16 pair edge of the maddubs paths), in every field. */
+static void test_exact_extremes(void)
+{
+    enum { ROWS = 64, N = 256 };
+    uint8_t codes[ROWS * N], rm[ROWS * N / 64 * 18], tiles[N / 64 * 1152];
+    uint16_t d[ROWS * N / 64];
+    edgec_block_q8a xq[N / 32];
+    for (int b = 0; b < N / 32; b++) {
+        xq[b].d = 1.0f;
+        int sum = 0;
+        for (int j = 0; j < 32; j++) {
+            xq[b].qs[j] = (int8_t)((j / 2 + b) % 2 ? -127 : 127);
+            sum += xq[b].qs[j];
+        }
+        xq[b].s = (float)sum;
+    }
+    for (int r = 0; r < ROWS; r++)
+        for (int j = 0; j < N; j++)
+            /* row-dependent: rows 0..15 all 2 (field 0), 16..31 all 0, the rest mixed */
+            codes[r * N + j] = (uint8_t)(r < 16 ? 2 : r < 32 ? 0 : r < 48 ? 2 * ((xq[j / 32].qs[j % 32] > 0) ^ (r & 1)) : (j * 7 + r) % 3);
+    for (int i = 0; i < ROWS * N / 64; i++) d[i] = 0x3c00; /* 1.0 */
+    encode_rowmajor(codes, d, ROWS, N, rm);
+    tile_matrix(rm, ROWS, N, tiles);
+    float out[ROWS], out_s[ROWS];
+    edgec_matmul_i16_tq2(out, ROWS, tiles, 0, 4, ROWS, xq, 1, N);
+    edgec_ti16_scalar_matmul_tq2(out_s, ROWS, tiles, 0, 4, ROWS, xq, 1, N);
+    int bad = 0;
+    for (int r = 0; r < ROWS; r++) {
+        long want = 0;
+        for (int j = 0; j < N; j++) want += (long)(codes[r * N + j] - 1) * xq[j / 32].qs[j % 32];
+        bad += out[r] != (float)want || out_s[r] != (float)want;
+    }
+    check(!bad, "exact integer sums: %d of %d rows wrong (%s or scalar)", bad, ROWS, EDGEC_TERNARY_I16_ISA);
+}
+
+/* One tile by hand: row 37 (field 2, lane 5), column 13 with code 2 lives in chunk 3, byte 4*5+1, bits 4-5. */
+static void test_layout_by_hand(void)
+{
+    uint8_t tile[1152];
+    memset(tile, 0, sizeof tile);
+    for (int j = 0; j < 64; j++)
+        for (int c = 0; c < 64; c++) tile[128 + 64 * (c / 4) + 4 * (j % 16) + c % 4] |= (uint8_t)(1 << (2 * (j / 16)));
+    wr16(tile + 2 * 37, 0x4000); /* d = 2 for row 37 */
+    tile[128 + 64 * 3 + 4 * 5 + 1] = (uint8_t)((tile[128 + 64 * 3 + 4 * 5 + 1] & ~0x30) | 0x20);
+    float row[64];
+    edgec_get_row_i16_tq2(row, tile, 37, 64);
+    int bad = 0;
+    for (int c = 0; c < 64; c++) bad += row[c] != (c == 13 ? 2.0f : 0.0f);
+    check(!bad, "hand-made tile: row 37 should be 2 at column 13 and 0 elsewhere (%d wrong)", bad);
+}
+
+static void test_all(void)
+{
+    /* SmolLM2's shapes, rows not multiple of 16 or 64, one row, one slab and more (n > 2048) */
+    static const int shapes[][2] = {{576, 576}, {1536, 576}, {576, 1536}, {192, 576}, {100, 576}, {37, 128},
+                                    {1, 64}, {64, 64}, {70, 4096}, {5, 4160}};
+    static const int toks[] = {1, 5, 9};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 3; t++) {
+            if (shapes[s][0] * shapes[s][1] > 600000 && toks[t] == 9) continue; /* keep the run short */
+            test_shape(shapes[s][0], shapes[s][1], toks[t]);
+        }
+    test_shape(49152, 576, 1); /* SmolLM2's classifier */
+}
+
+/* ---- --tile: this file's tiler on a file of row-major tq2 bytes ------------------------- */
+
+static int tile_file(int rows, int n, const char *in, const char *out)
+{
+    const size_t rb = (size_t)rows * (n / 64) * 18, tb = tiled_bytes(rows, n);
+    uint8_t *src = malloc(rb), *dst = malloc(tb);
+    FILE *f = fopen(in, "rb");
+    if (!src || !dst || !f || fread(src, 1, rb, f) != rb) return 2;
+    fclose(f);
+    tile_matrix(src, rows, n, dst);
+    f = fopen(out, "wb");
+    if (!f || fwrite(dst, 1, tb, f) != tb) return 2;
+    fclose(f);
+    free(src);
+    free(dst);
+    return 0;
+}
+
+/* ---- --dump: one fixed case (two column slabs, 5 tokens, a partial group), its raw floats ---- */
+
+static int dump_file(const char *path)
+{
+    enum { ROWS = 200, N = 4160, T = 5 };
+    uint8_t *codes = malloc((size_t)ROWS * N), *rm = malloc((size_t)ROWS * N / 64 * 18), *tiles = malloc(tiled_bytes(ROWS, N));
+    uint16_t *d = malloc(sizeof(uint16_t) * ROWS * N / 64);
+    double *wd = malloc(sizeof(double) * (size_t)ROWS * N);
+    float *x = malloc(sizeof(float) * N * T), *out = malloc(sizeof(float) * ROWS * T);
+    edgec_block_q8a *xq = malloc(sizeof(edgec_block_q8a) * N / 32 * T);
+    make_weights(codes, d, wd, ROWS, N);
+    encode_rowmajor(codes, d, ROWS, N, rm);
+    tile_matrix(rm, ROWS, N, tiles);
+    fill_random(x, N * T);
+    for (int t = 0; t < T; t++) ref_quantize_q8a(x + (size_t)t * N, xq + (size_t)t * (N / 32), N);
+    edgec_matmul_i16_tq2(out, ROWS, tiles, 0, (ROWS + 15) / 16, ROWS, xq, T, N);
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(out, sizeof(float), ROWS * T, f) == ROWS * T;
+    if (f) fclose(f);
+    free(codes); free(rm); free(tiles); free(d); free(wd); free(x); free(out); free(xq);
+    return ok ? 0 : 2;
+}
+
+/* ---- --bench ------------------------------------------------------------------------------ */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void bench_one(int rows, int n, int n_tok, int rowmajor)
+{
+    const int nb = n / 64;
+    uint8_t *codes = malloc((size_t)rows * n), *rm = malloc((size_t)rows * nb * 18), *tiles = malloc(tiled_bytes(rows, n));
+    uint16_t *d = malloc(sizeof(uint16_t) * (size_t)rows * nb);
+    double *wd = malloc(sizeof(double) * (size_t)rows * n);
+    float *x = malloc(sizeof(float) * (size_t)n * n_tok), *out = malloc(sizeof(float) * (size_t)rows * n_tok);
+    edgec_block_q8a *xq = malloc(sizeof(edgec_block_q8a) * (size_t)(n / 32) * n_tok);
+    make_weights(codes, d, wd, rows, n);
+    encode_rowmajor(codes, d, rows, n, rm);
+    tile_matrix(rm, rows, n, tiles);
+    fill_random(x, n * n_tok);
+    for (int t = 0; t < n_tok; t++) edgec_quantize_q8a(x + (size_t)t * n, xq + (size_t)t * (n / 32), n);
+    double best = 1e30;
+    int reps = (int)(4e8 / ((double)rows * n * n_tok)) + 20;
+    for (int i = 0; i < reps; i++) {
+        double t0 = now_s();
+        if (rowmajor) edgec_matmul_tq2(out, rows, rm, 0, rows, xq, n_tok, n);
+        else edgec_matmul_i16_tq2(out, rows, tiles, 0, (rows + 15) / 16, rows, xq, n_tok, n);
+        double dt = now_s() - t0;
+        best = dt < best ? dt : best;
+    }
+    printf("%-9s %5d x %-5d n_tok=%-2d %9.1f us  %8.1f Gweights*tok/s (%s)\n", rowmajor ? "row-major" : "i16", rows, n, n_tok,
+           best * 1e6, (double)rows * n * n_tok / best / 1e9, rowmajor ? EDGEC_TERNARY_ISA : EDGEC_TERNARY_I16_ISA);
+    free(codes); free(rm); free(tiles); free(d); free(wd); free(x); free(out); free(xq);
+}
+
+static void bench(void)
+{
+    static const int shapes[][2] = {{1536, 576}, {576, 1536}, {576, 576}, {49152, 576}};
+    for (int s = 0; s < 4; s++)
+        for (int rm = 1; rm >= 0; rm--) bench_one(shapes[s][0], shapes[s][1], 1, rm);
+    bench_one(1536, 576, 32, 1);
+    bench_one(1536, 576, 32, 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 6 && !strcmp(argv[1], "--tile")) return tile_file(atoi(argv[2]), atoi(argv[3]), argv[4], argv[5]);
+    if (argc == 3 && !strcmp(argv[1], "--dump")) return dump_file(argv[2]);
+    printf("EDGEC_TERNARY_I16_ISA=%s\n", EDGEC_TERNARY_I16_ISA);
+    if (argc > 1 && !strcmp(argv[1], "--bench")) {
+        bench();
+        return 0;
+    }
+    test_layout_by_hand();
+    test_exact_extremes();
+    test_all();
+    printf("%d passed, %d failed\n", n_passed, n_failed);
+    return n_failed ? 1 : 0;
+}

@@ -1,0 +1,261 @@
+"""tq2 in 64-row tiles: the relayout (compiler/edgec/ternary_layout.py), the C kernels
+(runtime/kernels/kernels_ternary_i16*.h) under every compiler / ISA level, where kernel_choice puts
+the layout, and compiled tiny --quant tq2 models against the reference.
+
+The relayout is checked against the byte formula of docs/ternary.md written out here with plain
+loops, and its decoder against block_formats.ternary_codes (the tq2 definition the reference uses).
+The C test (tests/c/test_kernels_ternary_i16.c) checks the kernels against its own tiler and a
+double-precision reference; here its tiler is compared with relayout() byte for byte.
+"""
+from __future__ import annotations
+
+import platform
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import compile_artifact
+from edgec.block_formats import quantize, ternary_codes
+from edgec.errors import EdgecError
+from edgec.kernel_choice import plan_all
+from edgec.model_ir import ModelIR, Tensor
+from edgec.targets import load_target
+from edgec.ternary_layout import TILE_BYTES, decode, relayout, tq2_i16_bytes, undo_relayout
+from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
+from test_compile_tiny import check_against_reference
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "tests" / "c" / "test_kernels_ternary_i16.c"
+COMMON = ["-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'runtime'}"]
+SANITIZE = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+AVX2 = ["-O2", "-mavx2", "-mfma", "-mf16c"]
+
+X86_BUILDS = [
+    ("gcc-native", "gcc", ["-O2", "-march=native"]),
+    ("clang-native", "clang", ["-O2", "-march=native"]),
+    ("gcc-avx2", "gcc", AVX2),
+    ("clang-avx2", "clang", AVX2),
+    ("gcc-scalar", "gcc", ["-O2", "-DEDGEC_SCALAR"]),
+    ("gcc-scalar-native", "gcc", ["-O2", "-march=native", "-DEDGEC_SCALAR"]),   # auto-vectorised scalar code
+    ("gcc-native-novnni", "gcc", ["-O2", "-march=native", "-mno-avx512vnni"]),  # vpmaddubsw path
+    ("clang-native-novnni", "clang", ["-O2", "-march=native", "-mno-avx512vnni"]),
+    ("clang-asan-ubsan-native", "clang", SANITIZE + ["-march=native"]),
+    ("clang-asan-ubsan-avx2", "clang", SANITIZE + ["-mavx2", "-mfma", "-mf16c"]),
+]
+PORTABLE_BUILDS = [
+    ("gcc-native", "gcc", ["-O2", "-march=native"]),
+    ("clang-native", "clang", ["-O2", "-march=native"]),
+    ("gcc-scalar", "gcc", ["-O2", "-DEDGEC_SCALAR"]),
+]
+
+
+def _cpu_flags() -> set:
+    try:
+        match = re.search(r"^flags\s*:\s*(.*)$", Path("/proc/cpuinfo").read_text(), re.M)
+    except OSError:
+        return set()
+    return set(match.group(1).split()) if match else set()
+
+
+def _builds() -> list:
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return PORTABLE_BUILDS
+    flags = _cpu_flags()
+    builds = X86_BUILDS if {"avx2", "fma", "f16c"} <= flags else [b for b in X86_BUILDS if "avx2" not in b[0]]
+    if not {"avx512f", "avx512bw"} <= flags:   # the native builds would not be AVX-512 builds; keep them anyway
+        builds = [b for b in builds if "novnni" not in b[0]]
+    return builds
+
+
+def expected_isa(compiler: str, flags: list) -> str:
+    """The path kernels_ternary_i16.h must pick, from the compiler's predefined macros."""
+    out = subprocess.run([compiler, *flags, "-dM", "-E", "-x", "c", "/dev/null"],
+                         capture_output=True, text=True, check=True).stdout
+    macros = set(re.findall(r"#define (\w+)", out))
+    if "EDGEC_SCALAR" in macros:
+        return "scalar"
+    if {"__AVX512F__", "__AVX512BW__"} <= macros:
+        return "avx512vnni" if "__AVX512VNNI__" in macros else "avx512"
+    if {"__AVX2__", "__FMA__", "__F16C__"} <= macros:
+        return "avx2"
+    return "scalar"
+
+
+def build(tmp_path: Path, compiler: str, flags: list) -> Path:
+    assert shutil.which(compiler), f"{compiler} is needed to build the ternary tile kernel tests"
+    exe = tmp_path / "test_kernels_ternary_i16"
+    r = subprocess.run([compiler, *COMMON, *flags, str(SOURCE), "-o", str(exe), "-lm"], capture_output=True, text=True)
+    assert r.returncode == 0, f"build failed:\n{r.stderr}"
+    assert r.stderr == "", f"unexpected compiler output:\n{r.stderr}"
+    return exe
+
+
+def tq2_matrix(rows: int, n: int, seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((rows, n)) * rng.uniform(0.01, 2, size=(rows, 1))).astype(np.float32)
+    x[0, :64] = 0   # an all-zero block (d = 0)
+    return quantize(x, "tq2")
+
+
+# ---- the relayout ------------------------------------------------------------------------------
+
+def tiles_by_formula(raw: bytes, rows: int, n: int) -> bytes:
+    """docs/ternary.md's byte formula, one byte at a time."""
+    nb, groups = n // 64, (rows + 63) // 64
+    blocks = np.frombuffer(raw, dtype=np.uint8).reshape(rows, nb, 18)
+    out = bytearray(groups * nb * 1152)
+    for g in range(groups):
+        for b in range(nb):
+            base = (g * nb + b) * 1152
+            for j in range(64):
+                row = 64 * g + j
+                blk = blocks[row, b] if row < rows else None
+                out[base + 2 * j:base + 2 * j + 2] = bytes(blk[0:2]) if blk is not None else b"\0\0"
+                for c in range(64):
+                    code = (int(blk[2 + c % 16]) >> (2 * (c // 16))) & 3 if blk is not None else 1
+                    out[base + 128 + 64 * (c // 4) + 4 * (j % 16) + c % 4] |= code << (2 * (j // 16))
+    return bytes(out)
+
+
+@pytest.mark.parametrize("rows,n", [(64, 64), (70, 128), (5, 192), (130, 64)])
+def test_relayout_follows_the_byte_formula(rows, n):
+    raw = tq2_matrix(rows, n, seed=rows + n)
+    tiles = relayout(raw, rows, n)
+    assert len(tiles) == tq2_i16_bytes(rows, n) == (rows + 63) // 64 * (n // 64) * TILE_BYTES
+    assert tiles == tiles_by_formula(raw, rows, n)
+
+
+@pytest.mark.parametrize("rows,n", [(576, 576), (1536, 576), (576, 1536), (100, 576), (1, 64)])
+def test_decode_and_undo_match_the_tq2_definition(rows, n):
+    raw = tq2_matrix(rows, n, seed=3 * rows + n)
+    tiles = relayout(raw, rows, n)
+    codes, d = decode(tiles, rows, n)
+    want_codes, want_d = ternary_codes(raw, "tq2", (rows, n))
+    assert np.array_equal(codes, want_codes) and np.array_equal(d, want_d)
+    assert undo_relayout(tiles, rows, n) == raw
+    if rows % 64 == 0:
+        assert len(tiles) == len(raw), "whole 64-row groups take exactly the row-major size"
+
+
+def test_relayout_refuses_bad_input():
+    raw = bytearray(tq2_matrix(2, 64, seed=1))
+    with pytest.raises(EdgecError, match="multiple of 64"):
+        relayout(bytes(raw), 2, 96)
+    with pytest.raises(EdgecError, match="does not hold"):
+        relayout(bytes(raw[:-1]), 2, 64)
+    raw[2] |= 3   # code 3 in column 0
+    with pytest.raises(EdgecError, match="code 3"):
+        relayout(bytes(raw), 2, 64)
+
+
+# ---- the C kernels -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("compiler,flags", [b[1:] for b in _builds()], ids=[b[0] for b in _builds()])
+def test_c_kernels_build_and_pass(tmp_path, compiler, flags):
+    exe = build(tmp_path, compiler, flags)
+    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=600)
+    out = run.stdout + run.stderr
+    isa = re.search(r"^EDGEC_TERNARY_I16_ISA=(\w+)$", run.stdout, re.M)
+    assert isa, f"no ISA line in the output:\n{out[-3000:]}"
+    assert isa.group(1) == expected_isa(compiler, flags), f"flags {flags} built the {isa.group(1)} path"
+    summary = re.search(r"^(\d+) passed, (\d+) failed$", run.stdout, re.M)
+    assert summary, f"no summary line (crash or sanitizer report?):\n{out[-3000:]}"
+    passed, failed = map(int, summary.groups())
+    assert failed == 0 and run.returncode == 0, f"{failed} checks failed:\n{out[-3000:]}"
+    assert passed >= 150, f"only {passed} checks ran"
+
+
+def test_c_tiler_matches_relayout(tmp_path):
+    """The C test's own tiler (what the kernels were checked with) writes relayout()'s bytes."""
+    exe = build(tmp_path, "gcc", ["-O1"])
+    for rows, n in [(576, 576), (100, 192), (1, 64)]:
+        raw = tq2_matrix(rows, n, seed=rows)
+        (tmp_path / "in.bin").write_bytes(raw)
+        r = subprocess.run([str(exe), "--tile", str(rows), str(n), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert (tmp_path / "out.bin").read_bytes() == relayout(raw, rows, n), f"{rows}x{n}: C and Python tiles differ"
+
+
+def test_simd_paths_agree_bit_for_bit(tmp_path):
+    """AVX-512 VNNI, AVX-512 without VNNI and AVX2 do the same float operations in the same order
+    (the field scales 4^s come off exactly), so a fixed matmul gives the same bits on each.
+    (Elsewhere: the scalar path under gcc and clang.)"""
+    flags = _cpu_flags()
+    if platform.machine() not in ("x86_64", "AMD64"):
+        builds = [(cc, ["-O2", "-DEDGEC_SCALAR", "-ffp-contract=off"]) for cc in ("gcc", "clang")]
+    else:
+        builds = [("clang", AVX2), ("gcc", AVX2)] if {"avx2", "fma", "f16c"} <= flags else []
+        if {"avx512f", "avx512bw"} <= flags:
+            builds += [("gcc", ["-O2", "-march=native"]), ("clang", ["-O2", "-march=native", "-mno-avx512vnni"])]
+    assert len(builds) >= 2, "this x86-64 machine has neither AVX2 nor AVX-512"
+    dumps = []
+    for i, (cc, fl) in enumerate(builds):
+        (tmp_path / str(i)).mkdir()
+        exe = build(tmp_path / str(i), cc, fl)
+        r = subprocess.run([str(exe), "--dump", str(tmp_path / f"{i}.bin")], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        dumps.append((tmp_path / f"{i}.bin").read_bytes())
+    assert len(dumps[0]) == 200 * 5 * 4 and np.isfinite(np.frombuffer(dumps[0], np.float32)).all()
+    assert all(d == dumps[0] for d in dumps), f"the paths {builds} disagree"
+
+
+# ---- where the layout goes, and compiled models --------------------------------------------------
+
+def _tq2_ir(tied: bool) -> ModelIR:
+    cfg = make_tiny_config(tied_embeddings=tied)
+    tensors = {}
+    for name, a in random_weights(cfg, seed=5).items():
+        tensors[name] = Tensor(name, a.shape, "tq2", quantize(a, "tq2")) if a.ndim == 2 else \
+            Tensor(name, a.shape, "f32", a.astype(np.float32).tobytes())
+    return ModelIR(config=cfg, tensors=tensors, tokenizer=None)
+
+
+@pytest.mark.parametrize("target,tiled", [("host", platform.machine() in ("x86_64", "AMD64")), ("x86-avx512", True),
+                                          ("x86-avx2", True), ("generic", False), ("pi5", False)])
+def test_kernel_choice_tiles_tq2_on_x86(target, tiled):
+    plans = plan_all(_tq2_ir(tied=False), load_target(target))
+    for name in ("blk.0.ffn_down.weight", "output.weight"):
+        # elsewhere tq2 stays row-major, or goes to another layout of the target's (ARM: table lookup)
+        assert (plans[name].layout == "i16") == tiled, f"{target}: {name} is {plans[name].layout}"
+    assert plans["token_embd.weight"].layout == "rowmajor", "a lookup-only embedding keeps row order"
+    if tiled:
+        assert plans["blk.0.attn_q.weight"].kernel == "edgec_matmul_i16_tq2"
+        assert plan_all(_tq2_ir(tied=True), load_target(target))["token_embd.weight"].layout == "i16", \
+            "a tied embedding is the classifier: tiled"
+
+
+def _runs_here(target: str) -> bool:
+    return target not in ("x86-avx2",) or (platform.machine() in ("x86_64", "AMD64") and {"avx2", "fma", "f16c"} <= _cpu_flags())
+
+
+TQ2_TARGETS = [t for t in [("host", False, 1), ("host", True, 2), ("x86-avx2", True, 1), ("generic", False, 1)] if _runs_here(t[0])]
+
+
+@pytest.mark.parametrize("target,tied,threads", TQ2_TARGETS)
+def test_quant_tq2_compiled_against_reference(tmp_path, target, tied, threads):
+    """A tiny model (kv rows 32, vocab 300: partial 64-row groups) with --quant tq2, compiled and run
+    greedily against Reference(mimic_kernels=True); host and x86-avx2 (the AVX2 kernels) tile every
+    tq2 matrix, generic keeps row order."""
+    cfg = make_tiny_config(tied_embeddings=tied)
+    tok, _ = tiny_tokenizer_gpt2()
+    path = tmp_path / "tiny.gguf"
+    write_gguf(path, cfg, random_weights(cfg, seed=21 + tied), "f32", tok)
+    res = compile_artifact(path, tmp_path / "out", target=target, ctx=128, quant="tq2")
+    layouts = {t["name"]: t["layout"] for t in res.manifest["tensors"] if t["format"] == "tq2"}
+    assert len(layouts) == 7 * cfg.n_layers + (1 if tied else 2), "every matrix is tq2"
+    tiled = target == "x86-avx2" or (target == "host" and platform.machine() in ("x86_64", "AMD64"))
+    lookup = layouts.pop("token_embd.weight")
+    assert lookup == ("i16" if tiled and tied else "rowmajor")
+    assert set(layouts.values()) == {"i16" if tiled else "rowmajor"}
+    if tiled:
+        blob = (res.out_dir / "src" / "weights.bin").read_bytes()
+        t = next(t for t in res.manifest["tensors"] if t["name"] == "blk.1.attn_k.weight")
+        rows, n = t["shape"]
+        assert rows == 32 and t["bytes"] == tq2_i16_bytes(rows, n)
+        assert decode(blob[t["offset"]:t["offset"] + t["bytes"]], rows, n)[0].max() <= 2
+    check_against_reference(path, res.binary, tmp_path, quant="tq2", threads=threads)
