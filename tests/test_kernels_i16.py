@@ -18,11 +18,11 @@ import pytest
 
 from edgec.block_formats import quantize
 from edgec.interleave_layout import relayout
+from kernel_builds import SANITIZE, cpu_flags, kernel_isa
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "tests" / "c" / "test_kernels_i16.c"
 COMMON = ["-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'runtime'}"]
-SANITIZE = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 
 # (id, compiler, flags): the builds the i16 kernels must pass.
 X86_BUILDS = [
@@ -44,35 +44,19 @@ PORTABLE_BUILDS = [
 ]
 
 
-def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    match = re.search(r"^flags\s*:\s*(.*)$", text, re.M)
-    return set(match.group(1).split()) if match else set()
 
 
 def _builds():
     if platform.machine() not in ("x86_64", "AMD64"):
         return PORTABLE_BUILDS
-    if not {"avx2", "fma", "f16c"} <= _cpu_flags():  # the AVX2 builds could not run here
+    if not {"avx2", "fma", "f16c"} <= cpu_flags():  # the AVX2 builds could not run here
         return [b for b in X86_BUILDS if "avx2" not in b[0]]
     return X86_BUILDS
 
 
 def expected_isa(compiler: str, flags: list[str]) -> str:
     """The path kernels_i16.h must pick, from the compiler's predefined macros."""
-    out = subprocess.run([compiler, *flags, "-dM", "-E", "-x", "c", "/dev/null"],
-                         capture_output=True, text=True, check=True).stdout
-    macros = set(re.findall(r"#define (\w+)", out))
-    if "EDGEC_SCALAR" in macros:
-        return "scalar"
-    if {"__AVX512F__", "__AVX512BW__"} <= macros:
-        return "avx512vnni" if "__AVX512VNNI__" in macros else "avx512"
-    if {"__AVX2__", "__FMA__", "__F16C__"} <= macros:
-        return "avx2"
-    return "scalar"
+    return kernel_isa(compiler, flags)
 
 
 def build(tmp_path: Path, compiler: str, flags: list[str]) -> Path:

@@ -22,7 +22,8 @@ import pytest
 from edgec.block_formats import dequantize, quantize
 from edgec.errors import EdgecError
 from edgec.lut_layout import (BLOCKS, LUT_FORMATS, TABLE_BYTES_PER_VALUE_MAX, lut_bytes, lut_get_row,
-                               lut_table_bytes, to_lut_layout)
+                              lut_table_bytes, to_lut_layout)
+from kernel_builds import cpu_flags, kernel_isa
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "tests" / "c" / "test_kernels_lut.c"
@@ -50,19 +51,12 @@ NEON_BUILDS = {
 }
 
 
-def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    match = re.search(r"^flags\s*:\s*(.*)$", text, re.M)
-    return set(match.group(1).split()) if match else set()
 
 
 def _builds() -> dict:
     if platform.machine() not in ("x86_64", "AMD64"):
         return NEON_BUILDS | {k: v for k, v in X86_BUILDS.items() if "scalar" in k}
-    flags = _cpu_flags()
+    flags = cpu_flags()
     keep = {k: v for k, v in X86_BUILDS.items()
             if ("avx2" not in k or {"avx2", "fma", "f16c"} <= flags)
             and ("avx512" not in k or {"avx512f", "avx512bw"} <= flags)}
@@ -74,18 +68,7 @@ BUILDS = _builds()
 
 def expected_isa(compiler: str, flags: list[str]) -> str:
     """The path kernels_lut.h must pick, from the compiler's predefined macros."""
-    out = subprocess.run([compiler, *flags, "-dM", "-E", "-x", "c", "/dev/null"],
-                         capture_output=True, text=True, check=True).stdout
-    macros = set(re.findall(r"#define (\w+)", out))
-    if "EDGEC_SCALAR" in macros:
-        return "scalar"
-    if {"__AVX512F__", "__AVX512BW__"} <= macros:
-        return "avx512"
-    if {"__AVX2__", "__FMA__", "__F16C__"} <= macros:
-        return "avx2"
-    if {"__ARM_NEON", "__aarch64__"} <= macros:
-        return "neon"
-    return "scalar"
+    return kernel_isa(compiler, flags, vnni=False, dotprod=False)
 
 
 def _build_and_run(exe: Path, compiler: str, flags: list[str], prefix: list[str], args: list[str]):

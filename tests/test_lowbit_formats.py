@@ -28,6 +28,7 @@ from edgec.targets import load_target
 from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf, write_hf_folder
 from test_arm_targets import qemu_logits_vs_reference
 from test_compile_tiny import check_against_reference
+from kernel_builds import cpu_flags, kernel_isa
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "tests" / "c" / "test_kernels_lowbit.c"
@@ -64,37 +65,19 @@ ARM_BUILDS = [
 SETUP_HINT = "run examples/setup.sh (it apt-installs gcc-aarch64-linux-gnu and qemu-user)"
 
 
-def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    match = re.search(r"^flags\s*:\s*(.*)$", text, re.M)
-    return set(match.group(1).split()) if match else set()
 
 
 def _builds():
     if platform.machine() not in ("x86_64", "AMD64"):
         return [b for b in X86_BUILDS if not any(f in b[2] for f in ("-mavx2", "-mno-avx512vnni"))]
-    flags = _cpu_flags()
+    flags = cpu_flags()
     builds = X86_BUILDS if {"avx2", "fma", "f16c"} <= flags else [b for b in X86_BUILDS if "-mavx2" not in b[2]]
     return builds + ARM_BUILDS
 
 
 def expected_isa(compiler: str, flags: list[str]) -> str:
     """The path kernels_lowbit.h must pick, from the compiler's predefined macros."""
-    out = subprocess.run([compiler, *flags, "-dM", "-E", "-x", "c", "/dev/null"],
-                         capture_output=True, text=True, check=True).stdout
-    macros = set(re.findall(r"#define (\w+)", out))
-    if "EDGEC_SCALAR" in macros:
-        return "scalar"
-    if {"__AVX512F__", "__AVX512BW__"} <= macros:
-        return "avx512vnni" if "__AVX512VNNI__" in macros else "avx512"
-    if {"__AVX2__", "__FMA__", "__F16C__"} <= macros:
-        return "avx2"
-    if {"__ARM_NEON", "__aarch64__"} <= macros:
-        return "neon-dotprod" if "__ARM_FEATURE_DOTPROD" in macros else "neon"
-    return "scalar"
+    return kernel_isa(compiler, flags)
 
 
 # ---- the layout by definition ---------------------------------------------------------------

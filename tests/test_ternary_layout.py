@@ -27,11 +27,11 @@ from edgec.targets import load_target
 from edgec.ternary_layout import TILE_BYTES, decode, relayout, tq2_i16_bytes, undo_relayout
 from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
 from test_compile_tiny import check_against_reference
+from kernel_builds import SANITIZE, cpu_flags, kernel_isa
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "tests" / "c" / "test_kernels_ternary_i16.c"
 COMMON = ["-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'runtime'}"]
-SANITIZE = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 AVX2 = ["-O2", "-mavx2", "-mfma", "-mf16c"]
 
 X86_BUILDS = [
@@ -53,18 +53,12 @@ PORTABLE_BUILDS = [
 ]
 
 
-def _cpu_flags() -> set:
-    try:
-        match = re.search(r"^flags\s*:\s*(.*)$", Path("/proc/cpuinfo").read_text(), re.M)
-    except OSError:
-        return set()
-    return set(match.group(1).split()) if match else set()
 
 
 def _builds() -> list:
     if platform.machine() not in ("x86_64", "AMD64"):
         return PORTABLE_BUILDS
-    flags = _cpu_flags()
+    flags = cpu_flags()
     builds = X86_BUILDS if {"avx2", "fma", "f16c"} <= flags else [b for b in X86_BUILDS if "avx2" not in b[0]]
     if not {"avx512f", "avx512bw"} <= flags:   # the native builds would not be AVX-512 builds; keep them anyway
         builds = [b for b in builds if "novnni" not in b[0]]
@@ -73,16 +67,7 @@ def _builds() -> list:
 
 def expected_isa(compiler: str, flags: list) -> str:
     """The path kernels_ternary_i16.h must pick, from the compiler's predefined macros."""
-    out = subprocess.run([compiler, *flags, "-dM", "-E", "-x", "c", "/dev/null"],
-                         capture_output=True, text=True, check=True).stdout
-    macros = set(re.findall(r"#define (\w+)", out))
-    if "EDGEC_SCALAR" in macros:
-        return "scalar"
-    if {"__AVX512F__", "__AVX512BW__"} <= macros:
-        return "avx512vnni" if "__AVX512VNNI__" in macros else "avx512"
-    if {"__AVX2__", "__FMA__", "__F16C__"} <= macros:
-        return "avx2"
-    return "scalar"
+    return kernel_isa(compiler, flags)
 
 
 def build(tmp_path: Path, compiler: str, flags: list) -> Path:
@@ -185,7 +170,7 @@ def test_simd_paths_agree_bit_for_bit(tmp_path):
     """AVX-512 VNNI, AVX-512 without VNNI and AVX2 do the same float operations in the same order
     (the field scales 4^s come off exactly), so a fixed matmul gives the same bits on each.
     (Elsewhere: the scalar path under gcc and clang.)"""
-    flags = _cpu_flags()
+    flags = cpu_flags()
     if platform.machine() not in ("x86_64", "AMD64"):
         builds = [(cc, ["-O2", "-DEDGEC_SCALAR", "-ffp-contract=off"]) for cc in ("gcc", "clang")]
     else:
@@ -230,7 +215,7 @@ def test_kernel_choice_tiles_tq2_on_x86(target, tiled):
 
 
 def _runs_here(target: str) -> bool:
-    return target not in ("x86-avx2",) or (platform.machine() in ("x86_64", "AMD64") and {"avx2", "fma", "f16c"} <= _cpu_flags())
+    return target not in ("x86-avx2",) or (platform.machine() in ("x86_64", "AMD64") and {"avx2", "fma", "f16c"} <= cpu_flags())
 
 
 TQ2_TARGETS = [t for t in [("host", False, 1), ("host", True, 2), ("x86-avx2", True, 1), ("generic", False, 1)] if _runs_here(t[0])]
