@@ -9,91 +9,10 @@
  * references decode the bytes with this file's own fp16 decoder, so nothing checked here
  * is computed by the code under test.
  */
-#define _POSIX_C_SOURCE 199309L
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
+#define TEST_RNG_SEED 0x5eed1234abcd0001ull
+#include "test_blocks.h"
 
-#include "kernels/kernels.h"
-
-static int n_passed, n_failed;
-
-/* Counts one check; prints what failed. */
-static int check(int ok, const char *fmt, ...)
-{
-    if (ok) {
-        n_passed++;
-        return 1;
-    }
-    n_failed++;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL: ");
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    return 0;
-}
-
-/* ---- random numbers (splitmix64, fixed seed) ----------------------------------------- */
-
-static uint64_t rng_state = 0x5eed1234abcd0001ull;
-
-static uint64_t rng_u64(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [-1, 1). */
-static float rng_float(void) { return (float)((double)(rng_u64() >> 11) * (2.0 / 9007199254740992.0) - 1.0); }
-
-/* Random values whose scale varies per 32-block (as real weights and activations do). */
-static void fill_random(float *x, int n)
-{
-    float scale = 1.0f;
-    for (int i = 0; i < n; i++) {
-        if (i % 32 == 0) scale = ldexpf(1.0f, (int)(rng_u64() % 9) - 6);
-        x[i] = rng_float() * scale;
-    }
-}
-
-/* ---- independent fp16 / bf16 reference ------------------------------------------------ */
-
-/* Value of an fp16 bit pattern by its definition (NaN for NaNs). */
-static double ref_half(uint16_t h)
-{
-    int sign = h >> 15, exp = (h >> 10) & 31, man = h & 1023;
-    double v;
-    if (exp == 31) v = man ? NAN : INFINITY;
-    else if (exp == 0) v = ldexp(man, -24);
-    else v = ldexp(1024 + man, exp - 25);
-    return sign ? -v : v;
-}
-
-/* Nearest fp16 to f, ties to even, by binary search over the ordered positive halves. */
-static uint16_t ref_to_half(float f)
-{
-    uint16_t sign = signbit(f) ? 0x8000 : 0;
-    double a = fabs((double)f);
-    if (isnan(f)) return 0x7e00;
-    if (a >= 65520.0) return sign | 0x7c00; /* 65504 + half an ulp rounds to inf */
-    int lo = 0, hi = 0x7bff;                 /* largest h with ref_half(h) <= a */
-    while (lo < hi) {
-        int mid = (lo + hi + 1) / 2;
-        if (ref_half((uint16_t)mid) <= a) lo = mid;
-        else hi = mid - 1;
-    }
-    double below = ref_half((uint16_t)lo), above = ref_half((uint16_t)(lo + 1));
-    int h = lo;
-    if (a - below > above - a || (a - below == above - a && (lo & 1))) h = lo + 1;
-    return (uint16_t)(sign | h);
-}
+/* ---- bf16 by definition ------------------------------------------------------------------ */
 
 static uint16_t ref_to_bf16(float f) /* round to nearest even on the dropped 16 bits */
 {
@@ -108,14 +27,6 @@ static double ref_bf16(uint16_t b)
     float f;
     memcpy(&f, &u, 4);
     return f;
-}
-
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); } /* little-endian, as GGUF */
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
 }
 
 /* ---- weight formats: this test's encoders and decoders ---------------------------------- */
@@ -209,26 +120,6 @@ static void decode_row(const format *f, const uint8_t *src, double *w, int n)
     }
 }
 
-/* ---- q8a activations: this test's reference quantizer ----------------------------------- */
-
-static void ref_quantize_q8a(const float *x, edgec_block_q8a *y, int n)
-{
-    for (int b = 0; b < n / 32; b++) {
-        float amax = 0;
-        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[32 * b + j]));
-        float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
-        int sum = 0;
-        for (int j = 0; j < 32; j++) {
-            double v = (double)(x[32 * b + j] * id); /* the float product, rounded half away in double */
-            int q = (int)(v < 0 ? -floor(-v + 0.5) : floor(v + 0.5));
-            y[b].qs[j] = (int8_t)q;
-            sum += q;
-        }
-        y[b].d = d;
-        y[b].s = d * (float)sum;
-    }
-}
-
 static int q8a_equal(const edgec_block_q8a *a, const edgec_block_q8a *b, int nb)
 {
     for (int i = 0; i < nb; i++)
@@ -302,7 +193,7 @@ static void test_matmul_shape(const format *f, int n, int rows, int n_tok)
     for (int k = 0; k < 3; k++) {
         int r0 = ranges[k][0], r1 = ranges[k][1];
         if (r1 > rows || r0 >= r1) continue;
-        for (size_t i = 0; i < (size_t)ldo * n_tok; i++) out[i] = out_scalar[i] = -12345.0f;
+        for (size_t i = 0; i < (size_t)ldo * n_tok; i++) out[i] = out_scalar[i] = POISON;
         if (f->quantized) {
             f->mq(out, ldo, w, r0, r1, xq, n_tok, n);
             f->mq_scalar(out_scalar, ldo, w, r0, r1, xq, n_tok, n);
@@ -316,7 +207,7 @@ static void test_matmul_shape(const format *f, int n, int rows, int n_tok)
             for (int r = 0; r < ldo; r++) {
                 float o = out[t * ldo + r], os = out_scalar[t * ldo + r];
                 if (r < r0 || r >= r1) { /* nothing outside [r0, r1) may be written */
-                    stray += o != -12345.0f || os != -12345.0f;
+                    stray += o != POISON || os != POISON;
                     continue;
                 }
                 double e = fabs(o - ref[t * rows + r]), tol = 1e-5 * mag[t * rows + r] + 1e-30;
@@ -502,13 +393,6 @@ static void test_helpers(void)
 
 /* ---- benchmark ----------------------------------------------------------------------------- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Times matvecs over n_mat distinct 1536x576 q4_1 matrices (1: cache-resident; many: DRAM). */
 static void bench_q4_1(const char *label, int n_mat, int use_scalar)
 {
@@ -610,6 +494,5 @@ int main(int argc, char **argv)
     test_q8_0_extremes();
     test_helpers();
     test_matmul();
-    printf("%d passed, %d failed\n", n_passed, n_failed);
-    return n_failed ? 1 : 0;
+    return check_summary();
 }

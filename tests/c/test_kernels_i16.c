@@ -12,98 +12,9 @@
  * independent reading of the bytes: a double-precision reference, the row-major kernels of
  * kernels.h, and (scalar path) bit-exact equality with the row-major scalar kernels.
  */
-#define _POSIX_C_SOURCE 199309L
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#include "kernels/kernels.h"
+#define TEST_RNG_SEED 0x1616abcdef012345ull
+#include "test_blocks.h"
 #include "kernels/kernels_i16.h" /* (kernels.h includes it too) */
-
-static int n_passed, n_failed;
-
-/* Counts one check; prints what failed. */
-static int check(int ok, const char *fmt, ...)
-{
-    if (ok) {
-        n_passed++;
-        return 1;
-    }
-    n_failed++;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL: ");
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    return 0;
-}
-
-/* ---- random numbers (splitmix64, fixed seed) ----------------------------------------- */
-
-static uint64_t rng_state = 0x1616abcdef012345ull;
-
-static uint64_t rng_u64(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [-1, 1). */
-static float rng_float(void) { return (float)((double)(rng_u64() >> 11) * (2.0 / 9007199254740992.0) - 1.0); }
-
-/* Random values whose scale varies per 32-block (as real weights and activations do). */
-static void fill_random(float *x, int n)
-{
-    float scale = 1.0f;
-    for (int i = 0; i < n; i++) {
-        if (i % 32 == 0) scale = ldexpf(1.0f, (int)(rng_u64() % 9) - 6);
-        x[i] = rng_float() * scale;
-    }
-}
-
-/* ---- fp16 by definition ------------------------------------------------------------------ */
-
-static double ref_half(uint16_t h)
-{
-    int sign = h >> 15, exp = (h >> 10) & 31, man = h & 1023;
-    double v;
-    if (exp == 31) v = man ? NAN : INFINITY;
-    else if (exp == 0) v = ldexp(man, -24);
-    else v = ldexp(1024 + man, exp - 25);
-    return sign ? -v : v;
-}
-
-/* Nearest fp16 to f (finite, |f| < 65504), ties to even, by binary search over the positive halves. */
-static uint16_t ref_to_half(float f)
-{
-    uint16_t sign = signbit(f) ? 0x8000 : 0;
-    double a = fabs((double)f);
-    int lo = 0, hi = 0x7bff;
-    while (lo < hi) {
-        int mid = (lo + hi + 1) / 2;
-        if (ref_half((uint16_t)mid) <= a) lo = mid;
-        else hi = mid - 1;
-    }
-    if (lo < 0x7bff) {
-        double below = ref_half((uint16_t)lo), above = ref_half((uint16_t)(lo + 1));
-        if (a - below > above - a || (a - below == above - a && (lo & 1))) lo++;
-    }
-    return (uint16_t)(sign | lo);
-}
-
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
 
 /* ---- formats ------------------------------------------------------------------------------ */
 
@@ -224,7 +135,6 @@ static void tile_matrix(const format *f, const uint8_t *gguf, int rows, int n, u
 
 /* ---- matmul checks ------------------------------------------------------------------------ */
 
-#define POISON -12345.0f
 
 /* One format x shape: several group ranges, all tokens, against the references. */
 static void test_shape(const format *f, int rows, int n, int n_tok)
@@ -343,17 +253,7 @@ static void test_extremes(void)
                 }
             }
         tile_matrix(f, gguf, ROWS, N, tiles);
-        for (int t = 0; t < T; t++)
-            for (int b = 0; b < NB; b++) {
-                edgec_block_q8a *x = xq + t * NB + b;
-                int sum = 0;
-                for (int j = 0; j < 32; j++) {
-                    x->qs[j] = (int8_t)(t == 0 ? 127 : t == 1 ? -127 : ((j + t) / 2) % 2 ? 127 : -127);
-                    sum += x->qs[j];
-                }
-                x->d = 1.0f;
-                x->s = (float)sum;
-            }
+        extreme_activations(xq, T, NB);
         float out[T * ROWS], out_s[T * ROWS];
         f->i16(out, ROWS, tiles, 0, 2, ROWS, xq, T, N);
         f->i16_scalar(out_s, ROWS, tiles, 0, 2, ROWS, xq, T, N);
@@ -387,13 +287,6 @@ static void test_layout_constants(void)
 }
 
 /* ---- benchmark ---------------------------------------------------------------------------- */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Random GGUF rows with sane fp16 scales (not a quantization: a bandwidth test needs only bytes). */
 static void fill_gguf(const format *f, uint8_t *w, int rows, int n)
@@ -586,13 +479,9 @@ static int tile_file(int argc, char **argv)
     }
     size_t in_bytes = (size_t)rows * (n / 32) * f->block_bytes, out_bytes = tiled_bytes(f, rows, n);
     uint8_t *in = malloc(in_bytes), *out = malloc(out_bytes);
-    FILE *fi = fopen(argv[5], "rb");
-    int ok = fi && fread(in, 1, in_bytes, fi) == in_bytes;
-    if (fi) fclose(fi);
+    int ok = read_file(argv[5], in, in_bytes);
     if (ok) tile_matrix(f, in, rows, n, out);
-    FILE *fo = ok ? fopen(argv[6], "wb") : NULL;
-    ok = fo && fwrite(out, 1, out_bytes, fo) == out_bytes;
-    if (fo) ok = !fclose(fo) && ok;
+    ok = ok && write_file(argv[6], out, out_bytes);
     free(in);
     free(out);
     if (!ok) fprintf(stderr, "--tile: cannot read %s or write %s\n", argv[5], argv[6]);
@@ -618,6 +507,5 @@ int main(int argc, char **argv)
     test_layout_constants();
     test_extremes();
     test_matmul();
-    printf("%d passed, %d failed\n", n_passed, n_failed);
-    return n_failed ? 1 : 0;
+    return check_summary();
 }

@@ -15,83 +15,8 @@
  * q8a blocks (float d, float s, int8 qs[32]).  Output: float32 out[n_tok][rows] of the dispatched
  * kernel, then the same from the scalar kernel, then get_row of every row [rows][n].
  */
-#define _POSIX_C_SOURCE 199309L
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#include "kernels/kernels.h"
-
-static int n_passed, n_failed;
-
-/* Counts one check; prints what failed. */
-static int check(int ok, const char *fmt, ...)
-{
-    if (ok) {
-        n_passed++;
-        return 1;
-    }
-    n_failed++;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL: ");
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    return 0;
-}
-
-/* ---- random numbers (splitmix64, fixed seed) ----------------------------------------- */
-
-static uint64_t rng_state = 0x10b1750ddba11005ull;
-
-static uint64_t rng_u64(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [-1, 1). */
-static float rng_float(void) { return (float)((double)(rng_u64() >> 11) * (2.0 / 9007199254740992.0) - 1.0); }
-
-/* Random values whose scale varies per 32-block (as real activations do). */
-static void fill_random(float *x, int n)
-{
-    float scale = 1.0f;
-    for (int i = 0; i < n; i++) {
-        if (i % 32 == 0) scale = ldexpf(1.0f, (int)(rng_u64() % 9) - 6);
-        x[i] = rng_float() * scale;
-    }
-}
-
-/* ---- fp16 by definition ------------------------------------------------------------------ */
-
-static double ref_half(uint16_t h)
-{
-    int sign = h >> 15, exp = (h >> 10) & 31, man = h & 1023;
-    double v = exp == 0 ? ldexp(man, -24) : ldexp(1024 + man, exp - 25);
-    return sign ? -v : v;
-}
-
-/* A random normal fp16 value: +-(1 + m/1024) * 2^e, e in [-12, -2]. */
-static uint16_t random_half(void)
-{
-    uint16_t e = (uint16_t)(15 - 12 + rng_u64() % 11), m = (uint16_t)(rng_u64() % 1024);
-    return (uint16_t)((rng_u64() % 2 ? 0x8000 : 0) | e << 10 | m);
-}
-
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); } /* little-endian, as GGUF */
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
+#define TEST_RNG_SEED 0x10b1750ddba11005ull
+#include "test_blocks.h"
 
 /* ---- the formats: this test's encoder (codes -> bytes) and decoder (bytes -> codes) ------- */
 
@@ -146,7 +71,7 @@ static void make_weights(const format *f, uint8_t *w, double *wd, int rows, int 
             for (int j = 0; j < 32; j++)
                 codes[j] = kind == 0 ? one : kind == 1 ? (int)(rng_u64() % 2) * max_code : (int)(rng_u64() % (uint64_t)(max_code + 1));
             uint8_t *blk = w + ((size_t)r * nb + b) * f->block_bytes;
-            encode_block(f, codes, random_half(), rng_u64() % 4 ? random_half() : 0, blk);
+            encode_block(f, codes, random_half_scale(), rng_u64() % 4 ? random_half_scale() : 0, blk);
             double d = ref_half(rd16(blk)), m = ref_half(rd16(blk + 2));
             int bad = 0;
             for (int j = 0; j < 32; j++) {
@@ -156,26 +81,6 @@ static void make_weights(const format *f, uint8_t *w, double *wd, int rows, int 
             }
             if (bad) check(0, "%s: this test's encoder and decoder disagree on %d codes", f->name, bad);
         }
-}
-
-/* ---- q8a activations: this test's reference quantizer ----------------------------------- */
-
-static void ref_quantize_q8a(const float *x, edgec_block_q8a *y, int n)
-{
-    for (int b = 0; b < n / 32; b++) {
-        float amax = 0;
-        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[32 * b + j]));
-        float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
-        int sum = 0;
-        for (int j = 0; j < 32; j++) {
-            double v = (double)(x[32 * b + j] * id);
-            int q = (int)(v < 0 ? -floor(-v + 0.5) : floor(v + 0.5));
-            y[b].qs[j] = (int8_t)q;
-            sum += q;
-        }
-        y[b].d = d;
-        y[b].s = d * (float)sum;
-    }
 }
 
 /* ---- matmul ------------------------------------------------------------------------------ */
@@ -196,47 +101,20 @@ static void test_matmul_shape(const format *f, int n, int rows, int n_tok)
     float *row = malloc(sizeof(float) * (size_t)n);
 
     make_weights(f, w, wd, rows, n);
-    for (int t = 0; t < n_tok; t++) {
-        fill_random(xf + (size_t)t * n, n);
-        ref_quantize_q8a(xf + (size_t)t * n, xq + (size_t)t * nb, n);
-    }
-    for (int t = 0; t < n_tok; t++)
-        for (int r = 0; r < rows; r++) {
-            double s = 0, a = 0;
-            for (int j = 0; j < n; j++) {
-                const edgec_block_q8a *xb = &xq[(size_t)t * nb + j / 32];
-                double term = wd[(size_t)r * n + j] * ((double)xb->d * xb->qs[j % 32]);
-                s += term;
-                a += fabs(term);
-            }
-            ref[t * rows + r] = s;
-            mag[t * rows + r] = a;
-        }
+    random_activations(xf, xq, n, n_tok);
+    ref_matmul_q8a(wd, xq, rows, n, n_tok, ref, mag);
 
     /* row ranges: all, an inner range, and an odd-offset range (as a thread's slice would be) */
     int ranges[3][2] = {{0, rows}, {1, rows - 1}, {3, rows > 9 ? 9 : rows}};
     for (int k = 0; k < 3; k++) {
         int r0 = ranges[k][0], r1 = ranges[k][1];
         if (r0 >= r1) continue;
-        for (size_t i = 0; i < (size_t)ldo * n_tok; i++) out[i] = out_scalar[i] = -12345.0f;
+        for (size_t i = 0; i < (size_t)ldo * n_tok; i++) out[i] = out_scalar[i] = POISON;
         f->mm(out, ldo, w, r0, r1, xq, n_tok, n);
         f->mm_scalar(out_scalar, ldo, w, r0, r1, xq, n_tok, n);
-        int bad = 0, bad_scalar = 0, stray = 0;
-        double worst = 0;
-        for (int t = 0; t < n_tok; t++)
-            for (int r = 0; r < ldo; r++) {
-                float o = out[t * ldo + r], os = out_scalar[t * ldo + r];
-                if (r < r0 || r >= r1) { /* nothing outside [r0, r1) may be written */
-                    stray += o != -12345.0f || os != -12345.0f;
-                    continue;
-                }
-                double want = ref[t * rows + r], tol = 1e-5 * mag[t * rows + r] + 1e-30;
-                worst = fmax(worst, fabs(o - want) / tol);
-                bad += !(fabs(o - want) <= tol);
-                bad_scalar += !(fabs(os - want) <= tol);
-            }
-        check(!bad && !bad_scalar && !stray, "matmul %s n=%d rows=%d n_tok=%d r=[%d,%d): %d wrong (%s), %d wrong (scalar), %d stray writes, worst err/tol %.3g",
-              f->name, n, rows, n_tok, r0, r1, bad, EDGEC_LOWBIT_ISA, bad_scalar, stray, worst);
+        range_errors e = compare_rows(out, out_scalar, ldo, ref, mag, rows, r0, r1, n_tok);
+        check(!e.bad && !e.bad_scalar && !e.stray, "matmul %s n=%d rows=%d n_tok=%d r=[%d,%d): %d wrong (%s), %d wrong (scalar), %d stray writes, worst err/tol %.3g",
+              f->name, n, rows, n_tok, r0, r1, e.bad, EDGEC_LOWBIT_ISA, e.bad_scalar, e.stray, e.worst);
     }
 
     /* get_row (embedding lookup) vs the reference decoder, exactly (d*q is exact in float) */
@@ -364,13 +242,6 @@ static int run_case(const char *in_path, const char *out_path)
 
 /* ---- benchmark ------------------------------------------------------------------------------ */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* rows x n weights times n_tok tokens, the fastest of many calls: weight GB/s and MAC rate. */
 static void bench_one(const format *f, int rows, int n, int n_tok)
 {
@@ -410,6 +281,5 @@ int main(int argc, char **argv)
     test_exact_extremes();
     test_one_hot();
     test_matmul();
-    printf("%d passed, %d failed\n", n_passed, n_failed);
-    return n_failed ? 1 : 0;
+    return check_summary();
 }

@@ -15,70 +15,11 @@
  * independent reading of the bytes: a double-precision reference, the row-major scalar kernels
  * (edgec_scalar_matmul_q4_0 / _q4_1 / _tq2; this file's own for q2 / q3), and exact integers.
  */
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "kernels/kernels.h"
+#define TEST_RNG_SEED 0x7a3e11d0c0ffee01ull
+#include "test_blocks.h"
 #include "kernels/kernels_lut.h"
 
-static int n_passed, n_failed;
-
-/* Counts one check; prints what failed. */
-static int check(int ok, const char *fmt, ...)
-{
-    if (ok) {
-        n_passed++;
-        return 1;
-    }
-    n_failed++;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL: ");
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    return 0;
-}
-
-/* ---- random numbers (splitmix64, fixed seed) ----------------------------------------------- */
-
-static uint64_t rng_state = 0x7a3e11d0c0ffee01ull;
-
-static uint64_t rng_u64(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [-1, 1). */
-static float rng_float(void) { return (float)((double)(rng_u64() >> 11) * (2.0 / 9007199254740992.0) - 1.0); }
-
-/* Random values whose scale varies per 32-block (as real activations do). */
-static void fill_random(float *x, int n)
-{
-    float scale = 1.0f;
-    for (int i = 0; i < n; i++) {
-        if (i % 32 == 0) scale = ldexpf(1.0f, (int)(rng_u64() % 9) - 6);
-        x[i] = rng_float() * scale;
-    }
-}
-
-/* ---- fp16 by definition ------------------------------------------------------------------- */
-
-static double ref_half(uint16_t h)
-{
-    int sign = h >> 15, exp = (h >> 10) & 31, man = h & 1023;
-    double v;
-    if (exp == 31) v = man ? NAN : INFINITY;
-    else if (exp == 0) v = ldexp(man, -24);
-    else v = ldexp(1024 + man, exp - 25);
-    return sign ? -v : v;
-}
+/* ---- fp16 scales ------------------------------------------------------------------------- */
 
 /* An fp16 of f's magnitude order (truncated mantissa: any half is a valid scale). */
 static uint16_t to_half(float f)
@@ -88,14 +29,6 @@ static uint16_t to_half(float f)
     double m = frexp(fabs((double)f), &e); /* f = m * 2^e, m in [0.5, 1) */
     if (m == 0 || e < -13) return sign;
     return (uint16_t)(sign | (e + 14) << 10 | ((int)(m * 2048) & 1023));
-}
-
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
 }
 
 /* ---- formats ------------------------------------------------------------------------------ */
@@ -266,7 +199,6 @@ static void tile_matrix(const format *f, const uint8_t *w, int rows, int n, uint
 
 /* ---- matmul checks ------------------------------------------------------------------------ */
 
-#define POISON -12345.0f
 
 typedef struct {
     int rows, n, n_tok, nb;
@@ -456,17 +388,7 @@ static void test_extremes(void)
             }
         }
         tile_matrix(f, w, ROWS, N, tiles);
-        for (int t = 0; t < T; t++)
-            for (int b = 0; b < NB; b++) {
-                edgec_block_q8a *x = xq + t * NB + b;
-                int sum = 0;
-                for (int j = 0; j < 32; j++) {
-                    x->qs[j] = (int8_t)(t == 0 ? 127 : t == 1 ? -127 : ((j + t) / 2) % 2 ? 127 : -127);
-                    sum += x->qs[j];
-                }
-                x->d = 1.0f;
-                x->s = (float)sum;
-            }
+        extreme_activations(xq, T, NB);
         uint8_t *tables = malloc(edgec_lut_table_bytes(N) * T), *tables_s = malloc(edgec_lut_scalar_table_bytes(N) * T);
         edgec_lut_build_tables(tables, xq, T, N);
         edgec_lut_scalar_build_tables(tables_s, xq, T, N);
@@ -511,22 +433,6 @@ static void test_layout_constants(void)
 
 /* ---- file modes for the Python test ------------------------------------------------------- */
 
-static int read_file(const char *path, uint8_t *buf, size_t bytes)
-{
-    FILE *f = fopen(path, "rb");
-    int ok = f && fread(buf, 1, bytes, f) == bytes;
-    if (f) fclose(f);
-    return ok;
-}
-
-static int write_file(const char *path, const void *buf, size_t bytes)
-{
-    FILE *f = fopen(path, "wb");
-    int ok = f && fwrite(buf, 1, bytes, f) == bytes;
-    if (f) ok = !fclose(f) && ok;
-    return ok;
-}
-
 /* --tile / --get-rows FMT ROWS N IN OUT */
 static int file_mode(int argc, char **argv)
 {
@@ -564,6 +470,5 @@ int main(int argc, char **argv)
         test_small();
         if (!(argc > 1 && !strcmp(argv[1], "--small"))) test_model_shapes();
     }
-    printf("%d passed, %d failed\n", n_passed, n_failed);
-    return n_failed ? 1 : 0;
+    return check_summary();
 }

@@ -15,79 +15,9 @@
  * at the int16 edges, against the row-major scalar kernel bit for bit (scalar path), and for
  * stray writes outside the rows a call owns.
  */
-#define _POSIX_C_SOURCE 199309L
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#include "kernels/kernels.h"
+#define TEST_RNG_SEED 0x7e4a5a11c0de0016ull
+#include "test_blocks.h"
 #include "kernels/kernels_ternary_i16.h"
-
-static int n_passed, n_failed;
-
-/* Counts one check; prints what failed. */
-static int check(int ok, const char *fmt, ...)
-{
-    if (ok) {
-        n_passed++;
-        return 1;
-    }
-    n_failed++;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL: ");
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    return 0;
-}
-
-/* ---- random numbers (splitmix64, fixed seed) ------------------------------------------- */
-
-static uint64_t rng_state = 0x7e4a5a11c0de0016ull;
-
-static uint64_t rng_u64(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static float rng_float(void) { return (float)((double)(rng_u64() >> 11) * (2.0 / 9007199254740992.0) - 1.0); }
-
-/* Random values whose scale varies per 32-block (as real activations do). */
-static void fill_random(float *x, int n)
-{
-    float scale = 1.0f;
-    for (int i = 0; i < n; i++) {
-        if (i % 32 == 0) scale = ldexpf(1.0f, (int)(rng_u64() % 9) - 6);
-        x[i] = rng_float() * scale;
-    }
-}
-
-static double ref_half(uint16_t h)
-{
-    int sign = h >> 15, exp = (h >> 10) & 31, man = h & 1023;
-    double v = exp == 0 ? ldexp(man, -24) : ldexp(1024 + man, exp - 25);
-    return sign ? -v : v;
-}
-
-/* A random normal fp16 scale: +-(1 + m/1024) * 2^e, e in [-12, -2]. */
-static uint16_t random_half_scale(void)
-{
-    uint16_t e = (uint16_t)(15 - 12 + rng_u64() % 11), m = (uint16_t)(rng_u64() % 1024);
-    return (uint16_t)((rng_u64() % 2 ? 0x8000 : 0) | e << 10 | m);
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
 
 /* ---- this test's encoder (row-major tq2) and tiler (64-row tiles) ------------------------ */
 
@@ -146,24 +76,6 @@ static void make_weights(uint8_t *codes, uint16_t *d, double *wd, int rows, int 
         }
 }
 
-static void ref_quantize_q8a(const float *x, edgec_block_q8a *y, int n)
-{
-    for (int b = 0; b < n / 32; b++) {
-        float amax = 0;
-        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[32 * b + j]));
-        float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
-        int sum = 0;
-        for (int j = 0; j < 32; j++) {
-            double v = (double)(x[32 * b + j] * id);
-            int q = (int)(v < 0 ? -floor(-v + 0.5) : floor(v + 0.5));
-            y[b].qs[j] = (int8_t)q;
-            sum += q;
-        }
-        y[b].d = d;
-        y[b].s = d * (float)sum;
-    }
-}
-
 /* ---- matmul against the double reference --------------------------------------------- */
 
 /* One shape: several 16-row-quarter ranges (as threads split them), all tokens. */
@@ -186,22 +98,8 @@ static void test_shape(int rows, int n, int n_tok)
     encode_rowmajor(codes, d, rows, n, rm);
     tile_matrix(rm, rows, n, tiles);
     check(edgec_ti16_bytes(rows, n) == tb, "edgec_ti16_bytes(%d, %d) = %zu, want %zu", rows, n, edgec_ti16_bytes(rows, n), tb);
-    for (int t = 0; t < n_tok; t++) {
-        fill_random(xf + (size_t)t * n, n);
-        ref_quantize_q8a(xf + (size_t)t * n, xq + (size_t)t * nxb, n);
-    }
-    for (int t = 0; t < n_tok; t++)
-        for (int r = 0; r < rows; r++) {
-            double s = 0, a = 0;
-            for (int j = 0; j < n; j++) {
-                const edgec_block_q8a *xb = &xq[(size_t)t * nxb + j / 32];
-                double term = wd[(size_t)r * n + j] * ((double)xb->d * xb->qs[j % 32]);
-                s += term;
-                a += fabs(term);
-            }
-            ref[(size_t)t * rows + r] = s;
-            mag[(size_t)t * rows + r] = a;
-        }
+    random_activations(xf, xq, n, n_tok);
+    ref_matmul_q8a(wd, xq, rows, n, n_tok, ref, mag);
 
     /* quarter ranges: all; two halves as two threads would get them; one that starts mid-group */
     int half = quarters / 2, ranges[4][2] = {{0, quarters}, {0, half}, {half, quarters}, {1, quarters + 9}};
@@ -209,28 +107,17 @@ static void test_shape(int rows, int n, int n_tok)
         const int g0 = ranges[k][0], g1 = ranges[k][1];
         /* the rows this call owns: groups G with 4G in [g0, g1) */
         const int r0 = 64 * ((g0 + 3) / 4), r1raw = 64 * ((g1 + 3) / 4), r1 = r1raw < rows ? r1raw : rows;
-        for (size_t i = 0; i < (size_t)ldo * n_tok; i++) out[i] = out_s[i] = out_rm[i] = -12345.0f;
+        for (size_t i = 0; i < (size_t)ldo * n_tok; i++) out[i] = out_s[i] = out_rm[i] = POISON;
         edgec_matmul_i16_tq2(out, ldo, tiles, g0, g1, rows, xq, n_tok, n);
         edgec_ti16_scalar_matmul_tq2(out_s, ldo, tiles, g0, g1, rows, xq, n_tok, n);
         if (r0 < r1) edgec_scalar_matmul_tq2(out_rm, ldo, rm, r0, r1, xq, n_tok, n);
-        int bad = 0, bad_s = 0, not_exact = 0, stray = 0;
-        double worst = 0;
+        range_errors e = compare_rows(out, out_s, ldo, ref, mag, rows, r0, r1, n_tok);
+        int not_exact = 0; /* the tiled scalar kernel must give the row-major scalar kernel's bits */
         for (int t = 0; t < n_tok; t++)
-            for (int r = 0; r < ldo; r++) {
-                const float o = out[(size_t)t * ldo + r], os = out_s[(size_t)t * ldo + r];
-                if (r < r0 || r >= r1) {
-                    stray += o != -12345.0f || os != -12345.0f;
-                    continue;
-                }
-                const double want = ref[(size_t)t * rows + r], tol = 1e-5 * mag[(size_t)t * rows + r] + 1e-30;
-                worst = fmax(worst, fabs(o - want) / tol);
-                bad += !(fabs(o - want) <= tol);
-                bad_s += !(fabs(os - want) <= tol);
-                not_exact += memcmp(&os, &out_rm[(size_t)t * ldo + r], sizeof os) != 0;
-            }
-        check(!bad && !bad_s && !not_exact && !stray,
+            for (int r = r0; r < r1; r++) not_exact += memcmp(&out_s[(size_t)t * ldo + r], &out_rm[(size_t)t * ldo + r], sizeof(float)) != 0;
+        check(!e.bad && !e.bad_scalar && !not_exact && !e.stray,
               "matmul %d x %d n_tok=%d quarters [%d,%d): %d wrong (%s), %d wrong (scalar), %d scalar != row-major scalar, %d stray, worst err/tol %.3g",
-              rows, n, n_tok, g0, g1, bad, EDGEC_TERNARY_I16_ISA, bad_s, not_exact, stray, worst);
+              rows, n, n_tok, g0, g1, e.bad, EDGEC_TERNARY_I16_ISA, e.bad_scalar, not_exact, e.stray, e.worst);
     }
 
     /* get_row (embedding lookup): exactly the reference decoding, and row-major get_row's floats */
@@ -319,13 +206,9 @@ static int tile_file(int rows, int n, const char *in, const char *out)
 {
     const size_t rb = (size_t)rows * (n / 64) * 18, tb = tiled_bytes(rows, n);
     uint8_t *src = malloc(rb), *dst = malloc(tb);
-    FILE *f = fopen(in, "rb");
-    if (!src || !dst || !f || fread(src, 1, rb, f) != rb) return 2;
-    fclose(f);
+    if (!src || !dst || !read_file(in, src, rb)) return 2;
     tile_matrix(src, rows, n, dst);
-    f = fopen(out, "wb");
-    if (!f || fwrite(dst, 1, tb, f) != tb) return 2;
-    fclose(f);
+    if (!write_file(out, dst, tb)) return 2;
     free(src);
     free(dst);
     return 0;
@@ -344,24 +227,14 @@ static int dump_file(const char *path)
     make_weights(codes, d, wd, ROWS, N);
     encode_rowmajor(codes, d, ROWS, N, rm);
     tile_matrix(rm, ROWS, N, tiles);
-    fill_random(x, N * T);
-    for (int t = 0; t < T; t++) ref_quantize_q8a(x + (size_t)t * N, xq + (size_t)t * (N / 32), N);
+    random_activations(x, xq, N, T);
     edgec_matmul_i16_tq2(out, ROWS, tiles, 0, (ROWS + 15) / 16, ROWS, xq, T, N);
-    FILE *f = fopen(path, "wb");
-    int ok = f && fwrite(out, sizeof(float), ROWS * T, f) == ROWS * T;
-    if (f) fclose(f);
+    int ok = write_file(path, out, sizeof(float) * ROWS * T);
     free(codes); free(rm); free(tiles); free(d); free(wd); free(x); free(out); free(xq);
     return ok ? 0 : 2;
 }
 
 /* ---- --bench ------------------------------------------------------------------------------ */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void bench_one(int rows, int n, int n_tok, int rowmajor)
 {
@@ -411,6 +284,5 @@ int main(int argc, char **argv)
     test_layout_by_hand();
     test_exact_extremes();
     test_all();
-    printf("%d passed, %d failed\n", n_passed, n_failed);
-    return n_failed ? 1 : 0;
+    return check_summary();
 }

@@ -1,0 +1,258 @@
+/* test_blocks.h - scaffolding shared by the C kernel tests (tests/c/test_kernels*.c).
+ *
+ * Include it first (it sets _POSIX_C_SOURCE for clock_gettime), after defining TEST_RNG_SEED,
+ * the fixed splitmix64 seed that gives the including test its own random sequence:
+ *   #define TEST_RNG_SEED 0x5eed1234abcd0001ull
+ *   #include "test_blocks.h"
+ * Everything here is an independent reference (by definition, in double where it matters), never the
+ * code under test.  Functions are static inline so a test that uses only some of them still builds
+ * warning-free.
+ */
+#ifndef TEST_BLOCKS_H
+#define TEST_BLOCKS_H
+
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 199309L
+#endif
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels/kernels.h"
+
+#ifndef TEST_RNG_SEED
+#error "define TEST_RNG_SEED (the test's fixed random seed) before including test_blocks.h"
+#endif
+
+/* ---- checks ---------------------------------------------------------------------------------- */
+
+static int n_passed, n_failed;
+
+/* Counts one check; prints what failed. */
+static inline int check(int ok, const char *fmt, ...)
+{
+    if (ok) {
+        n_passed++;
+        return 1;
+    }
+    n_failed++;
+    va_list ap;
+    va_start(ap, fmt);
+    printf("FAIL: ");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    return 0;
+}
+
+/* Prints "N passed, M failed" and gives the exit status: 1 on any failure. */
+static inline int check_summary(void)
+{
+    printf("%d passed, %d failed\n", n_passed, n_failed);
+    return n_failed ? 1 : 0;
+}
+
+/* ---- random numbers (splitmix64, fixed seed) --------------------------------------------------- */
+
+static uint64_t rng_state = TEST_RNG_SEED;
+
+/* Next 64 random bits. */
+static inline uint64_t rng_u64(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [-1, 1). */
+static inline float rng_float(void) { return (float)((double)(rng_u64() >> 11) * (2.0 / 9007199254740992.0) - 1.0); }
+
+/* Random values whose scale varies per 32-block (as real weights and activations do). */
+static inline void fill_random(float *x, int n)
+{
+    float scale = 1.0f;
+    for (int i = 0; i < n; i++) {
+        if (i % 32 == 0) scale = ldexpf(1.0f, (int)(rng_u64() % 9) - 6);
+        x[i] = rng_float() * scale;
+    }
+}
+
+/* ---- fp16 by definition ------------------------------------------------------------------------ */
+
+/* Value of an fp16 bit pattern by its definition (NaN for NaNs). */
+static inline double ref_half(uint16_t h)
+{
+    int sign = h >> 15, exp = (h >> 10) & 31, man = h & 1023;
+    double v;
+    if (exp == 31) v = man ? NAN : INFINITY;
+    else if (exp == 0) v = ldexp(man, -24);
+    else v = ldexp(1024 + man, exp - 25);
+    return sign ? -v : v;
+}
+
+/* Nearest fp16 to f, ties to even, by binary search over the ordered positive halves. */
+static inline uint16_t ref_to_half(float f)
+{
+    uint16_t sign = signbit(f) ? 0x8000 : 0;
+    double a = fabs((double)f);
+    if (isnan(f)) return 0x7e00;
+    if (a >= 65520.0) return sign | 0x7c00; /* 65504 + half an ulp rounds to inf */
+    int lo = 0, hi = 0x7bff;                 /* largest h with ref_half(h) <= a */
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (ref_half((uint16_t)mid) <= a) lo = mid;
+        else hi = mid - 1;
+    }
+    double below = ref_half((uint16_t)lo), above = ref_half((uint16_t)(lo + 1));
+    int h = lo;
+    if (a - below > above - a || (a - below == above - a && (lo & 1))) h = lo + 1;
+    return (uint16_t)(sign | h);
+}
+
+/* A random normal fp16 scale: +-(1 + m/1024) * 2^e, e in [-12, -2]. */
+static inline uint16_t random_half_scale(void)
+{
+    uint16_t e = (uint16_t)(15 - 12 + rng_u64() % 11), m = (uint16_t)(rng_u64() % 1024);
+    return (uint16_t)((rng_u64() % 2 ? 0x8000 : 0) | e << 10 | m);
+}
+
+/* ---- little-endian bytes (as GGUF) ------------------------------------------------------------- */
+
+/* Reads a little-endian uint16. */
+static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+/* Writes a little-endian uint16. */
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+/* ---- activations -------------------------------------------------------------------------------- */
+
+/* q8a blocks of x by the definition: d = amax/127, q = x*(1/d) rounded half away, s = d * sum(q). */
+static inline void ref_quantize_q8a(const float *x, edgec_block_q8a *y, int n)
+{
+    for (int b = 0; b < n / 32; b++) {
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[32 * b + j]));
+        float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        int sum = 0;
+        for (int j = 0; j < 32; j++) {
+            double v = (double)(x[32 * b + j] * id); /* the float product, rounded half away in double */
+            int q = (int)(v < 0 ? -floor(-v + 0.5) : floor(v + 0.5));
+            y[b].qs[j] = (int8_t)q;
+            sum += q;
+        }
+        y[b].d = d;
+        y[b].s = d * (float)sum;
+    }
+}
+
+/* n_tok rows of n random activations in xf (fill_random) and their q8a blocks in xq (ref_quantize_q8a). */
+static inline void random_activations(float *xf, edgec_block_q8a *xq, int n, int n_tok)
+{
+    for (int t = 0; t < n_tok; t++) {
+        fill_random(xf + (size_t)t * n, n);
+        ref_quantize_q8a(xf + (size_t)t * n, xq + (size_t)t * (n / 32), n);
+    }
+}
+
+/* q8a blocks with d = 1 and every qs at +-127 (the int16 edge): token 0 all +127, token 1 all -127,
+ * later tokens alternating in pairs of columns. */
+static inline void extreme_activations(edgec_block_q8a *xq, int n_tok, int nb)
+{
+    for (int t = 0; t < n_tok; t++)
+        for (int b = 0; b < nb; b++) {
+            edgec_block_q8a *x = xq + t * nb + b;
+            int sum = 0;
+            for (int j = 0; j < 32; j++) {
+                x->qs[j] = (int8_t)(t == 0 ? 127 : t == 1 ? -127 : ((j + t) / 2) % 2 ? 127 : -127);
+                sum += x->qs[j];
+            }
+            x->d = 1.0f;
+            x->s = (float)sum;
+        }
+}
+
+/* Double-precision reference out[t][r] = sum_j wd[r][j] * d*qs of xq, and mag = sum of |terms| (for tolerances). */
+static inline void ref_matmul_q8a(const double *wd, const edgec_block_q8a *xq, int rows, int n, int n_tok, double *ref, double *mag)
+{
+    const int nb = n / 32;
+    for (int t = 0; t < n_tok; t++)
+        for (int r = 0; r < rows; r++) {
+            double s = 0, a = 0;
+            for (int j = 0; j < n; j++) {
+                const edgec_block_q8a *xb = &xq[(size_t)t * nb + j / 32];
+                double term = wd[(size_t)r * n + j] * ((double)xb->d * xb->qs[j % 32]);
+                s += term;
+                a += fabs(term);
+            }
+            ref[(size_t)t * rows + r] = s;
+            mag[(size_t)t * rows + r] = a;
+        }
+}
+
+/* What matmul outputs start as, so writes outside a call's rows show. */
+#define POISON -12345.0f
+
+/* Errors of a matmul call that owns rows [r0, r1) of out[t * ldo + r]: values off the reference. */
+typedef struct {
+    int bad, bad_scalar, stray; /* off by more than 1e-5 * mag (out, out_scalar); POISON overwritten outside [r0, r1) */
+    double worst;               /* largest |out - ref| / tolerance */
+} range_errors;
+
+/* Compares out and out_scalar with ref (tolerance 1e-5 * mag, ref/mag as ref_matmul_q8a writes them). */
+static inline range_errors compare_rows(const float *out, const float *out_scalar, int ldo, const double *ref, const double *mag,
+                                        int rows, int r0, int r1, int n_tok)
+{
+    range_errors e = {0, 0, 0, 0};
+    for (int t = 0; t < n_tok; t++)
+        for (int r = 0; r < ldo; r++) {
+            const float o = out[(size_t)t * ldo + r], os = out_scalar[(size_t)t * ldo + r];
+            if (r < r0 || r >= r1) { /* nothing outside [r0, r1) may be written */
+                e.stray += o != POISON || os != POISON;
+                continue;
+            }
+            const double want = ref[(size_t)t * rows + r], tol = 1e-5 * mag[(size_t)t * rows + r] + 1e-30;
+            e.worst = fmax(e.worst, fabs(o - want) / tol);
+            e.bad += !(fabs(o - want) <= tol);
+            e.bad_scalar += !(fabs(os - want) <= tol);
+        }
+    return e;
+}
+
+/* ---- time and files ----------------------------------------------------------------------------- */
+
+/* Monotonic seconds, for the --bench modes. */
+static inline double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Reads exactly `bytes` bytes of the file at path into buf; 1 on success. */
+static inline int read_file(const char *path, void *buf, size_t bytes)
+{
+    FILE *f = fopen(path, "rb");
+    int ok = f && fread(buf, 1, bytes, f) == bytes;
+    if (f) fclose(f);
+    return ok;
+}
+
+/* Writes `bytes` bytes of buf to the file at path; 1 on success (the close included). */
+static inline int write_file(const char *path, const void *buf, size_t bytes)
+{
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(buf, 1, bytes, f) == bytes;
+    if (f) ok = !fclose(f) && ok;
+    return ok;
+}
+
+#endif /* TEST_BLOCKS_H */
