@@ -17,8 +17,6 @@ sdot exactly when that ISA is neon-dotprod.  The builds run in parallel, one per
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,11 +25,11 @@ import numpy as np
 import pytest
 
 from edgec.interleave_layout import relayout
-from test_kernels_neon import BUILDS, CROSS_GCC, OBJDUMP, QEMU, SETUP_HINT, expected_isa
+from neon_runs import assert_sdot_matches, build_static, check_output, require_tools, tools_present
+from test_kernels_neon import BUILDS, CROSS_GCC, QEMU, expected_isa
 
 ROOT = Path(__file__).resolve().parents[1]
 C_TEST = ROOT / "tests" / "c" / "test_kernels_i16.c"
-COMMON = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-static", f"-I{ROOT / 'runtime'}"]
 NEON_BUILDS = ["gcc-neon-a53", "gcc-neon-dotprod", "clang-neon-a53", "clang-neon-dotprod"]
 # The whole C test (20-30 s each under qemu) runs for gcc, the Pi targets' compiler; clang builds
 # it warning-free and runs the model shapes.
@@ -148,20 +146,6 @@ int main(int argc, char **argv)
 """
 
 
-def _tools_present(compiler: str) -> bool:
-    return all(shutil.which(t) for t in (compiler, CROSS_GCC, QEMU, OBJDUMP))
-
-
-def _require_tools(compiler: str) -> None:
-    missing = [t for t in (compiler, CROSS_GCC, QEMU, OBJDUMP) if shutil.which(t) is None]
-    if missing:
-        pytest.fail(f"{', '.join(missing)} not found: {SETUP_HINT}")
-
-
-def _build(compiler: str, flags: list[str], source: Path, exe: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([compiler, *COMMON, *flags, str(source), "-o", str(exe), "-lm"], capture_output=True, text=True)
-
-
 def random_gguf(fmt: str, rows: int, n: int, seed: int) -> bytes:
     """Random GGUF blocks: every byte pattern for the weights, sane fp16 scales (q4_1's m signed)."""
     rng = np.random.default_rng(seed)
@@ -177,7 +161,7 @@ def random_gguf(fmt: str, rows: int, n: int, seed: int) -> bytes:
 def _run_c_test(build_id: str, out_dir: Path):
     compiler, flags, cpu, _ = BUILDS[build_id]
     exe = out_dir / f"test_kernels_i16_{build_id}"
-    build = _build(compiler, flags, C_TEST, exe)
+    build = build_static(compiler, flags, C_TEST, exe)
     if build.returncode != 0 or build_id not in C_TEST_RUNS:
         return build, None
     return build, subprocess.run([QEMU, "-cpu", cpu, str(exe)], capture_output=True, text=True, timeout=600)
@@ -187,7 +171,7 @@ def _run_model_shapes(build_id: str, out_dir: Path, data: list):
     compiler, flags, cpu, _ = BUILDS[build_id]
     src = out_dir / "model_shapes.c"
     exe = out_dir / f"model_shapes_{build_id}"
-    build = _build(compiler, flags, src, exe)
+    build = build_static(compiler, flags, src, exe)
     if build.returncode != 0:
         return build, []
     runs = []
@@ -211,61 +195,47 @@ def runs(tmp_path_factory):
     pool = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1))
     futures = {}
     for build_id in NEON_BUILDS:
-        if _tools_present(BUILDS[build_id][0]):  # else the test itself fails with SETUP_HINT
+        if tools_present(BUILDS[build_id][0]):  # else the test itself fails with SETUP_HINT
             futures[("c", build_id)] = pool.submit(_run_c_test, build_id, out_dir)
             futures[("shapes", build_id)] = pool.submit(_run_model_shapes, build_id, out_dir, data)
     yield futures
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _check_output(stdout: str, stderr: str, returncode: int, isa_want: str) -> int:
-    out = stdout + stderr
-    isa = re.search(r"^EDGEC_I16_ISA=([\w-]+)$", stdout, re.M)
-    assert isa, f"no ISA line in the output:\n{out[-3000:]}"
-    assert isa.group(1) == isa_want, f"built the {isa.group(1)} path, the flags select {isa_want}"
-    summary = re.search(r"^(\d+) passed, (\d+) failed$", stdout, re.M)
-    assert summary, f"no summary line (crash, guard page hit or illegal instruction?):\n{out[-3000:]}"
-    passed, failed = map(int, summary.groups())
-    assert failed == 0 and returncode == 0, f"{failed} checks failed:\n{out[-3000:]}"
-    return passed
-
-
 @pytest.mark.parametrize("build_id", NEON_BUILDS)
 def test_i16_c_test_under_qemu(runs, build_id):
     compiler, flags, cpu, isa_want = BUILDS[build_id]
-    _require_tools(compiler)
+    require_tools(compiler)
     assert expected_isa(compiler, flags) == isa_want, f"{compiler} {flags} no longer defines the macros of {isa_want}"
     build, run = runs[("c", build_id)].result()
     assert build.returncode == 0 and build.stderr == "", f"build failed or warned:\n{build.stderr[-3000:]}"
     if build_id in C_TEST_RUNS:
-        passed = _check_output(run.stdout, run.stderr, run.returncode, isa_want)
+        passed = check_output(run.stdout, run.stderr, run.returncode, "EDGEC_I16_ISA", isa_want)
         assert passed > 4000, f"only {passed} checks ran"
-    exe = Path(build.args[build.args.index("-o") + 1])
-    disasm = subprocess.run([OBJDUMP, "-d", str(exe)], capture_output=True, text=True, check=True).stdout
-    assert (re.search(r"\bsdot\b", disasm) is not None) == (isa_want == "neon-dotprod"), f"sdot use does not match {isa_want}"
+    assert_sdot_matches(build, isa_want)
 
 
 @pytest.mark.parametrize("build_id", NEON_BUILDS)
 def test_i16_model_shapes_under_qemu(runs, build_id):
     compiler, _, _, isa_want = BUILDS[build_id]
-    _require_tools(compiler)
+    require_tools(compiler)
     build, shape_runs = runs[("shapes", build_id)].result()
     assert build.returncode == 0 and build.stderr == "", f"build failed or warned:\n{build.stderr[-3000:]}"
     assert len(shape_runs) == len(MODEL_SHAPES)
     for (name, run), (_, rows, _, toks) in zip(shape_runs, MODEL_SHAPES):
-        passed = _check_output(run.stdout, run.stderr, run.returncode, isa_want)
+        passed = check_output(run.stdout, run.stderr, run.returncode, "EDGEC_I16_ISA", isa_want)
         assert passed == rows * sum(toks), f"{name}: {passed} outputs checked, want {rows * sum(toks)}"
 
 
 def test_guard_page_catches_an_overread(tmp_path):
     """The guard pages above really fault: reading one byte past a guarded buffer ends the program."""
-    _require_tools(CROSS_GCC)
+    require_tools(CROSS_GCC)
     src = tmp_path / "overread.c"
     src.write_text(MODEL_SHAPES_C.split("#define POISON")[0] +
                    "int main(int argc, char **argv) { (void)argv; volatile uint8_t *p = guarded(64);\n"
                    "  printf(\"%d\\n\", p[63 + argc]); return 0; }\n")
     exe = tmp_path / "overread"
-    build = _build(CROSS_GCC, ["-Wno-unused-function"], src, exe)
+    build = build_static(CROSS_GCC, ["-Wno-unused-function"], src, exe)
     assert build.returncode == 0, build.stderr
     run = subprocess.run([QEMU, str(exe)], capture_output=True, text=True, timeout=60)
     assert run.returncode != 0 and run.stdout == "", "a read past the guarded buffer did not fault"

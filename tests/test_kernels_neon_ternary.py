@@ -17,19 +17,17 @@ Every build must print the ISA its flags imply and contain sdot exactly when it 
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from test_kernels_neon import BUILDS, CROSS_GCC, OBJDUMP, QEMU, SETUP_HINT, expected_isa
+from neon_runs import assert_sdot_matches, build_static, check_output, require_tools, tools_present
+from test_kernels_neon import BUILDS, QEMU, expected_isa
 
 ROOT = Path(__file__).resolve().parents[1]
 C_TEST = ROOT / "tests" / "c" / "test_kernels_ternary.c"
-COMMON = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-static", f"-I{ROOT / 'runtime'}"]
 NEON_BUILDS = ["gcc-neon-a53", "gcc-neon-dotprod", "clang-neon-a53", "clang-neon-dotprod"]
 C_TEST_RUNS = {"gcc-neon-a53", "gcc-neon-dotprod"}
 
@@ -145,24 +143,10 @@ int main(int argc, char **argv)
 """
 
 
-def _tools_present(compiler: str) -> bool:
-    return all(shutil.which(t) for t in (compiler, CROSS_GCC, QEMU, OBJDUMP))
-
-
-def _require_tools(compiler: str) -> None:
-    missing = [t for t in (compiler, CROSS_GCC, QEMU, OBJDUMP) if shutil.which(t) is None]
-    if missing:
-        pytest.fail(f"{', '.join(missing)} not found: {SETUP_HINT}")
-
-
-def _build(compiler: str, flags: list[str], source: Path, exe: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([compiler, *COMMON, *flags, str(source), "-o", str(exe), "-lm"], capture_output=True, text=True)
-
-
 def _run_c_test(build_id: str, out_dir: Path):
     compiler, flags, cpu, _ = BUILDS[build_id]
     exe = out_dir / f"test_kernels_ternary_{build_id}"
-    build = _build(compiler, flags, C_TEST, exe)
+    build = build_static(compiler, flags, C_TEST, exe)
     if build.returncode != 0 or build_id not in C_TEST_RUNS:
         return build, None
     return build, subprocess.run([QEMU, "-cpu", cpu, str(exe)], capture_output=True, text=True, timeout=600)
@@ -171,7 +155,7 @@ def _run_c_test(build_id: str, out_dir: Path):
 def _run_model_shapes(build_id: str, out_dir: Path):
     compiler, flags, cpu, _ = BUILDS[build_id]
     exe = out_dir / f"model_shapes_{build_id}"
-    build = _build(compiler, flags, out_dir / "model_shapes.c", exe)
+    build = build_static(compiler, flags, out_dir / "model_shapes.c", exe)
     if build.returncode != 0:
         return build, []
     runs = []
@@ -189,47 +173,33 @@ def runs(tmp_path_factory):
     pool = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1))
     futures = {}
     for build_id in NEON_BUILDS:
-        if _tools_present(BUILDS[build_id][0]):  # else the test itself fails with SETUP_HINT
+        if tools_present(BUILDS[build_id][0]):  # else the test itself fails with SETUP_HINT
             futures[("c", build_id)] = pool.submit(_run_c_test, build_id, out_dir)
             futures[("shapes", build_id)] = pool.submit(_run_model_shapes, build_id, out_dir)
     yield futures
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _check_output(stdout: str, stderr: str, returncode: int, isa_want: str) -> int:
-    out = stdout + stderr
-    isa = re.search(r"^EDGEC_TERNARY_ISA=([\w-]+)$", stdout, re.M)
-    assert isa, f"no ISA line in the output:\n{out[-3000:]}"
-    assert isa.group(1) == isa_want, f"built the {isa.group(1)} path, the flags select {isa_want}"
-    summary = re.search(r"^(\d+) passed, (\d+) failed$", stdout, re.M)
-    assert summary, f"no summary line (crash, guard page hit or illegal instruction?):\n{out[-3000:]}"
-    passed, failed = map(int, summary.groups())
-    assert failed == 0 and returncode == 0, f"{failed} checks failed:\n{out[-3000:]}"
-    return passed
-
-
 @pytest.mark.parametrize("build_id", NEON_BUILDS)
 def test_ternary_c_test_under_qemu(runs, build_id):
     compiler, flags, cpu, isa_want = BUILDS[build_id]
-    _require_tools(compiler)
+    require_tools(compiler)
     assert expected_isa(compiler, flags) == isa_want, f"{compiler} {flags} no longer defines the macros of {isa_want}"
     build, run = runs[("c", build_id)].result()
     assert build.returncode == 0 and build.stderr == "", f"build failed or warned:\n{build.stderr[-3000:]}"
     if build_id in C_TEST_RUNS:
-        passed = _check_output(run.stdout, run.stderr, run.returncode, isa_want)
+        passed = check_output(run.stdout, run.stderr, run.returncode, "EDGEC_TERNARY_ISA", isa_want)
         assert passed > 400, f"only {passed} checks ran"
-    exe = Path(build.args[build.args.index("-o") + 1])
-    disasm = subprocess.run([OBJDUMP, "-d", str(exe)], capture_output=True, text=True, check=True).stdout
-    assert (re.search(r"\bsdot\b", disasm) is not None) == (isa_want == "neon-dotprod"), f"sdot use does not match {isa_want}"
+    assert_sdot_matches(build, isa_want)
 
 
 @pytest.mark.parametrize("build_id", NEON_BUILDS)
 def test_ternary_model_shapes_under_qemu(runs, build_id):
     compiler, _, _, isa_want = BUILDS[build_id]
-    _require_tools(compiler)
+    require_tools(compiler)
     build, shape_runs = runs[("shapes", build_id)].result()
     assert build.returncode == 0 and build.stderr == "", f"build failed or warned:\n{build.stderr[-3000:]}"
     assert len(shape_runs) == len(MODEL_SHAPES)
     for (name, run), (_, rows, _, toks) in zip(shape_runs, MODEL_SHAPES):
-        passed = _check_output(run.stdout, run.stderr, run.returncode, isa_want)
+        passed = check_output(run.stdout, run.stderr, run.returncode, "EDGEC_TERNARY_ISA", isa_want)
         assert passed == rows * sum(toks), f"{name}: {passed} outputs checked, want {rows * sum(toks)}"
