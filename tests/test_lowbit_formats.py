@@ -18,9 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import compile_artifact
+from conftest import STORIES, compile_artifact
 from edgec import cli
 from edgec.block_formats import dequantize, lowbit_codes, quantize
+from edgec.errors import EdgecError
+from edgec.load_model import load_model
 from edgec.model_ir import FORMATS, ModelIR, Tensor, expected_shapes
 from edgec.quantize_model import LOWBIT_WARNING, quantize_ir
 from edgec.reference import QuantMatrix, quantize_activations
@@ -197,27 +199,88 @@ def test_quantize_rejects_bad_input():
         quantize(np.full((1, 32), 1e6, np.float32), "q2")
 
 
+def _f32_ir(cfg, seed):
+    tok, _ = tiny_tokenizer_gpt2()
+    tensors = {n: Tensor(n, a.shape, "f32", a.astype(np.float32).tobytes()) for n, a in random_weights(cfg, seed=seed).items()}
+    return ModelIR(config=cfg, tensors=tensors, tokenizer=tok)
+
+
 @pytest.mark.parametrize("fmt", ["q2", "q3"])
-def test_quant_option_quantizes_every_matrix_and_warns(fmt):
-    """--quant q2/q3 re-encodes every matrix (token_embd and output too), as the other block formats
-    do; rows that are not whole 32-blocks stay f16 with a warning; the quality warning is there."""
+def test_quant_option_keeps_output_matrices_at_q8_0_and_warns(fmt):
+    """--quant q2/q3 re-encodes every layer matrix but, by default, stores token_embd and output as
+    q8_0 (with a warning naming --output-quant); rows that are not whole 32-blocks stay f16 with a
+    warning; the quality warning is there."""
     assert fmt in cli.QUANTS
     cfg = make_tiny_config(dim=80, n_heads=5, head_dim=16, hidden_dim=128)    # rows of 80: not 32-blocks
-    tok, _ = tiny_tokenizer_gpt2()
-    tensors = {n: Tensor(n, a.shape, "f32", a.astype(np.float32).tobytes()) for n, a in random_weights(cfg, seed=25).items()}
-    ir = quantize_ir(ModelIR(config=cfg, tensors=tensors, tokenizer=tok), fmt)
+    ir = quantize_ir(_f32_ir(cfg, 25), fmt)
     warning = LOWBIT_WARNING.format(quant=fmt, bits=fmt[1])
     assert warning in ir.metadata["warnings"] and "edgec eval" in warning and f"{fmt[1]}-bit" in warning
     for name, shape in expected_shapes(cfg).items():
         t = ir.tensors[name]
-        want = "f32" if len(shape) == 1 else fmt if shape[1] % 32 == 0 else "f16"
+        want = "f32" if len(shape) == 1 else "f16" if shape[1] % 32 else fmt
         assert t.fmt == want, name
     assert ir.tensors["blk.0.ffn_down.weight"].fmt == fmt
     assert ir.tensors["token_embd.weight"].fmt == "f16" and ir.tensors["output.weight"].fmt == "f16"
-    cfg64 = make_tiny_config()
-    tensors = {n: Tensor(n, a.shape, "f32", a.tobytes()) for n, a in random_weights(cfg64, seed=26).items()}
-    ir64 = quantize_ir(ModelIR(config=cfg64, tensors=tensors, tokenizer=tok), fmt)
-    assert {t.fmt for t in ir64.tensors.values() if len(t.shape) == 2} == {fmt}
+    ir64 = quantize_ir(_f32_ir(make_tiny_config(), 26), fmt)
+    outputs = {n: t.fmt for n, t in ir64.tensors.items() if n in ("token_embd.weight", "output.weight")}
+    assert outputs == {"token_embd.weight": "q8_0", "output.weight": "q8_0"}
+    assert {t.fmt for n, t in ir64.tensors.items() if len(t.shape) == 2 and n not in outputs} == {fmt}
+    kept = [w for w in ir64.metadata["warnings"] if "kept at q8_0" in w]
+    assert kept == [f"--quant {fmt}: token_embd and output kept at q8_0 (use --output-quant {fmt} to quantize them too)"]
+    assert ir64.metadata["output_quant"] == "q8_0"
+    tied = quantize_ir(_f32_ir(make_tiny_config(tied_embeddings=True), 27), fmt)
+    assert "output.weight" not in tied.tensors and tied.tensors["token_embd.weight"].fmt == "q8_0"
+    assert any(w.startswith(f"--quant {fmt}: token_embd kept at q8_0") and w.endswith("quantize it too)")
+               for w in tied.metadata["warnings"])
+
+
+@pytest.mark.parametrize("fmt", ["q2", "q3"])
+def test_output_quant_same_quantizes_every_matrix(fmt):
+    ir = quantize_ir(_f32_ir(make_tiny_config(), 26), fmt, "same")
+    assert {t.fmt for t in ir.tensors.values() if len(t.shape) == 2} == {fmt}
+    assert not any("kept at" in w for w in ir.metadata["warnings"]) and ir.metadata["output_quant"] == fmt
+    explicit = quantize_ir(_f32_ir(make_tiny_config(), 26), fmt, fmt)
+    assert all(explicit.tensors[n].data == t.data for n, t in ir.tensors.items())
+
+
+def test_output_quant_defaults_of_the_other_formats():
+    """tq2 keeps every matrix ternary (BitNet models are trained so); the GGUF formats quantize all."""
+    for quant in ("tq2", "q4_0", "q8_0"):
+        ir = quantize_ir(_f32_ir(make_tiny_config(), 28), quant)
+        assert {t.fmt for t in ir.tensors.values() if len(t.shape) == 2} == {quant}, quant
+        assert not any("kept at" in w for w in ir.metadata["warnings"])
+    mixed = quantize_ir(_f32_ir(make_tiny_config(), 28), "tq2", "q8_0")
+    assert mixed.tensors["token_embd.weight"].fmt == "q8_0" and mixed.tensors["output.weight"].fmt == "q8_0"
+    assert mixed.tensors["blk.0.attn_q.weight"].fmt == "tq2"
+
+
+def test_output_quant_alone_reencodes_only_the_output_matrices():
+    """--output-quant without --quant: token_embd/output change, every other tensor keeps its bytes;
+    a matrix already in the asked format keeps its bytes too."""
+    src = _f32_ir(make_tiny_config(), 29)
+    ir = quantize_ir(src, None, "q3")
+    for name, t in ir.tensors.items():
+        if name in ("token_embd.weight", "output.weight"):
+            assert t.fmt == "q3" and t.data == quantize(np.frombuffer(src.tensors[name].data, np.float32)
+                                                        .reshape(t.shape), "q3"), name
+        else:
+            assert t is src.tensors[name], name
+    assert ir.metadata["quant"] is None and ir.metadata["output_quant"] == "q3"
+    again = quantize_ir(ir, "q2", "q3")
+    assert again.tensors["token_embd.weight"] is ir.tensors["token_embd.weight"]
+    assert again.tensors["blk.0.attn_q.weight"].fmt == "q2"
+
+
+def test_bad_output_quant_is_refused(capsys):
+    with pytest.raises(EdgecError, match="unknown --output-quant 'q5'; choose one of .*q3, same"):
+        quantize_ir(_f32_ir(make_tiny_config(), 30), "q3", "q5")
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["compile", "m.gguf", "--quant", "q3", "--output-quant", "q5"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("edgec compile: error: argument --output-quant: invalid choice: 'q5'") and "'same'" in err
+    args = cli.build_parser().parse_args(["compile", "m.gguf", "--quant", "q2", "--output-quant", "same"])
+    assert (args.quant, args.output_quant) == ("q2", "same")
+    assert cli.build_parser().parse_args(["compile", "m.gguf", "--quant", "q2"]).output_quant is None
 
 
 # ---- the integer formula, in numpy --------------------------------------------------------
@@ -345,33 +408,89 @@ def test_c_kernels(tmp_path, kernel_cases, build_id, compiler, flags, cpu):
 
 # ---- compiled tiny models -----------------------------------------------------------------------
 
+def reference_loads_with_output_quant(monkeypatch, output_quant):
+    """The shared reference helpers load the model with quant only (the default --output-quant);
+    make them load it as a compile with this --output-quant does."""
+    import test_arm_targets
+    import test_compile_tiny
+
+    def load(path, tokenizer_path=None, quant=None):
+        return quantize_ir(load_model(path, tokenizer_path), quant, output_quant)
+    for module in (test_compile_tiny, test_arm_targets):
+        monkeypatch.setattr(module, "load_model", load)
+
+
 @pytest.mark.parametrize("target", ["host", "generic"])
 @pytest.mark.parametrize("fmt", ["q2", "q3"])
 def test_hf_f32_quant_lowbit_compiled(tmp_path, fmt, target):
+    """The default --quant q2/q3 program: layer matrices in fmt, the untied embedding and classifier q8_0."""
     cfg = make_tiny_config(rope_layout="neox")
     tok, tok_json = tiny_tokenizer_gpt2()
     folder = tmp_path / "hf"
-    write_hf_folder(folder, cfg, random_weights(cfg, seed=29), "f32", tok_json, shards=1)
+    # seed 29 puts a q3/generic activation within 3e-6 of an int8 rounding tie (a 1e-2 logit step)
+    write_hf_folder(folder, cfg, random_weights(cfg, seed=31), "f32", tok_json, shards=1)
     res = compile_artifact(folder, tmp_path / "out", target=target, ctx=128, quant=fmt)
-    assert set(res.manifest["formats"]) == {fmt, "f32"}
+    assert set(res.manifest["formats"]) == {fmt, "q8_0", "f32"}
+    assert (res.manifest["quant"], res.manifest["output_quant"]) == (fmt, "q8_0")
+    formats = {t["name"]: t["format"] for t in res.manifest["tensors"]}
+    assert formats["token_embd.weight"] == formats["output.weight"] == "q8_0"
     assert LOWBIT_WARNING.format(quant=fmt, bits=fmt[1]) in res.manifest["warnings"]
+    assert any("kept at q8_0" in w for w in res.manifest["warnings"])
     model_c = (res.out_dir / "src" / "model.c").read_text()
     kernel = f"edgec_matmul_lut_{fmt}(" if fmt in load_target(target).lut_formats else f"edgec_matmul_{fmt}("
-    assert kernel in model_c and f"edgec_get_row_{fmt}(" in model_c   # the untied embedding stays row-major
+    assert kernel in model_c and re.search(r"edgec_get_row_(i16_)?q8_0\(", model_c)
     check_against_reference(folder, res.binary, tmp_path, quant=fmt)
 
 
-@pytest.mark.parametrize("target,fmt", [("pi-zero", "q2"), ("pi-zero", "q3"), ("pi5", "q2"), ("pi5", "q3")])
-def test_lowbit_model_on_pi_matches_reference(tmp_path, target, fmt):
+@pytest.mark.parametrize("target,fmt,output_quant", [("pi-zero", "q2", None), ("pi-zero", "q3", "same"),
+                                                     ("pi5", "q2", "same"), ("pi5", "q3", None)])
+def test_lowbit_model_on_pi_matches_reference(tmp_path, monkeypatch, target, fmt, output_quant):
     """The Pi targets' kernels for q2/q3 in a whole program under qemu: the LUT (tbl) kernels for the
-    matrices, the row-major NEON row lookup for the untied embedding."""
+    matrices; the untied embedding a row-major row lookup, in fmt (--output-quant same) or q8_0."""
     cfg = make_tiny_config()
     tok, _ = tiny_tokenizer_gpt2()
     path = tmp_path / "m.gguf"
     write_gguf(path, cfg, random_weights(cfg, seed=30), "f32", tok)
-    res = compile_artifact(path, tmp_path / "a", target=target, ctx=64, quant=fmt)
-    assert set(res.manifest["formats"]) == {fmt, "f32"}
-    layouts = {t["name"]: t["layout"] for t in res.manifest["tensors"] if t["format"] == fmt}
-    assert layouts.pop("token_embd.weight") == "rowmajor" and set(layouts.values()) == {"lut"}
+    res = compile_artifact(path, tmp_path / "a", target=target, ctx=64, quant=fmt, output_quant=output_quant)
+    out_fmt = fmt if output_quant else "q8_0"
+    assert set(res.manifest["formats"]) == {fmt, out_fmt, "f32"}
+    tensors = {t["name"]: t for t in res.manifest["tensors"]}
+    assert tensors["token_embd.weight"]["format"] == tensors["output.weight"]["format"] == out_fmt
+    assert tensors["token_embd.weight"]["layout"] == "rowmajor"
+    layouts = {n: t["layout"] for n, t in tensors.items() if t["format"] == fmt and n != "token_embd.weight"}
+    assert set(layouts.values()) == {"lut"}
+    reference_loads_with_output_quant(monkeypatch, output_quant)
     err = qemu_logits_vs_reference(target, res.binary, path, tmp_path, cfg.vocab_size, quant=fmt)
     assert (err <= 1e-4).mean() >= 0.75 and err.max() <= 1.5e-2, err
+
+
+def test_output_quant_alone_in_the_manifest(tmp_path):
+    """edgec compile --output-quant q4_0 without --quant: only token_embd/output change, and the
+    manifest says so per tensor and in output_quant."""
+    cfg = make_tiny_config()
+    tok, _ = tiny_tokenizer_gpt2()
+    path = tmp_path / "m.gguf"
+    write_gguf(path, cfg, random_weights(cfg, seed=32), "f16", tok)
+    res = compile_artifact(path, tmp_path / "a", ctx=64, output_quant="q4_0", build=False)
+    assert (res.manifest["quant"], res.manifest["output_quant"]) == ("as stored", "q4_0")
+    formats = {t["name"]: t["format"] for t in res.manifest["tensors"] if len(t["shape"]) == 2}
+    assert formats.pop("token_embd.weight") == formats.pop("output.weight") == "q4_0"
+    plain = compile_artifact(path, tmp_path / "b", ctx=64, build=False).manifest
+    stored = {t["name"]: t["format"] for t in plain["tensors"] if t["name"] in formats}
+    assert formats == stored and "f16" in stored.values()
+    assert (plain["quant"], plain["output_quant"]) == ("as stored", "as stored")
+
+
+@pytest.mark.parametrize("output_quant", [None, "q3"])
+def test_stories260k_q3_matches_reference(tmp_path, monkeypatch, output_quant):
+    """The real stories260K (tied classifier) under --quant q3: its embedding/classifier q8_0 by
+    default, q3 with --output-quant q3; greedy tokens and logits follow the reference."""
+    res = compile_artifact(STORIES / "stories260K.bin", tmp_path / "a", target="host", ctx=96, quant="q3",
+                           output_quant=output_quant, tokenizer=str(STORIES / "tok512.bin"))
+    out_fmt = output_quant or "q8_0"
+    tensors = {t["name"]: t for t in res.manifest["tensors"]}
+    assert "output.weight" not in tensors and tensors["token_embd.weight"]["format"] == out_fmt
+    assert res.manifest["output_quant"] == out_fmt and tensors["blk.0.attn_q.weight"]["format"] == "q3"
+    reference_loads_with_output_quant(monkeypatch, output_quant)
+    check_against_reference(STORIES / "stories260K.bin", res.binary, tmp_path,
+                            tokenizer_path=str(STORIES / "tok512.bin"), quant="q3")

@@ -16,6 +16,7 @@ from edgec.memory_plan import plan_arena
 from edgec.targets import load_target
 from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
 from test_compile_tiny import check_against_reference
+from test_lowbit_formats import reference_loads_with_output_quant
 
 
 def _tiny_gguf(tmp_path, tied: bool, seed: int):
@@ -58,12 +59,14 @@ def test_unknown_lut_format_in_a_profile_is_refused(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("quant", ["q2", "q3"])
-def test_tied_lut_model_two_threads_matches_reference(tmp_path, quant):
-    """The tied embedding is both the classifier (LUT matmul) and the lookup table (get_row from tiles)."""
+def test_tied_lut_model_two_threads_matches_reference(tmp_path, monkeypatch, quant):
+    """The tied embedding is both the classifier (LUT matmul) and the lookup table (get_row from tiles);
+    --output-quant same puts it in quant (the default would keep it q8_0)."""
     path = _tiny_gguf(tmp_path, tied=True, seed=43)
-    res = compile_artifact(path, tmp_path / "out", target="host", ctx=96, quant=quant)
+    res = compile_artifact(path, tmp_path / "out", target="host", ctx=96, quant=quant, output_quant="same")
     layouts = {t["name"]: t["layout"] for t in res.manifest["tensors"] if t["format"] == quant}
     assert set(layouts.values()) == {"lut"} and "token_embd.weight" in layouts
     model_c = (res.out_dir / "src" / "model.c").read_text()
     assert f"edgec_get_row_lut_{quant}(" in model_c and "edgec_lut_build_tables(" in model_c
+    reference_loads_with_output_quant(monkeypatch, "same")
     check_against_reference(path, res.binary, tmp_path, quant=quant, threads=2)

@@ -17,7 +17,7 @@ QUANTS = ["f32", "f16", "q8_0", "q4_0", "q4_1", "tq2", "q2", "q3"]
 def cmd_compile(a) -> int:
     from .compile import CompileOptions, compile_model
     compile_model(CompileOptions(model=a.model, target=a.target, out=a.out, name=a.name, tokenizer=a.tokenizer,
-                                 quant=a.quant, ctx=a.ctx, kv_cache=a.kv_cache, autotune=not a.no_autotune, cc=a.cc, build=not a.no_build, quiet=a.quiet))
+                                 quant=a.quant, output_quant=a.output_quant, ctx=a.ctx, kv_cache=a.kv_cache, autotune=not a.no_autotune, cc=a.cc, build=not a.no_build, quiet=a.quiet))
     return 0
 
 
@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--name", help="program name (default from the model)")
     c.add_argument("--tokenizer", help="tokenizer.bin for llama2.c checkpoints")
     c.add_argument("--quant", choices=QUANTS, help="re-encode the weight matrices (default: keep the stored format)")
+    c.add_argument("--output-quant", choices=QUANTS + ["same"],
+                   help="format of the embedding and classifier (token_embd, output): default q8_0 under "
+                        "--quant q2/q3, else the same as --quant; without --quant only these are re-encoded")
     c.add_argument("--ctx", type=int, default=2048, help="maximum context (KV cache length), default 2048")
     c.add_argument("--kv-cache", choices=["f16", "f32"], default="f16",
                    help="KV cache element type, default f16 (half the memory of f32)")

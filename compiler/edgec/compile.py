@@ -21,11 +21,13 @@ from .codegen import build_context, render
 from .errors import EdgecError
 from .autotune import autotune
 from .kernel_choice import I16_FORMATS, TERNARY_I16_FORMATS, plan_all
-from .load_model import load_model
+from .load_model import load_model, validate_ir
+from .lut_layout import LUT_FORMATS
 from .memory_plan import default_max_batch, plan_arena
 from .model_registry import resolve_model
 from .paths import runtime_dir
 from .progress import Progress
+from .quantize_model import quantize_ir
 from .targets import Target, load_target
 from .tokenizer_blob import build_tokenizer_blob
 from .weights_blob import plan_layout, write_blob
@@ -41,6 +43,7 @@ class CompileOptions:
     name: str | None = None
     tokenizer: str | None = None
     quant: str | None = None
+    output_quant: str | None = None   # token_embd/output format: a --quant choice, "same", or None (per --quant)
     ctx: int = 2048
     kv_cache: str = "f16"
     autotune: bool = True
@@ -112,6 +115,7 @@ def _manifest(ir, target, layout, arena, name, opts, embed, cc, cflags, tok_byte
                   "norm_eps": cfg.norm_eps, "tied_embeddings": cfg.tied_embeddings, "qkv_bias": cfg.qkv_bias,
                   "ffn_act": cfg.ffn_act, "sub_norms": cfg.sub_norms},
         "quant": opts.quant or "as stored",
+        "output_quant": ir.metadata.get("output_quant") or "as stored",
         "max_ctx": opts.ctx, "max_batch": arena.max_batch, "kv_cache": arena.kv_cache,
         "formats": by_fmt,
         "sizes": {"weights_bytes": layout.total_bytes, "tokenizer_bytes": tok_bytes,
@@ -141,7 +145,10 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
     path, alias = resolve_model(opts.model)
 
     prog.stage(f"loading {Path(path).name}")
-    ir = load_model(path, tokenizer_path=opts.tokenizer, quant=opts.quant)
+    ir = load_model(path, tokenizer_path=opts.tokenizer)
+    if opts.quant is not None or opts.output_quant is not None:
+        ir = quantize_ir(ir, opts.quant, opts.output_quant)
+        validate_ir(ir)
     if ir.tokenizer is None:
         raise EdgecError(f"{path} has no tokenizer; give one with --tokenizer")
     name = sanitize_name(opts.name or alias or ir.config.name)
@@ -171,12 +178,19 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
         if quantized_bytes(ir) < AUTOTUNE_MIN_BYTES:
             prog.end_stage("skipped: the weights fit in cache, profile defaults")
         else:
-            tuned = autotune(ir, cc, cflags)
+            tuned = autotune(ir, cc, cflags, target=target)
             if tuned:
-                target.weight_layout, target.prefetch_bytes = tuned["layout"], tuned["prefetch_bytes"]
-                layout = plan_layout(ir, max_ctx, {n: p.layout for n, p in plan_all(ir, target).items()})
-            prog.end_stage(f"{tuned['layout']} layout, prefetch {tuned['prefetch_bytes']} B"
-                           f"{' (cached)' if tuned['cached'] else ''}" if tuned else "no candidate built; profile defaults")
+                if tuned["layout"] is not None:
+                    target.weight_layout, target.prefetch_bytes = tuned["layout"], tuned["prefetch_bytes"]
+                if tuned.get("lut_formats") is not None:
+                    target.lut_formats = list(tuned["lut_formats"])
+                plans = plan_all(ir, target)
+                layout = plan_layout(ir, max_ctx, {n: p.layout for n, p in plans.items()})
+                arena = plan_arena(cfg, max_ctx, default_max_batch(max_ctx), opts.kv_cache,
+                                   lut=any(p.layout == "lut" for p in plans.values()))
+                need = memory_needed(layout.total_bytes, arena.total_bytes, len(tok_blob))
+                check_fits(target, need, layout.total_bytes, arena.kv_cache_bytes, max_ctx)
+            prog.end_stage(tuned_summary(tuned))
     embed = target.weights_embed
     if embed == "auto":
         embed = "incbin" if layout.total_bytes + len(tok_blob) > C_ARRAY_LIMIT else "c-array"
@@ -228,12 +242,24 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
     return CompileResult(out_dir, out_dir / "bin" / name, manifest)
 
 
+def tuned_summary(tuned) -> str:
+    """The autotune stage's one-line result."""
+    if not tuned:
+        return "no candidate built; profile defaults"
+    parts = []
+    if tuned["layout"] is not None:
+        parts.append(f"{tuned['layout']} layout, prefetch {tuned['prefetch_bytes']} B")
+    if tuned.get("lut_formats") is not None:
+        parts.append(f"LUT for {', '.join(tuned['lut_formats'])}" if tuned["lut_formats"] else "no LUT")
+    return ", ".join(parts) + (" (cached)" if tuned["cached"] else "")
+
+
 AUTOTUNE_MIN_BYTES = 1 << 20   # below this the weights sit in L1/L2 and any choice is as good
 
 
 def quantized_bytes(ir) -> int:
     """Bytes of the matrices whose layout and prefetch distance autotune measures."""
-    tunable = I16_FORMATS | TERNARY_I16_FORMATS
+    tunable = I16_FORMATS | TERNARY_I16_FORMATS | set(LUT_FORMATS)
     return sum(t.n_bytes for t in ir.tensors.values() if t.fmt in tunable and len(t.shape) == 2)
 
 
