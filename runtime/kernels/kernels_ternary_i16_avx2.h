@@ -3,8 +3,9 @@
  *
  * A 256-bit vector holds half of a 64-byte chunk: half h, int32 lane r is row 16s + 8h + r in the
  * chain of field s.  With 16 ymm registers a group goes in two passes, one per half, each keeping
- * 4 chains, 4 block sums and 4 accumulators live; the second pass re-reads the group's tiles from
- * L1/L2.  Field s is "& (3 << 2s)" (scale 4^s), except field 3, shifted down to 16 * code so a
+ * 4 integer chains and 4 float row sums live; the second pass re-reads the group's tiles from
+ * L1/L2.  The row sums are multiplied by the 8 row scales of their field once, at the end.
+ * Field s is "& (3 << 2s)" (scale 4^s), except field 3, shifted down to 16 * code so a
  * vpmaddubsw pair (2 * 32 * 127) can never saturate.  Float operations are those of the AVX-512
  * path in the same order, so both give the same results.
  */
@@ -51,15 +52,15 @@ EDGEC_ALWAYS_INLINE void edgec_ti16_avx2_prefetch(const uint8_t *p)
 }
 
 /* Half h of a group x one token over n_tiles tiles: out[16s + 8h + r], stored or added, rows < left. */
-EDGEC_ALWAYS_INLINE void edgec_ti16_avx2_half(float *out, const uint8_t *tiles, const edgec_ti16_xprep *xp,
-                                              const edgec_block_q8a *x, int n_tiles, int add, int left, int h)
+EDGEC_ALWAYS_INLINE void edgec_ti16_avx2_half(float *out, const uint8_t *scales, const uint8_t *tiles,
+                                              const edgec_ti16_xprep *xp, const edgec_block_q8a *x, int n_tiles,
+                                              int add, int left, int h)
 {
     __m256 acc[4];
 EDGEC_UNROLL
     for (int s = 0; s < 4; s++) acc[s] = _mm256_setzero_ps();
     for (int b = 0; b < n_tiles; b++) {
         const uint8_t *tile = tiles + (size_t)b * EDGEC_TI16_TILE;
-        __m256 t[4];
 EDGEC_UNROLL
         for (int a = 0; a < 2; a++) {
             const edgec_ti16_xprep *p = xp + 2 * b + a;
@@ -69,7 +70,7 @@ EDGEC_UNROLL
             for (int s = 0; s < 4; s++) ch[s] = _mm256_set1_epi32(p->seed[s]);
 EDGEC_UNROLL
             for (int i = 0; i < 8; i++) {
-                const uint8_t *chunk = tile + EDGEC_TI16_SCALES + 64 * (8 * a + i) + 32 * h;
+                const uint8_t *chunk = tile + 64 * (8 * a + i) + 32 * h;
                 if (h == 0 && i % 4 == 0) edgec_ti16_avx2_prefetch(chunk);
                 const __m256i v = _mm256_loadu_si256((const __m256i *)chunk);
                 const __m256i xi = _mm256_set1_epi32((int)edgec_load_u32(qs + 4 * i));
@@ -79,29 +80,28 @@ EDGEC_UNROLL
 EDGEC_UNROLL
             for (int s = 0; s < 4; s++) {
                 const __m256 f = _mm256_cvtepi32_ps(ch[s]), dx = _mm256_set1_ps(p->dx[s]);
-                t[s] = a == 0 ? _mm256_mul_ps(f, dx) : _mm256_fmadd_ps(f, dx, t[s]);
+                acc[s] = _mm256_fmadd_ps(f, dx, acc[s]);
             }
         }
-EDGEC_UNROLL
-        for (int s = 0; s < 4; s++)
-            acc[s] = _mm256_fmadd_ps(t[s], _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(tile + 32 * s + 16 * h))), acc[s]);
     }
 EDGEC_UNROLL
     for (int s = 0; s < 4; s++) {
         const int first = 16 * s + 8 * h, n = left - first < 8 ? left - first : 8;
         if (n <= 0) continue;
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(scales + 2 * first)));
         float v[8];
-        _mm256_storeu_ps(v, acc[s]);
+        _mm256_storeu_ps(v, _mm256_mul_ps(acc[s], d));
         for (int r = 0; r < n; r++) out[first + r] = add ? out[first + r] + v[r] : v[r];
     }
 }
 
 /* One group x one token (see edgec_ti16_avx512_group). */
-EDGEC_ALWAYS_INLINE void edgec_ti16_avx2_group(float *out, const uint8_t *tiles, const edgec_ti16_xprep *xp,
-                                               const edgec_block_q8a *x, int n_tiles, int add, int left)
+EDGEC_ALWAYS_INLINE void edgec_ti16_avx2_group(float *out, const uint8_t *scales, const uint8_t *tiles,
+                                               const edgec_ti16_xprep *xp, const edgec_block_q8a *x, int n_tiles,
+                                               int add, int left)
 {
-    edgec_ti16_avx2_half(out, tiles, xp, x, n_tiles, add, left, 0);
-    if (left > 8) edgec_ti16_avx2_half(out, tiles, xp, x, n_tiles, add, left, 1);
+    edgec_ti16_avx2_half(out, scales, tiles, xp, x, n_tiles, add, left, 0);
+    if (left > 8) edgec_ti16_avx2_half(out, scales, tiles, xp, x, n_tiles, add, left, 1);
 }
 
 #endif

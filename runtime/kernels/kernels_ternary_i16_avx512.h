@@ -5,9 +5,10 @@
  * 64-byte chunk: one load, four ANDs (one per field, no shifts: field s keeps its 4^s) and four
  * vpdpbusd against the broadcast activation dword.  A tile (64 rows x 64 columns) is 64 ANDs and
  * 64 vpdpbusd, and there is no horizontal reduction anywhere.
- * Per activation block and field: one convert and one FMA with d_x / 4^s; per tile and field one
- * fp16 convert of 16 d_w and one FMA.  Without VNNI field 3 is shifted down to 16 * code, so a
- * vpmaddubsw pair (2 * 32 * 127) can never saturate.
+ * Per activation block and field: one convert and one FMA with d_x / 4^s into the row sums; per
+ * group (and column slab) and field one fp16 convert of the 16 row scales and one multiply.
+ * Without VNNI field 3 is shifted down to 16 * code, so a vpmaddubsw pair (2 * 32 * 127) can
+ * never saturate.
  */
 #ifndef EDGEC_KERNELS_TERNARY_I16_AVX512_H
 #define EDGEC_KERNELS_TERNARY_I16_AVX512_H
@@ -76,16 +77,17 @@ EDGEC_ALWAYS_INLINE void edgec_ti16_avx512_prefetch(const uint8_t *p)
 }
 
 /* One group x one token over n_tiles tiles: out[16s + r] (= row 16s + r of the group) gets the
- * dot, or has it added (add: a later column slab); rows at or past `left` are not written. */
-EDGEC_ALWAYS_INLINE void edgec_ti16_avx512_group(float *out, const uint8_t *tiles, const edgec_ti16_xprep *xp,
-                                                 const edgec_block_q8a *x, int n_tiles, int add, int left)
+ * dot, or has it added (add: a later column slab); rows at or past `left` are not written.
+ * scales: the group's 64 fp16 row scales; tiles: the first tile of the slab. */
+EDGEC_ALWAYS_INLINE void edgec_ti16_avx512_group(float *out, const uint8_t *scales, const uint8_t *tiles,
+                                                 const edgec_ti16_xprep *xp, const edgec_block_q8a *x, int n_tiles,
+                                                 int add, int left)
 {
     __m512 acc[4];
 EDGEC_UNROLL
     for (int s = 0; s < 4; s++) acc[s] = _mm512_setzero_ps();
     for (int b = 0; b < n_tiles; b++) {
         const uint8_t *tile = tiles + (size_t)b * EDGEC_TI16_TILE;
-        __m512 t[4];
 EDGEC_UNROLL
         for (int a = 0; a < 2; a++) {
             const edgec_ti16_xprep *p = xp + 2 * b + a;
@@ -95,7 +97,7 @@ EDGEC_UNROLL
             for (int s = 0; s < 4; s++) ch[s] = _mm512_set1_epi32(p->seed[s]);
 EDGEC_UNROLL
             for (int i = 0; i < 8; i++) {
-                const uint8_t *chunk = tile + EDGEC_TI16_SCALES + 64 * (8 * a + i);
+                const uint8_t *chunk = tile + 64 * (8 * a + i);
                 if (i % 4 == 0) edgec_ti16_avx512_prefetch(chunk);   /* one line per 256 bytes: measured best */
                 __m512i v = _mm512_loadu_si512((const void *)chunk);
                 edgec_ti16_avx512_keep(&v);
@@ -106,19 +108,17 @@ EDGEC_UNROLL
 EDGEC_UNROLL
             for (int s = 0; s < 4; s++) {
                 const __m512 f = _mm512_cvtepi32_ps(ch[s]), dx = _mm512_set1_ps(p->dx[s]);
-                t[s] = a == 0 ? _mm512_mul_ps(f, dx) : _mm512_fmadd_ps(f, dx, t[s]);
+                acc[s] = _mm512_fmadd_ps(f, dx, acc[s]);
             }
         }
-        edgec_ti16_avx512_prefetch(tile);   /* the scale lines */
-EDGEC_UNROLL
-        for (int s = 0; s < 4; s++)
-            acc[s] = _mm512_fmadd_ps(t[s], _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(tile + 32 * s))), acc[s]);
     }
 EDGEC_UNROLL
     for (int s = 0; s < 4; s++) {
         const int n = left - 16 * s;
         if (n <= 0) break;
         const __mmask16 mask = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(scales + 32 * s)));
+        acc[s] = _mm512_mul_ps(acc[s], d);
         if (add) acc[s] = _mm512_add_ps(acc[s], _mm512_maskz_loadu_ps(mask, out + 16 * s));
         _mm512_mask_storeu_ps(out + 16 * s, mask, acc[s]);
     }

@@ -9,8 +9,9 @@
  *                                         every SIMD path gives the same bits)
  *      ./t --bench                       (times SmolLM2's shapes; not run by the tests)
  *
- * Weights are random codes and fp16 scales written as row-major tq2 by this file's own encoder and
- * tiled by this file's own tiler (the byte formula of docs/ternary.md, written out with loops).  The
+ * Weights are random codes and one random fp16 scale per row (what the tiles take), written as
+ * row-major tq2 by this file's own encoder and tiled by this file's own tiler (the byte formula of
+ * docs/ternary.md, written out with loops).  The
  * results are checked against a double-precision sum over this file's own decoding, exactly (d = 1)
  * at the int16 edges, against the row-major scalar kernel bit for bit (scalar path), and for
  * stray writes outside the rows a call owns.
@@ -34,38 +35,44 @@ static void encode_rowmajor(const uint8_t *codes, const uint16_t *d, int rows, i
         }
 }
 
-static size_t tiled_bytes(int rows, int n) { return (size_t)((rows + 63) / 64) * (n / 64) * 1152; }
+static size_t group_bytes(int n) { return 128 + (size_t)(n / 64) * 1024; }
+static size_t tiled_bytes(int rows, int n) { return (size_t)((rows + 63) / 64) * group_bytes(n); }
 
-/* Row-major tq2 -> tiles: tile (G, b) at (G*nb + b)*1152; row j = 16s + r of the group has its fp16 d at
- * 2j and the code of its column 4i + k in bits 2s of byte 128 + 64i + 4r + k; padding rows d = 0, code 1. */
+/* Row-major tq2 (one d per row: its first block's) -> tiles: group G at G*(128 + nb*1024) starts with
+ * the fp16 d of its row j at 2j, then tile b at 128 + 1024b; row j = 16s + r has the code of its column
+ * 4i + k in bits 2s of the tile's byte 64i + 4r + k; padding rows d = 0, code 1. */
 static void tile_matrix(const uint8_t *rowmajor, int rows, int n, uint8_t *dst)
 {
     const int nb = n / 64, groups = (rows + 63) / 64;
-    for (int G = 0; G < groups; G++)
-        for (int b = 0; b < nb; b++) {
-            uint8_t *tile = dst + ((size_t)G * nb + b) * 1152;
-            memset(tile, 0, 1152);
-            for (int j = 0; j < 64; j++) {
-                const int row = 64 * G + j, s = j / 16, r = j % 16;
-                const uint8_t *blk = row < rows ? rowmajor + ((size_t)row * nb + b) * 18 : NULL;
-                tile[2 * j] = blk ? blk[0] : 0;
-                tile[2 * j + 1] = blk ? blk[1] : 0;
+    for (int G = 0; G < groups; G++) {
+        uint8_t *group = dst + (size_t)G * group_bytes(n);
+        memset(group, 0, group_bytes(n));
+        for (int j = 0; j < 64; j++) {
+            const int row = 64 * G + j, s = j / 16, r = j % 16;
+            const uint8_t *first = row < rows ? rowmajor + (size_t)row * nb * 18 : NULL;
+            group[2 * j] = first ? first[0] : 0;
+            group[2 * j + 1] = first ? first[1] : 0;
+            for (int b = 0; b < nb; b++) {
+                const uint8_t *blk = first ? first + (size_t)b * 18 : NULL;
+                uint8_t *tile = group + 128 + (size_t)b * 1024;
                 for (int c = 0; c < 64; c++) {
                     int code = blk ? (blk[2 + c % 16] >> (2 * (c / 16))) & 3 : 1;
-                    tile[128 + 64 * (c / 4) + 4 * r + c % 4] |= (uint8_t)(code << (2 * s));
+                    tile[64 * (c / 4) + 4 * r + c % 4] |= (uint8_t)(code << (2 * s));
                 }
             }
         }
+    }
 }
 
-/* Random codes (some blocks mostly zero) and scales; wd = the weights in double. */
+/* Random codes (some blocks mostly zero) and one scale per row, written into each of its blocks;
+ * wd = the weights in double. */
 static void make_weights(uint8_t *codes, uint16_t *d, double *wd, int rows, int n)
 {
     const int nb = n / 64;
-    for (int r = 0; r < rows; r++)
+    for (int r = 0; r < rows; r++) {
+        const uint16_t h = random_half_scale();
         for (int b = 0; b < nb; b++) {
             int zero_share = (int)(rng_u64() % 3);
-            uint16_t h = random_half_scale();
             d[(size_t)r * nb + b] = h;
             for (int j = 0; j < 64; j++) {
                 uint64_t u = rng_u64() % 100;
@@ -74,6 +81,7 @@ static void make_weights(uint8_t *codes, uint16_t *d, double *wd, int rows, int 
                 wd[(size_t)r * n + 64 * b + j] = ref_half(h) * (c - 1);
             }
         }
+    }
 }
 
 /* ---- matmul against the double reference --------------------------------------------- */
@@ -101,9 +109,11 @@ static void test_shape(int rows, int n, int n_tok)
     random_activations(xf, xq, n, n_tok);
     ref_matmul_q8a(wd, xq, rows, n, n_tok, ref, mag);
 
-    /* quarter ranges: all; two halves as two threads would get them; one that starts mid-group */
-    int half = quarters / 2, ranges[4][2] = {{0, quarters}, {0, half}, {half, quarters}, {1, quarters + 9}};
-    for (int k = 0; k < 4; k++) {
+    /* quarter ranges: all; two halves and the first of three thirds as threads would get them; one
+     * that starts mid-group */
+    int half = quarters / 2, third = quarters / 3,
+        ranges[6][2] = {{0, quarters}, {0, half}, {half, quarters}, {third, 2 * third}, {2 * third, quarters}, {1, quarters + 9}};
+    for (int k = 0; k < 6; k++) {
         const int g0 = ranges[k][0], g1 = ranges[k][1];
         /* the rows this call owns: groups G with 4G in [g0, g1) */
         const int r0 = 64 * ((g0 + 3) / 4), r1raw = 64 * ((g1 + 3) / 4), r1 = r1raw < rows ? r1raw : rows;
@@ -139,7 +149,7 @@ static void test_shape(int rows, int n, int n_tok)
 static void test_exact_extremes(void)
 {
     enum { ROWS = 64, N = 256 };
-    uint8_t codes[ROWS * N], rm[ROWS * N / 64 * 18], tiles[N / 64 * 1152];
+    uint8_t codes[ROWS * N], rm[ROWS * N / 64 * 18], tiles[128 + N / 64 * 1024];
     uint16_t d[ROWS * N / 64];
     edgec_block_q8a xq[N / 32];
     for (int b = 0; b < N / 32; b++) {
@@ -170,20 +180,30 @@ static void test_exact_extremes(void)
     check(!bad, "exact integer sums: %d of %d rows wrong (%s or scalar)", bad, ROWS, EDGEC_TERNARY_I16_ISA);
 }
 
-/* One tile by hand: row 37 (field 2, lane 5), column 13 with code 2 lives in chunk 3, byte 4*5+1, bits 4-5. */
+/* One group of two tiles by hand: row 37 (field 2, lane 5) has d at bytes 74-75; its column 64 + 13
+ * (tile 1, column 13) with code 2 lives in tile 1's chunk 3, byte 4*5+1, bits 4-5: group byte
+ * 128 + 1024 + 192 + 21. */
 static void test_layout_by_hand(void)
 {
-    uint8_t tile[1152];
-    memset(tile, 0, sizeof tile);
-    for (int j = 0; j < 64; j++)
-        for (int c = 0; c < 64; c++) tile[128 + 64 * (c / 4) + 4 * (j % 16) + c % 4] |= (uint8_t)(1 << (2 * (j / 16)));
-    wr16(tile + 2 * 37, 0x4000); /* d = 2 for row 37 */
-    tile[128 + 64 * 3 + 4 * 5 + 1] = (uint8_t)((tile[128 + 64 * 3 + 4 * 5 + 1] & ~0x30) | 0x20);
-    float row[64];
-    edgec_get_row_i16_tq2(row, tile, 37, 64);
+    uint8_t group[128 + 2 * 1024];
+    memset(group, 0, sizeof group);
+    for (int i = 128; i < (int)sizeof group; i++) group[i] = 0x55;   /* every code 1 */
+    wr16(group + 2 * 37, 0x4000); /* d = 2 for row 37 */
+    group[128 + 1024 + 64 * 3 + 4 * 5 + 1] = (uint8_t)((0x55 & ~0x30) | 0x20);
+    float row[128];
+    edgec_get_row_i16_tq2(row, group, 37, 128);
     int bad = 0;
-    for (int c = 0; c < 64; c++) bad += row[c] != (c == 13 ? 2.0f : 0.0f);
-    check(!bad, "hand-made tile: row 37 should be 2 at column 13 and 0 elsewhere (%d wrong)", bad);
+    for (int c = 0; c < 128; c++) bad += row[c] != (c == 64 + 13 ? 2.0f : 0.0f);
+    check(!bad, "hand-made group: row 37 should be 2 at column 77 and 0 elsewhere (%d wrong)", bad);
+    edgec_block_q8a x[4];
+    memset(x, 0, sizeof x);
+    for (int b = 0; b < 4; b++) x[b].d = 0.5f;
+    x[2].qs[13] = 3;   /* column 77 */
+    float out[64];
+    edgec_matmul_i16_tq2(out, 64, group, 0, 4, 64, x, 1, 128);
+    bad = 0;
+    for (int j = 0; j < 64; j++) bad += out[j] != (j == 37 ? 3.0f : 0.0f);   /* 2 * 3 * 0.5 */
+    check(!bad, "hand-made group: matmul should give 3 in row 37 and 0 elsewhere (%d wrong, %s)", bad, EDGEC_TERNARY_I16_ISA);
 }
 
 static void test_all(void)
