@@ -60,7 +60,6 @@ def plan_arena(cfg: ModelConfig, max_ctx: int, max_batch: int, kv_cache: str = "
         ("xq", B * ((widest + 31) // 32) * Q8A_BLOCK_BYTES, f"int8 activations [{B}][{(widest + 31) // 32}] q8a blocks"),
         *([("lut", lut_table_bytes(widest, B), f"LUT kernel tables of [{B}] activation vectors of up to {widest}")]
           if lut else []),
-        ("scores", cfg.n_heads * max_ctx * f, f"attention scores [{cfg.n_heads}][{max_ctx}] f32"),
         ("logits", cfg.vocab_size * f, f"logits of the last token [{cfg.vocab_size}] f32"),
         ("key_cache", cfg.n_layers * max_ctx * kv_dim * kv_el, f"K cache {kv_shape}"),
         ("value_cache", cfg.n_layers * max_ctx * kv_dim * kv_el, f"V cache {kv_shape}"),

@@ -432,6 +432,33 @@ static inline void edgec_avx2_softmax(float *x, int n)
     for (; i < n; i++) x[i] *= inv;
 }
 
+/* max of x[0..n), n >= 1. */
+static inline float edgec_avx2_max_f32(const float *x, int n)
+{
+    __m256 mx = _mm256_set1_ps(x[0]);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(x + i));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    float m = _mm_cvtss_f32(h);
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+/* x = exp(x - m) in place for a block of scores (m >= every x: the running max); returns their sum. */
+static inline float edgec_avx2_exp_sum(float *x, int n, float m)
+{
+    __m256 mv = _mm256_set1_ps(m), sum8 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = edgec_avx2_exp(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv));
+        _mm256_storeu_ps(x + i, e);
+        sum8 = _mm256_add_ps(sum8, e);
+    }
+    return edgec_avx2_hsum(sum8) + edgec_scalar_exp_sum(x + i, n - i, m);
+}
+
 /* gate = silu(gate) * up, silu(g) = g / (1 + exp(-g)). */
 static inline void edgec_avx2_swiglu(float *gate, const float *up, int n)
 {

@@ -435,6 +435,30 @@ static inline void edgec_avx512_softmax(float *x, int n)
     }
 }
 
+/* max of x[0..n), n >= 1. */
+static inline float edgec_avx512_max_f32(const float *x, int n)
+{
+    __m512 mx = _mm512_set1_ps(x[0]);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 k = edgec_avx512_first(n - i);
+        mx = _mm512_mask_max_ps(mx, k, mx, _mm512_maskz_loadu_ps(k, x + i));
+    }
+    return _mm512_reduce_max_ps(mx);
+}
+
+/* x = exp(x - m) in place for a block of scores (m >= every x: the running max); returns their sum. */
+static inline float edgec_avx512_exp_sum(float *x, int n, float m)
+{
+    __m512 mv = _mm512_set1_ps(m), sum = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 k = edgec_avx512_first(n - i);
+        __m512 e = _mm512_maskz_mov_ps(k, edgec_avx512_exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), mv)));
+        _mm512_mask_storeu_ps(x + i, k, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    return _mm512_reduce_add_ps(sum);
+}
+
 /* gate = silu(gate) * up, silu(g) = g / (1 + exp(-g)). */
 static inline void edgec_avx512_swiglu(float *gate, const float *up, int n)
 {

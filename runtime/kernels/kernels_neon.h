@@ -460,6 +460,30 @@ static inline void edgec_neon_softmax(float *x, int n)
     for (; i < n; i++) x[i] *= inv;
 }
 
+/* max of x[0..n), n >= 1. */
+static inline float edgec_neon_max_f32(const float *x, int n)
+{
+    float32x4_t mx = vdupq_n_f32(x[0]);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) mx = vmaxq_f32(mx, vld1q_f32(x + i));
+    float m = vmaxvq_f32(mx);
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+/* x = exp(x - m) in place for a block of scores (m >= every x: the running max); returns their sum. */
+static inline float edgec_neon_exp_sum(float *x, int n, float m)
+{
+    float32x4_t mv = vdupq_n_f32(m), sum4 = vdupq_n_f32(0.0f);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t e = edgec_neon_exp(vsubq_f32(vld1q_f32(x + i), mv));
+        vst1q_f32(x + i, e);
+        sum4 = vaddq_f32(sum4, e);
+    }
+    return vaddvq_f32(sum4) + edgec_scalar_exp_sum(x + i, n - i, m);
+}
+
 /* gate = silu(gate) * up, silu(g) = g / (1 + exp(-g)). */
 static inline void edgec_neon_swiglu(float *gate, const float *up, int n)
 {

@@ -313,6 +313,30 @@ static inline void edgec_scalar_softmax(float *x, int n)
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
+/* max of x[0..n), n >= 1 (four chains: no compare waits on the one before). */
+static inline float edgec_scalar_max_f32(const float *x, int n)
+{
+    float m[4] = {x[0], x[0], x[0], x[0]};
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int j = 0; j < 4; j++) m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
+    for (; i < n; i++) m[0] = x[i] > m[0] ? x[i] : m[0];
+    m[0] = m[1] > m[0] ? m[1] : m[0];
+    m[2] = m[3] > m[2] ? m[3] : m[2];
+    return m[2] > m[0] ? m[2] : m[0];
+}
+
+/* x = exp(x - m) in place for a block of scores (m >= every x: the running max); returns their sum. */
+static inline float edgec_scalar_exp_sum(float *x, int n, float m)
+{
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = edgec_expf_c(x[i] - m);
+        sum += x[i];
+    }
+    return sum;
+}
+
 /* gate = silu(gate) * up, silu(g) = g / (1 + exp(-g)). */
 static inline void edgec_scalar_swiglu(float *gate, const float *up, int n)
 {
