@@ -210,3 +210,10 @@ def test_autotune_records_lut_choice_and_caches_it(tmp_path, monkeypatch):
     assert set(first["gbs"]) == {"lut:q3", "dot:q3"} and all(v > 0 for v in first["gbs"].values())
     assert first["weight_bytes"] == sum(t.n_bytes for t in ir.tensors.values() if t.fmt == "q3")
     assert os.path.isfile(tmp_path / "cache" / "edgec" / "autotune.json")
+
+
+def test_q4_formats_are_not_lut_candidates(tmp_path):
+    """A Q4_1 model gets no LUT bench: its LUT kernels lose in every measured setting (autotune.py)."""
+    ir = tiny_ir(tmp_path, "q4_1", "q8_0")
+    assert A.lut_matrices(ir, load_target("host"), "i16") == []
+    assert {m["fmt"] for m in A.lut_matrices(tiny_ir(tmp_path, "tq2", "tq2"), load_target("host"), "i16")} == {"tq2"}

@@ -149,8 +149,8 @@ def test_autotune_is_recorded_and_cached(tmp_path):
     finally:
         del os.environ["XDG_CACHE_HOME"]
     assert first and not first["cached"] and second["cached"]
-    assert set(first["gbs"]) == {"rowmajor:0", "i16:0", "i16:256", "i16:512", "i16:1024", "lut:q4_1", "dot:q4_1"}
-    assert first["lut_formats"] in ([], ["q4_1"]) and second["lut_formats"] == first["lut_formats"]
+    assert set(first["gbs"]) == {"rowmajor:0", "i16:0", "i16:256", "i16:512", "i16:1024"}   # q4_1: no LUT candidate
+    assert first["lut_formats"] is None and second["lut_formats"] is None
     assert first["layout"] in ("rowmajor", "i16") and all(v > 0 for v in first["gbs"].values())
     assert (first["layout"], first["prefetch_bytes"]) == (second["layout"], second["prefetch_bytes"])
     assert (env_cache / "edgec" / "autotune.json").is_file()
