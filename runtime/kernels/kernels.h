@@ -76,8 +76,12 @@ static inline void edgec_rmsnorm(float *out, const float *x, const float *w, int
 static inline float edgec_dot_f32(const float *a, const float *b, int n) { return EDGEC_KERNEL(dot_f32)(a, b, n); }
 /* y += a*x */
 static inline void edgec_axpy_f32(float *y, float a, const float *x, int n) { EDGEC_KERNEL(axpy_f32)(y, a, x, n); }
-/* In place, max-subtracted. */
-static inline void edgec_softmax(float *x, int n) { EDGEC_KERNEL(softmax)(x, n); }
+/* x = exp(x - max) / sum, in place: the blocks of the fused attention's online softmax, done once over all of x. */
+static inline void edgec_softmax(float *x, int n)
+{
+    const float inv = 1.0f / EDGEC_KERNEL(exp_sum)(x, n, EDGEC_KERNEL(max_f32)(x, n));
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}
 /* gate = silu(gate) * up */
 static inline void edgec_swiglu(float *gate, const float *up, int n) { EDGEC_KERNEL(swiglu)(gate, up, n); }
 /* y += x */

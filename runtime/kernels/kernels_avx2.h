@@ -409,29 +409,6 @@ static inline void edgec_avx2_add_f32(float *y, const float *x, int n)
     edgec_scalar_add_f32(y + i, x + i, n - i);
 }
 
-/* x = exp(x - max) / sum, in place. */
-static inline void edgec_avx2_softmax(float *x, int n)
-{
-    float mx = x[0];
-    for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-    __m256 maxv = _mm256_set1_ps(mx), sum8 = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 e = edgec_avx2_exp(_mm256_sub_ps(_mm256_loadu_ps(x + i), maxv));
-        _mm256_storeu_ps(x + i, e);
-        sum8 = _mm256_add_ps(sum8, e);
-    }
-    float sum = edgec_avx2_hsum(sum8);
-    for (int k = i; k < n; k++) {
-        x[k] = edgec_expf_c(x[k] - mx);
-        sum += x[k];
-    }
-    float inv = 1.0f / sum;
-    __m256 iv = _mm256_set1_ps(inv);
-    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), iv));
-    for (; i < n; i++) x[i] *= inv;
-}
-
 /* max of x[0..n), n >= 1. */
 static inline float edgec_avx2_max_f32(const float *x, int n)
 {

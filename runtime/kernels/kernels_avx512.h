@@ -415,26 +415,6 @@ static inline void edgec_avx512_add_f32(float *y, const float *x, int n)
     }
 }
 
-/* x = exp(x - max) / sum, in place. */
-static inline void edgec_avx512_softmax(float *x, int n)
-{
-    __m512 mx = _mm512_set1_ps(x[0]);
-    for (int i = 0; i < n; i += 16) mx = _mm512_mask_max_ps(mx, edgec_avx512_first(n - i), mx, _mm512_maskz_loadu_ps(edgec_avx512_first(n - i), x + i));
-    __m512 maxv = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
-    __m512 sum = _mm512_setzero_ps();
-    for (int i = 0; i < n; i += 16) {
-        __mmask16 m = edgec_avx512_first(n - i);
-        __m512 e = _mm512_maskz_mov_ps(m, edgec_avx512_exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), maxv)));
-        _mm512_mask_storeu_ps(x + i, m, e);
-        sum = _mm512_add_ps(sum, e);
-    }
-    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
-    for (int i = 0; i < n; i += 16) {
-        __mmask16 m = edgec_avx512_first(n - i);
-        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv));
-    }
-}
-
 /* max of x[0..n), n >= 1. */
 static inline float edgec_avx512_max_f32(const float *x, int n)
 {

@@ -437,29 +437,6 @@ static inline void edgec_neon_add_f32(float *y, const float *x, int n)
     edgec_scalar_add_f32(y + i, x + i, n - i);
 }
 
-/* x = exp(x - max) / sum, in place. */
-static inline void edgec_neon_softmax(float *x, int n)
-{
-    float mx = x[0];
-    for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-    float32x4_t maxv = vdupq_n_f32(mx), sum4 = vdupq_n_f32(0.0f);
-    int i = 0;
-    for (; i + 4 <= n; i += 4) {
-        float32x4_t e = edgec_neon_exp(vsubq_f32(vld1q_f32(x + i), maxv));
-        vst1q_f32(x + i, e);
-        sum4 = vaddq_f32(sum4, e);
-    }
-    float sum = vaddvq_f32(sum4);
-    for (int k = i; k < n; k++) {
-        x[k] = edgec_expf_c(x[k] - mx);
-        sum += x[k];
-    }
-    float inv = 1.0f / sum;
-    float32x4_t iv = vdupq_n_f32(inv);
-    for (i = 0; i + 4 <= n; i += 4) vst1q_f32(x + i, vmulq_f32(vld1q_f32(x + i), iv));
-    for (; i < n; i++) x[i] *= inv;
-}
-
 /* max of x[0..n), n >= 1. */
 static inline float edgec_neon_max_f32(const float *x, int n)
 {

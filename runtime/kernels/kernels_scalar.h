@@ -299,20 +299,6 @@ static inline void edgec_scalar_add_f32(float *y, const float *x, int n)
     for (int i = 0; i < n; i++) y[i] += x[i];
 }
 
-/* x = exp(x - max) / sum, in place. */
-static inline void edgec_scalar_softmax(float *x, int n)
-{
-    float mx = x[0];
-    for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) {
-        x[i] = edgec_expf_c(x[i] - mx);
-        sum += x[i];
-    }
-    float inv = 1.0f / sum;
-    for (int i = 0; i < n; i++) x[i] *= inv;
-}
-
 /* max of x[0..n), n >= 1 (four chains: no compare waits on the one before). */
 static inline float edgec_scalar_max_f32(const float *x, int n)
 {
