@@ -2,6 +2,7 @@
 path a compiler selects for a set of flags (from its predefined macros, as the headers decide)."""
 from __future__ import annotations
 
+import platform
 import re
 import subprocess
 from pathlib import Path
@@ -18,6 +19,18 @@ def cpu_flags() -> set[str]:
         return set()
     match = re.search(r"^flags\s*:\s*(.*)$", text, re.M)
     return set(match.group(1).split()) if match else set()
+
+
+def runnable_builds(x86: dict, neon: dict) -> dict:
+    """The builds this machine can run, named "...avx2..." / "...avx512..." / "...scalar...": on x86 the
+    NEON ones (qemu; the slowest, so first) and the x86 ones its CPU supports; elsewhere NEON and scalar."""
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return neon | {k: v for k, v in x86.items() if "scalar" in k}
+    flags = cpu_flags()
+    keep = {k: v for k, v in x86.items()
+            if ("avx2" not in k or {"avx2", "fma", "f16c"} <= flags)
+            and ("avx512" not in k or {"avx512f", "avx512bw"} <= flags)}
+    return neon | keep
 
 
 def predefined_macros(compiler: str, flags: list[str]) -> set[str]:

@@ -11,7 +11,6 @@ through the KV cache).
 from __future__ import annotations
 
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ import pytest
 from conftest import compile_artifact
 from edgec.memory_plan import plan_arena
 from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
-from kernel_builds import AVX2_FLAGS, SANITIZE, cpu_flags, kernel_isa
+from kernel_builds import AVX2_FLAGS, SANITIZE, kernel_isa, runnable_builds
 from neon_runs import build_static, check_output, require_tools
 from test_kernels_neon import CROSS_GCC, QEMU
 
@@ -51,17 +50,7 @@ NEON_BUILDS = {
 }
 
 
-def _builds() -> dict:
-    if platform.machine() not in ("x86_64", "AMD64"):
-        return {k: v for k, v in X86_BUILDS.items() if "scalar" in k}
-    flags = cpu_flags()
-    keep = {k: v for k, v in X86_BUILDS.items()
-            if ("avx2" not in k or {"avx2", "fma", "f16c"} <= flags)
-            and ("avx512" not in k or {"avx512f", "avx512bw"} <= flags)}
-    return NEON_BUILDS | keep   # the slowest runs (qemu) start first
-
-
-BUILDS = _builds()
+BUILDS = runnable_builds(X86_BUILDS, NEON_BUILDS)
 
 
 def _build_and_run(exe: Path, compiler: str, flags: list[str], prefix: list[str]):

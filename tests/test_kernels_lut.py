@@ -9,7 +9,6 @@ tiler and the C row lookup.
 from __future__ import annotations
 
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ from edgec.block_formats import dequantize, quantize
 from edgec.errors import EdgecError
 from edgec.lut_layout import (BLOCKS, LUT_FORMATS, TABLE_BYTES_PER_VALUE_MAX, lut_bytes, lut_get_row,
                               lut_table_bytes, to_lut_layout)
-from kernel_builds import cpu_flags, kernel_isa
+from kernel_builds import kernel_isa, runnable_builds
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "tests" / "c" / "test_kernels_lut.c"
@@ -53,17 +52,7 @@ NEON_BUILDS = {
 
 
 
-def _builds() -> dict:
-    if platform.machine() not in ("x86_64", "AMD64"):
-        return NEON_BUILDS | {k: v for k, v in X86_BUILDS.items() if "scalar" in k}
-    flags = cpu_flags()
-    keep = {k: v for k, v in X86_BUILDS.items()
-            if ("avx2" not in k or {"avx2", "fma", "f16c"} <= flags)
-            and ("avx512" not in k or {"avx512f", "avx512bw"} <= flags)}
-    return NEON_BUILDS | keep   # the slowest run (qemu) starts first
-
-
-BUILDS = _builds()
+BUILDS = runnable_builds(X86_BUILDS, NEON_BUILDS)
 
 
 def expected_isa(compiler: str, flags: list[str]) -> str:
