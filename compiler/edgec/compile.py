@@ -163,13 +163,8 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
     tune = target.autotune and opts.autotune and opts.build
 
     prog.stage("planning memory and weight layout")
-    plans = plan_all(ir, target)
-    layout = plan_layout(ir, max_ctx, {n: p.layout for n, p in plans.items()})
-    arena = plan_arena(cfg, max_ctx, default_max_batch(max_ctx), opts.kv_cache,
-                       lut=any(p.layout == "lut" for p in plans.values()))
     tok_blob = build_tokenizer_blob(ir.tokenizer, chat=chat_format_or_none(ir))
-    need = memory_needed(layout.total_bytes, arena.total_bytes, len(tok_blob))
-    check_fits(target, need, layout.total_bytes, arena.kv_cache_bytes, max_ctx)
+    layout, arena, need = plan_memory(ir, target, max_ctx, opts.kv_cache, len(tok_blob))
     prog.end_stage(f"weights {layout.total_bytes / 2**20:.1f} MiB, arena {arena.total_bytes / 2**20:.1f} MiB")
 
     tuned = None
@@ -184,12 +179,7 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
                     target.weight_layout, target.prefetch_bytes = tuned["layout"], tuned["prefetch_bytes"]
                 if tuned.get("lut_formats") is not None:
                     target.lut_formats = list(tuned["lut_formats"])
-                plans = plan_all(ir, target)
-                layout = plan_layout(ir, max_ctx, {n: p.layout for n, p in plans.items()})
-                arena = plan_arena(cfg, max_ctx, default_max_batch(max_ctx), opts.kv_cache,
-                                   lut=any(p.layout == "lut" for p in plans.values()))
-                need = memory_needed(layout.total_bytes, arena.total_bytes, len(tok_blob))
-                check_fits(target, need, layout.total_bytes, arena.kv_cache_bytes, max_ctx)
+                layout, arena, need = plan_memory(ir, target, max_ctx, opts.kv_cache, len(tok_blob))
             prog.end_stage(tuned_summary(tuned))
     embed = target.weights_embed
     if embed == "auto":
@@ -240,6 +230,17 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
     if opts.build and not opts.quiet:
         print_summary(prog, manifest, out_dir, name)
     return CompileResult(out_dir, out_dir / "bin" / name, manifest)
+
+
+def plan_memory(ir, target: Target, max_ctx: int, kv_cache: str, tok_bytes: int) -> tuple:
+    """(weights layout, arena, bytes needed) for the target's kernel choices; refuses a model that does not fit."""
+    plans = plan_all(ir, target)
+    layout = plan_layout(ir, max_ctx, {n: p.layout for n, p in plans.items()})
+    arena = plan_arena(ir.config, max_ctx, default_max_batch(max_ctx), kv_cache,
+                       lut=any(p.layout == "lut" for p in plans.values()))
+    need = memory_needed(layout.total_bytes, arena.total_bytes, tok_bytes)
+    check_fits(target, need, layout.total_bytes, arena.kv_cache_bytes, max_ctx)
+    return layout, arena, need
 
 
 def tuned_summary(tuned) -> str:
