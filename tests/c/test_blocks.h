@@ -227,6 +227,46 @@ static inline range_errors compare_rows(const float *out, const float *out_scala
     return e;
 }
 
+/* A row-major kernel pair and its row lookup, as kernels.h declares them. */
+typedef void (*rowmajor_matmul_fn)(float *, int, const void *, int, int, const edgec_block_q8a *, int, int);
+typedef void (*rowmajor_get_row_fn)(float *, const void *, int, int);
+
+/* The row-major kernel check the format tests share: rows x n weights w (decoded exactly as wd), random
+ * activations; matmul and its scalar twin over three row ranges (all, inner, an odd thread-like slice)
+ * against the double reference, then get_row against wd exactly.  isa names the SIMD path in messages. */
+static inline void check_rowmajor_kernels(const char *name, const char *isa, rowmajor_matmul_fn mm, rowmajor_matmul_fn mm_scalar,
+                                          rowmajor_get_row_fn get_row, const uint8_t *w, const double *wd, int rows, int n, int n_tok)
+{
+    const int ldo = rows + 5, nb = n / 32;
+    float *xf = malloc(sizeof(float) * (size_t)n * n_tok);
+    edgec_block_q8a *xq = malloc(sizeof(edgec_block_q8a) * (size_t)nb * n_tok);
+    double *ref = malloc(sizeof(double) * (size_t)rows * n_tok), *mag = malloc(sizeof(double) * (size_t)rows * n_tok);
+    float *out = malloc(sizeof(float) * (size_t)ldo * n_tok), *out_scalar = malloc(sizeof(float) * (size_t)ldo * n_tok);
+    float *row = malloc(sizeof(float) * (size_t)n);
+
+    random_activations(xf, xq, n, n_tok);
+    ref_matmul_q8a(wd, xq, rows, n, n_tok, ref, mag);
+    int ranges[3][2] = {{0, rows}, {1, rows - 1}, {3, rows > 9 ? 9 : rows}};
+    for (int k = 0; k < 3; k++) {
+        int r0 = ranges[k][0], r1 = ranges[k][1];
+        if (r0 >= r1) continue;
+        for (size_t i = 0; i < (size_t)ldo * n_tok; i++) out[i] = out_scalar[i] = POISON;
+        mm(out, ldo, w, r0, r1, xq, n_tok, n);
+        mm_scalar(out_scalar, ldo, w, r0, r1, xq, n_tok, n);
+        range_errors e = compare_rows(out, out_scalar, ldo, ref, mag, rows, r0, r1, n_tok);
+        check(!e.bad && !e.bad_scalar && !e.stray, "matmul %s n=%d rows=%d n_tok=%d r=[%d,%d): %d wrong (%s), %d wrong (scalar), %d stray writes, worst err/tol %.3g",
+              name, n, rows, n_tok, r0, r1, e.bad, isa, e.bad_scalar, e.stray, e.worst);
+    }
+
+    int bad_rows = 0;   /* d * code is exact in float */
+    for (int r = 0; r < rows; r++) {
+        get_row(row, w, r, n);
+        for (int j = 0; j < n; j++) bad_rows += row[j] != (float)wd[(size_t)r * n + j];
+    }
+    check(!bad_rows, "get_row %s n=%d rows=%d: %d values differ from the reference decoding", name, n, rows, bad_rows);
+    free(xf); free(xq); free(ref); free(mag); free(out); free(out_scalar); free(row);
+}
+
 /* ---- time and files ----------------------------------------------------------------------------- */
 
 /* Monotonic seconds, for the --bench modes. */

@@ -20,15 +20,13 @@
 
 /* ---- the formats: this test's encoder (codes -> bytes) and decoder (bytes -> codes) ------- */
 
-typedef void (*matmul_fn)(float *, int, const void *, int, int, const edgec_block_q8a *, int, int);
-typedef void (*get_row_fn)(float *, const void *, int, int);
 
 typedef struct {
     const char *name;
     int bits;         /* 2 or 3 */
     int block_bytes;
-    matmul_fn mm, mm_scalar;
-    get_row_fn get_row;
+    rowmajor_matmul_fn mm, mm_scalar;
+    rowmajor_get_row_fn get_row;
 } format;
 
 static const format formats[] = {
@@ -90,42 +88,12 @@ static void make_weights(const format *f, uint8_t *w, double *wd, int rows, int 
 static void test_matmul_shape(const format *f, int n, int rows, int n_tok)
 {
     const size_t rb = (size_t)n / 32 * f->block_bytes;
-    const int ldo = rows + 5, nb = n / 32;
     uint8_t *wbuf = malloc(rows * rb + 8);
     uint8_t *w = wbuf + 3; /* rows at odd addresses: kernels must not assume alignment */
     double *wd = malloc(sizeof(double) * (size_t)rows * n);
-    float *xf = malloc(sizeof(float) * (size_t)n * n_tok);
-    edgec_block_q8a *xq = malloc(sizeof(edgec_block_q8a) * (size_t)nb * n_tok);
-    double *ref = malloc(sizeof(double) * (size_t)rows * n_tok), *mag = malloc(sizeof(double) * (size_t)rows * n_tok);
-    float *out = malloc(sizeof(float) * (size_t)ldo * n_tok), *out_scalar = malloc(sizeof(float) * (size_t)ldo * n_tok);
-    float *row = malloc(sizeof(float) * (size_t)n);
-
     make_weights(f, w, wd, rows, n);
-    random_activations(xf, xq, n, n_tok);
-    ref_matmul_q8a(wd, xq, rows, n, n_tok, ref, mag);
-
-    /* row ranges: all, an inner range, and an odd-offset range (as a thread's slice would be) */
-    int ranges[3][2] = {{0, rows}, {1, rows - 1}, {3, rows > 9 ? 9 : rows}};
-    for (int k = 0; k < 3; k++) {
-        int r0 = ranges[k][0], r1 = ranges[k][1];
-        if (r0 >= r1) continue;
-        for (size_t i = 0; i < (size_t)ldo * n_tok; i++) out[i] = out_scalar[i] = POISON;
-        f->mm(out, ldo, w, r0, r1, xq, n_tok, n);
-        f->mm_scalar(out_scalar, ldo, w, r0, r1, xq, n_tok, n);
-        range_errors e = compare_rows(out, out_scalar, ldo, ref, mag, rows, r0, r1, n_tok);
-        check(!e.bad && !e.bad_scalar && !e.stray, "matmul %s n=%d rows=%d n_tok=%d r=[%d,%d): %d wrong (%s), %d wrong (scalar), %d stray writes, worst err/tol %.3g",
-              f->name, n, rows, n_tok, r0, r1, e.bad, EDGEC_LOWBIT_ISA, e.bad_scalar, e.stray, e.worst);
-    }
-
-    /* get_row (embedding lookup) vs the reference decoder, exactly (d*q is exact in float) */
-    int bad_rows = 0;
-    for (int r = 0; r < rows; r++) {
-        f->get_row(row, w, r, n);
-        for (int j = 0; j < n; j++) bad_rows += row[j] != (float)wd[(size_t)r * n + j];
-    }
-    check(!bad_rows, "get_row %s n=%d rows=%d: %d values differ from the reference decoding", f->name, n, rows, bad_rows);
-
-    free(wbuf); free(wd); free(xf); free(xq); free(ref); free(mag); free(out); free(out_scalar); free(row);
+    check_rowmajor_kernels(f->name, EDGEC_LOWBIT_ISA, f->mm, f->mm_scalar, f->get_row, w, wd, rows, n, n_tok);
+    free(wbuf); free(wd);
 }
 
 static void test_matmul(void)
