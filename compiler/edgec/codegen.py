@@ -10,6 +10,7 @@ import math
 import jinja2
 
 from . import __version__
+from .escaping import c_string, cmake_string, comment_text
 from .memory_plan import ArenaPlan
 from .model_ir import ModelIR
 from .paths import templates_dir
@@ -20,8 +21,11 @@ QUANTIZED = {"q8_0", "q4_0", "q4_1", "tq2", "tq2_0", "tq1_0", "q2", "q3"}   # fo
 
 
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    # every string from a model file or the command line goes through one of these (escaping.py)
+    env.filters.update(comment=comment_text, c_string=c_string, cmake_string=cmake_string)
+    return env
 
 
 def _c_float(x: float) -> str:

@@ -6,11 +6,9 @@ place at the end, so a failed compile never leaves a half-written artifact.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +17,8 @@ from .build import build_artifact
 from .chat_template import ChatFormat, chat_format_from_template
 from .codegen import build_context, render
 from .errors import EdgecError
+from .escaping import display_text
+from .artifact_dir import check_destination, file_hashes, make_staging_dir, remove_created, replace_artifact
 from .autotune import autotune
 from .kernel_choice import I16_FORMATS, TERNARY_I16_FORMATS, plan_all
 from .load_model import load_model, validate_ir
@@ -106,7 +106,7 @@ def _manifest(ir, target, layout, arena, name, opts, embed, cc, cflags, tok_byte
     return {
         "edgec_version": __version__,
         "name": name,
-        "source": {"file": Path(ir.source_path).name, "format": ir.source_format, "sha256": ir.source_sha256},
+        "source": {"file": display_text(Path(ir.source_path).name), "format": ir.source_format, "sha256": ir.source_sha256},
         "target": {"name": target.name, "isa": target.isa, "cc": cc, "cflags": cflags,
                    "weight_layout": target.weight_layout, "prefetch_bytes": target.prefetch_bytes},
         "model": {"arch": cfg.arch, "dim": cfg.dim, "hidden_dim": cfg.hidden_dim, "n_layers": cfg.n_layers,
@@ -124,7 +124,7 @@ def _manifest(ir, target, layout, arena, name, opts, embed, cc, cflags, tok_byte
         "weights_embedding": embed,
         "tensors": [{"name": e.name, "format": e.fmt, "layout": e.layout, "shape": list(e.shape),
                      "offset": e.offset, "bytes": e.n_bytes} for e in layout.entries],
-        "warnings": list(ir.metadata.get("warnings", [])),
+        "warnings": [display_text(w) for w in ir.metadata.get("warnings", [])],
     }
 
 
@@ -142,9 +142,11 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
     prog.n_stages += int(target.autotune and opts.autotune and opts.build)
     if opts.ctx < 1 or opts.ctx > 1 << 20:
         raise EdgecError(f"--ctx {opts.ctx} is out of range; give a context length between 1 and 1048576")
+    if opts.out:
+        check_destination(Path(opts.out))   # before minutes of work, not after
     path, alias = resolve_model(opts.model)
 
-    prog.stage(f"loading {Path(path).name}")
+    prog.stage(f"loading {display_text(Path(path).name)}")
     ir = load_model(path, tokenizer_path=opts.tokenizer)
     if opts.quant is not None or opts.output_quant is not None:
         ir = quantize_ir(ir, opts.quant, opts.output_quant)
@@ -156,6 +158,10 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
     prog.end_stage(f"{cfg.arch}, {cfg.n_layers} layers, dim {cfg.dim}, vocab {cfg.vocab_size}")
 
     max_ctx = opts.ctx
+    if cfg.max_seq_len and max_ctx > cfg.max_seq_len:
+        ir.metadata.setdefault("warnings", []).append(
+            f"--ctx {max_ctx} is beyond the {cfg.max_seq_len} tokens the model was trained on; "
+            "quality degrades past them")
     if opts.kv_cache not in ("f16", "f32"):
         raise EdgecError(f"--kv-cache {opts.kv_cache} is not supported; use f16 or f32")
     cc = opts.cc or target.find_cc()
@@ -186,8 +192,8 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
         embed = "incbin" if layout.total_bytes + len(tok_blob) > C_ARRAY_LIMIT else "c-array"
 
     out_dir = Path(opts.out or Path("out") / f"{name}-{target.name}")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    check_destination(out_dir)
+    tmp, created = make_staging_dir(out_dir)
     try:
         prog.stage("writing weights")
         src = tmp / "src"
@@ -211,6 +217,7 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
             "source_name": Path(path).name, "target": target, "embed": embed, "cflags": cflags,
             "runtime_sources": [f for f in rt_files if f.endswith(".c")]}))
         manifest = _manifest(ir, target, layout, arena, name, opts, embed, cc, cflags, len(tok_blob), need)
+        manifest["files"] = file_hashes(tmp)
         if tuned:
             manifest["autotune"] = {k: v for k, v in tuned.items() if k != "cached"}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
@@ -223,9 +230,10 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
             prog.end_stage(f"bin/{name} {binary.stat().st_size / 2**20:.1f} MiB")
             prog.stage("verifying the binary")
             prog.end_stage(verify_binary(binary, target.run_prefix))
-        _replace_dir(tmp, out_dir)
+        replace_artifact(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        remove_created(created)
         raise
     if opts.build and not opts.quiet:
         print_summary(prog, manifest, out_dir, name)
@@ -295,17 +303,6 @@ def verify_binary(binary: Path, run_prefix: list) -> str:
         raise EdgecError(f"the built program failed its self-check ({r.stderr.strip() or r.returncode}); "
                          "this is an edgec bug, please report it")
     return "under " + run_prefix[0] if run_prefix else ""
-
-
-def _replace_dir(tmp: Path, dest: Path) -> None:
-    """Rename tmp into dest; an existing dest is moved aside first and removed after."""
-    old = None
-    if dest.exists():
-        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-        os.rename(dest, old)
-    os.rename(tmp, dest)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def print_summary(prog: Progress, m: dict, out_dir: Path, name: str) -> None:
