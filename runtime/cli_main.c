@@ -3,6 +3,7 @@
  * Everything is allocated once in load(); the per-token loop allocates nothing. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, getline, isatty */
 #include <errno.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_args.h"
 #include "edgec_blobs.h"
 #include "model.h"
 #include "sampler.h"
@@ -22,25 +24,7 @@
 
 #define EXIT_USAGE 2 /* bad command line; 1 is for everything else */
 
-typedef struct {
-    const char *prompt;        /* -p */
-    const char *prompt_file;   /* -f */
-    const char *prompt_ids;    /* --prompt-ids "1,2,3" */
-    const char *system;        /* -s */
-    int n_gen;
-    float temperature;
-    int top_k;
-    float top_p;
-    float min_p;
-    float repeat_penalty;
-    int repeat_last_n;
-    uint64_t seed;
-    int seed_given;
-    int n_threads;
-    int chat, ignore_eos, special, tokenize, info, print_ids;
-    const char *dump_logits;   /* --dump-logits FILE */
-    const char *timings_json;  /* --timings-json FILE */
-} options;
+typedef edgec_cli_options options;
 
 typedef struct {
     int prompt_tokens, gen_tokens;
@@ -63,16 +47,34 @@ typedef struct {
     size_t text_cap;
     FILE *dump;
     int prev_token;            /* last token fed, to drop the space a BOS-following piece starts with */
+    int stdout_mid_line;       /* the last byte written to stdout was not a newline */
     stats st;
 } runner;
 
 static runner R;
 
-/* ---- errors and usage ---- */
+/* ---- errors, warnings and stdout ---- */
+
+/* 1 if stdout and stderr reach the same file, terminal or pipe (their lines interleave). */
+static int stderr_shares_stdout(void) {
+    struct stat out, err;
+    if (fstat(STDOUT_FILENO, &out) != 0 || fstat(STDERR_FILENO, &err) != 0) return 1;
+    return out.st_dev == err.st_dev && out.st_ino == err.st_ino;
+}
+
+/* Makes what goes to stderr next start on a line of its own: flushes stdout and, where the two
+ * interleave and stdout stopped mid-line (a reply cut short), ends that line on stderr. */
+static void begin_stderr_line(void) {
+    fflush(stdout);
+    if (R.stdout_mid_line && stderr_shares_stdout()) {
+        fputc('\n', stderr);
+        R.stdout_mid_line = 0;
+    }
+}
 
 static void die(int code, const char *fmt, ...) {
     va_list ap;
-    fflush(stdout);
+    begin_stderr_line();
     fputs("error: ", stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -81,126 +83,51 @@ static void die(int code, const char *fmt, ...) {
     exit(code);
 }
 
-static void print_usage(FILE *f, const char *prog) {
-    fprintf(f,
-        "usage: %s [options]\n"
-        "  -p PROMPT             prompt text (default: start from BOS)\n"
-        "  -f FILE               read the prompt from FILE (one trailing newline dropped)\n"
-        "  -n N                  tokens to generate (default 256; 0 = only process the prompt)\n"
-        "  -t TEMP               temperature (default 0.8; 0 = greedy)\n"
-        "  --top-k K             keep the K most likely tokens (default 40; 0 = off)\n"
-        "  --top-p P             nucleus sampling (default 0.95; 1 = off)\n"
-        "  --min-p P             drop tokens below P times the top probability (default 0.05; 0 = off)\n"
-        "  --repeat-penalty R    penalise recent tokens (default 1.0 = off)\n"
-        "  --repeat-last-n N     how many recent tokens the penalty sees (default 64)\n"
-        "  --seed S              random seed (default: from the clock; printed on stderr)\n"
-        "  --threads N           worker threads (default: online CPUs, at most %d)\n"
-        "  --chat                interactive chat: one user turn per stdin line\n"
-        "  -s SYSTEM             system prompt for --chat\n"
-        "  --ignore-eos          keep generating past stop tokens\n"
-        "  --special             parse special-token text such as <|im_start|> in -p\n"
-        "  --print-ids           print generated token ids instead of text\n"
-        "  --tokenize            print the token ids of each line of -f FILE and exit\n"
-        "  --prompt-ids IDS      use comma-separated token ids as the whole prompt\n"
-        "  --dump-logits FILE    write float32 logits of every prompt position and generated step\n"
-        "  --timings-json FILE   write prefill/decode timings as JSON\n"
-        "  --info                print the model's build information and exit\n"
-        "  -h, --help            show this help\n",
-        prog, EDGEC_MAX_THREADS);
+static void warn(const char *fmt, ...) {
+    va_list ap;
+    begin_stderr_line();
+    fputs("warning: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
 }
 
-/* ---- option parsing ---- */
-
-static long parse_int(const char *flag, const char *s, long min, long max) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max)
-        die(EXIT_USAGE, "%s expects an integer in [%ld, %ld], got '%s'", flag, min, max, s);
-    return v;
+/* Writes bytes to stdout and remembers whether they ended a line. */
+static void write_stdout(const char *bytes, size_t len) {
+    if (len == 0) return;
+    fwrite(bytes, 1, len, stdout);
+    R.stdout_mid_line = bytes[len - 1] != '\n';
 }
 
-static float parse_float(const char *flag, const char *s, float min, float max) {
-    char *end;
-    errno = 0;
-    float v = strtof(s, &end);
-    if (errno || end == s || *end || !(v >= min && v <= max))
-        die(EXIT_USAGE, "%s expects a number in [%g, %g], got '%s'", flag, (double)min, (double)max, s);
-    return v;
-}
+static void end_stdout_line(void) { write_stdout("\n", 1); }
 
-static uint64_t parse_seed(const char *s) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || *s == '-')
-        die(EXIT_USAGE, "--seed expects a non-negative integer, got '%s'", s);
-    return (uint64_t)v;
-}
+/* ---- options ---- */
 
-static int default_threads(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1) return 1;
-    return n > EDGEC_MAX_THREADS ? EDGEC_MAX_THREADS : (int)n;
-}
-
-static options parse_args(int argc, char **argv) {
-    options o = {0};
-    o.n_gen = 256;
-    o.temperature = 0.8f;
-    o.top_k = 40;
-    o.top_p = 0.95f;
-    o.min_p = 0.05f;
-    o.repeat_penalty = 1.0f;
-    o.repeat_last_n = 64;
-    o.n_threads = default_threads();
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        /* flags without a value */
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { print_usage(stdout, argv[0]); exit(0); }
-        if (!strcmp(a, "--chat")) { o.chat = 1; continue; }
-        if (!strcmp(a, "--ignore-eos")) { o.ignore_eos = 1; continue; }
-        if (!strcmp(a, "--special")) { o.special = 1; continue; }
-        if (!strcmp(a, "--tokenize")) { o.tokenize = 1; continue; }
-        if (!strcmp(a, "--info")) { o.info = 1; continue; }
-        if (!strcmp(a, "--print-ids")) { o.print_ids = 1; continue; }
-        /* flags with a value */
-        static const char *const with_value[] = {
-            "-p", "-f", "-n", "-t", "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty",
-            "--repeat-last-n", "--seed", "--threads", "-s", "--system", "--prompt-ids",
-            "--dump-logits", "--timings-json"};
-        int known = 0;
-        for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++) known |= !strcmp(a, with_value[k]);
-        if (!known) {
-            fprintf(stderr, "error: unknown option '%s'; see the usage below\n", a);
-            print_usage(stderr, argv[0]);
-            exit(EXIT_USAGE);
-        }
-        if (i + 1 >= argc) die(EXIT_USAGE, "%s needs a value; see %s --help", a, argv[0]);
-        const char *v = argv[++i];
-        if (!strcmp(a, "-p")) o.prompt = v;
-        else if (!strcmp(a, "-f")) o.prompt_file = v;
-        else if (!strcmp(a, "-n")) o.n_gen = (int)parse_int(a, v, 0, INT_MAX);
-        else if (!strcmp(a, "-t") || !strcmp(a, "--temp")) o.temperature = parse_float(a, v, 0.0f, 100.0f);
-        else if (!strcmp(a, "--top-k")) o.top_k = (int)parse_int(a, v, 0, INT_MAX);
-        else if (!strcmp(a, "--top-p")) o.top_p = parse_float(a, v, 1e-6f, 1.0f);
-        else if (!strcmp(a, "--min-p")) o.min_p = parse_float(a, v, 0.0f, 1.0f);
-        else if (!strcmp(a, "--repeat-penalty")) o.repeat_penalty = parse_float(a, v, 1e-3f, 1000.0f);
-        else if (!strcmp(a, "--repeat-last-n")) o.repeat_last_n = (int)parse_int(a, v, 0, INT_MAX);
-        else if (!strcmp(a, "--seed")) { o.seed = parse_seed(v); o.seed_given = 1; }
-        else if (!strcmp(a, "--threads")) o.n_threads = (int)parse_int(a, v, 1, EDGEC_MAX_THREADS);
-        else if (!strcmp(a, "-s") || !strcmp(a, "--system")) o.system = v;
-        else if (!strcmp(a, "--prompt-ids")) o.prompt_ids = v;
-        else if (!strcmp(a, "--dump-logits")) o.dump_logits = v;
-        else if (!strcmp(a, "--timings-json")) o.timings_json = v;
+/* The parsed command line; prints the usage or the one-line error and exits when it is not good. */
+static options parse_args_or_exit(int argc, char **argv) {
+    options o;
+    char err[4096];
+    int rc = edgec_cli_parse_args(argc, argv, EDGEC_N_VOCAB, &o, err, sizeof(err));
+    if (rc == EDGEC_ARGS_HELP) {
+        edgec_cli_print_usage(stdout, argv[0]);
+        exit(0);
     }
-    if (o.prompt && o.prompt_file) die(EXIT_USAGE, "give the prompt with -p or -f, not both");
-    if (o.prompt_ids && (o.prompt || o.prompt_file)) die(EXIT_USAGE, "--prompt-ids replaces -p/-f; give only one of them");
-    if (o.tokenize && !o.prompt_file) die(EXIT_USAGE, "--tokenize needs the file to tokenize: --tokenize -f FILE");
-    if (o.chat && (o.prompt || o.prompt_file || o.prompt_ids))
-        die(EXIT_USAGE, "--chat reads its turns from stdin; drop -p/-f/--prompt-ids (use -s for a system prompt)");
-    if (o.top_k > EDGEC_N_VOCAB) o.top_k = 0; /* keeping more than the vocabulary is keeping all */
+    if (rc == EDGEC_ARGS_BAD_WITH_USAGE) {
+        fprintf(stderr, "error: %s\n", err);
+        edgec_cli_print_usage(stderr, argv[0]);
+        exit(EXIT_USAGE);
+    }
+    if (rc != EDGEC_ARGS_OK) die(EXIT_USAGE, "%s", err);
     return o;
+}
+
+/* More threads than CPUs makes every parallel step wait for descheduled threads. */
+static void warn_if_oversubscribed(const options *o) {
+    int cpus = edgec_cli_cpus_online();
+    if (o->threads_given && o->n_threads > cpus)
+        warn("--threads %d is more than the %d CPUs online; the extra threads make generation much slower, "
+             "use --threads %d or fewer", o->n_threads, cpus, cpus);
 }
 
 /* ---- loading ---- */
@@ -309,35 +236,30 @@ static void die_too_long(const char *what, int n_tokens) {
         what, n_tokens, EDGEC_MAX_CTX);
 }
 
-/* Encodes text after the n_before tokens already in R.tokens; returns the new total. */
-static int encode_after(int n_before, const char *text, size_t len, int parse_special, const char *what) {
+/* Encodes text after the n_before tokens already in R.tokens, with special-token text matched only
+ * inside the given spans; warns about bytes the vocabulary cannot encode.  Returns the new total. */
+static int encode_after(int n_before, const char *text, size_t len, const edgec_text_span *special_spans,
+                        int n_spans, const char *what) {
     int cap = EDGEC_MAX_CTX - n_before;
-    int need = edgec_tokenizer_encode(R.tok, text, len, parse_special, R.tokens + n_before, cap);
+    size_t dropped = 0;
+    int need = edgec_tokenizer_encode_spans(R.tok, text, len, special_spans, n_spans, R.tokens + n_before, cap,
+                                            &dropped);
     if (need < 0) die(1, "the tokenizer cannot encode the %s; check that it is valid text", what);
     if (need > cap) die_too_long(what, n_before + need);
+    if (dropped > 0)
+        warn("%zu byte%s of the %s (invalid UTF-8, or characters this model's vocabulary cannot spell) %s no token "
+             "and %s dropped; the model does not see %s", dropped, dropped == 1 ? "" : "s", what,
+             dropped == 1 ? "has" : "have", dropped == 1 ? "was" : "were", dropped == 1 ? "it" : "them");
     return n_before + need;
 }
 
-/* Parses "1,2,3" into R.tokens; returns the count. */
+/* Parses --prompt-ids into R.tokens; returns the count. */
 static int parse_prompt_ids(const char *s) {
-    int n = 0;
-    while (*s) {
-        char *end;
-        errno = 0;
-        long id = strtol(s, &end, 10);
-        if (errno || end == s || id < 0 || id >= EDGEC_N_VOCAB)
-            die(EXIT_USAGE, "--prompt-ids expects comma-separated token ids in [0, %d), got '%s'", EDGEC_N_VOCAB, s);
-        if (n == EDGEC_MAX_CTX) {
-            int total = n;
-            for (const char *c = s; *c; c++) total += *c == ',';
-            die_too_long("prompt", total + 1);
-        }
-        R.tokens[n++] = (int32_t)id;
-        s = end;
-        if (*s == ',') s++;
-        else if (*s) die(EXIT_USAGE, "--prompt-ids expects comma-separated token ids, got '%s'", s);
-    }
-    if (n == 0) die(EXIT_USAGE, "--prompt-ids needs at least one token id");
+    char err[4096];
+    int n_ids = 0;
+    int n = edgec_cli_parse_prompt_ids(s, EDGEC_N_VOCAB, R.tokens, EDGEC_MAX_CTX, &n_ids, err, sizeof(err));
+    if (n == -2) die_too_long("prompt", n_ids);
+    if (n < 0) die(EXIT_USAGE, "%s", err);
     return n;
 }
 
@@ -355,9 +277,18 @@ static int encode_prompt(const options *o) {
     int n = 0;
     if (bos >= 0 && (len == 0 || edgec_tokenizer_add_bos(R.tok))) R.tokens[n++] = bos;
     if (len == 0 && n == 0) die(EXIT_USAGE, "the prompt is empty and the tokenizer has no BOS token; give a prompt with -p");
-    n = encode_after(n, text, len, o->special, "prompt");
+    edgec_text_span whole = {0, len}; /* --special: the whole prompt may hold special-token text */
+    n = encode_after(n, text, len, &whole, o->special ? 1 : 0, "prompt");
     if (n == 0) die(EXIT_USAGE, "the prompt encodes to no tokens; give a longer prompt");
     return n;
+}
+
+/* --print-prompt-ids: the ids about to be fed, one line on stderr. */
+static void show_fed_ids(int from, int to) {
+    begin_stderr_line();
+    fputs("prompt ids:", stderr);
+    for (int i = from; i < to; i++) fprintf(stderr, " %d", R.tokens[i]);
+    fputc('\n', stderr);
 }
 
 /* ---- prefill and generation ---- */
@@ -391,7 +322,9 @@ static const float *prefill(int from, int to) {
 /* Writes one token's text (or id) to stdout right away. */
 static void emit_token(const options *o, int id, int first_in_reply) {
     if (o->print_ids) {
-        printf(first_in_reply ? "%d" : " %d", id);
+        char buf[16];
+        int n = snprintf(buf, sizeof(buf), first_in_reply ? "%d" : " %d", id);
+        write_stdout(buf, (size_t)n);
     } else {
         size_t len = 0;
         const char *piece = edgec_tokenizer_piece(R.tok, id, &len);
@@ -399,7 +332,7 @@ static void emit_token(const options *o, int id, int first_in_reply) {
             piece++; /* SentencePiece's leading space after BOS is not part of the text */
             len--;
         }
-        if (piece && len > 0) fwrite(piece, 1, len, stdout);
+        if (piece && len > 0) write_stdout(piece, len);
     }
     fflush(stdout);
 }
@@ -410,14 +343,17 @@ static void generate(const options *o, const float *logits, double t_start) {
     for (int i = 0; i < o->n_gen; i++) {
         int pos = edgec_model_pos(&R.model);
         if (pos >= EDGEC_MAX_CTX) {
-            fflush(stdout);
-            fprintf(stderr, "\nnote: stopped at the context limit of %d tokens; recompile with a larger --ctx for longer outputs\n",
+            begin_stderr_line();
+            fprintf(stderr, "note: stopped at the context limit of %d tokens; recompile with a larger --ctx for longer outputs\n",
                     EDGEC_MAX_CTX);
             break;
         }
         double t0 = edgec_now_ms();
         memcpy(R.logits, logits, sizeof(float) * EDGEC_N_VOCAB);
         int id = edgec_sample(&R.sampler, R.logits, R.tokens, pos);
+        if (id == EDGEC_SAMPLE_NONFINITE)
+            die(1, "the model produced non-finite logits (NaN or inf) at position %d; the model file is likely corrupt: "
+                   "check its weights or download it again", pos - 1);
         if (!o->ignore_eos && edgec_tokenizer_is_stop(R.tok, id)) break;
         emit_token(o, id, i == 0);
         if (first_reply && i == 0) R.st.ttft_ms = edgec_now_ms() - t_start;
@@ -436,13 +372,33 @@ static void generate(const options *o, const float *logits, double t_start) {
 
 /* ---- chat ---- */
 
-/* Appends s to R.text at *len. */
-static void append_text(size_t *len, const char *s) {
-    if (!s) return;
-    size_t n = strlen(s);
-    reserve_text(*len + n + 1);
-    memcpy(R.text + *len, s, n + 1);
-    *len += n;
+/* One chat turn's text in R.text, with the spans of the template's markers: special-token text
+ * is matched only there, so what the user (or -s) writes can never become a control token. */
+#define MAX_TURN_MARKERS 8
+typedef struct {
+    size_t len;
+    edgec_text_span markers[MAX_TURN_MARKERS];
+    int n_markers;
+} chat_turn;
+
+/* Appends n bytes of s to R.text. */
+static void append_bytes(chat_turn *turn, const char *s, size_t n) {
+    reserve_text(turn->len + n + 1);
+    memcpy(R.text + turn->len, s, n);
+    turn->len += n;
+    R.text[turn->len] = '\0';
+}
+
+/* Appends what the user or -s wrote: plain text. */
+static void append_content(chat_turn *turn, const char *s, size_t n) { append_bytes(turn, s, n); }
+
+/* Appends a template marker: special-token text inside it is a control token. */
+static void append_marker(chat_turn *turn, const char *s) {
+    if (!s || !s[0]) return;
+    size_t start = turn->len;
+    append_bytes(turn, s, strlen(s));
+    if (turn->n_markers < MAX_TURN_MARKERS)
+        turn->markers[turn->n_markers++] = (edgec_text_span){start, turn->len};
 }
 
 static void strip_line_end(char *line, ssize_t *len) {
@@ -474,45 +430,52 @@ static void chat_loop(const options *o) {
     size_t line_cap = 0;
     int first_turn = 1;
     for (;;) {
-        if (interactive) { fputs("> ", stdout); fflush(stdout); }
+        if (interactive) {
+            write_stdout("> ", 2);
+            fflush(stdout);
+        }
         ssize_t line_len = getline(&line, &line_cap, stdin);
         if (line_len < 0) {
-            if (interactive) putchar('\n'); /* leave the terminal on a fresh line */
+            if (interactive) end_stdout_line(); /* leave the terminal on a fresh line */
             break;
         }
+        if (interactive) R.stdout_mid_line = 0; /* the terminal echoed the user's newline */
         strip_line_end(line, &line_len);
         if (is_blank(line)) continue;
 
-        /* the turn's text: conversation start or the end of the previous reply, then the user's message */
-        size_t len = 0;
+        /* the turn's text: conversation start or the end of the previous reply, then the user's message.
+         * It is encoded as one text (markers and content are not encoded apart), so ordinary text gives
+         * the ids it always gave, also in the plain transcript whose markers hold no special tokens. */
+        chat_turn turn = {0};
         reserve_text(1);
         R.text[0] = '\0';
         int pos = edgec_model_pos(&R.model);
         if (first_turn) {
             int bos = edgec_tokenizer_bos(R.tok);
-            if (fmt->bos_text && fmt->bos_text[0]) append_text(&len, fmt->bos_text);
+            if (fmt->bos_text && fmt->bos_text[0]) append_marker(&turn, fmt->bos_text);
             else if (bos >= 0 && edgec_tokenizer_add_bos(R.tok)) R.tokens[pos++] = bos;
             if (system && system[0]) {
-                append_text(&len, fmt->system_prefix);
-                append_text(&len, system);
-                append_text(&len, fmt->system_suffix);
+                append_marker(&turn, fmt->system_prefix);
+                append_content(&turn, system, strlen(system));
+                append_marker(&turn, fmt->system_suffix);
             }
         } else {
-            append_text(&len, fmt->assistant_suffix);
+            append_marker(&turn, fmt->assistant_suffix);
         }
-        append_text(&len, fmt->user_prefix);
-        append_text(&len, line);
-        append_text(&len, fmt->user_suffix);
-        append_text(&len, fmt->assistant_prefix);
+        append_marker(&turn, fmt->user_prefix);
+        append_content(&turn, line, (size_t)line_len);
+        append_marker(&turn, fmt->user_suffix);
+        append_marker(&turn, fmt->assistant_prefix);
 
         int start = edgec_model_pos(&R.model);
-        int end = encode_after(pos, R.text, len, 1, "conversation");
+        int end = encode_after(pos, R.text, turn.len, turn.markers, turn.n_markers, "conversation");
         if (end == start) continue; /* nothing to feed: an empty template and message */
+        if (o->print_prompt_ids) show_fed_ids(start, end);
         double t0 = edgec_now_ms();
         const float *logits = prefill(start, end);
         generate(o, logits, t0);
-        if (interactive) fputs("\n\n", stdout);
-        else fputc('\n', stdout);
+        if (interactive) write_stdout("\n\n", 2);
+        else end_stdout_line();
         fflush(stdout);
         first_turn = 0;
     }
@@ -593,7 +556,7 @@ static void release(void) {
 }
 
 int main(int argc, char **argv) {
-    options o = parse_args(argc, argv);
+    options o = parse_args_or_exit(argc, argv);
     if (o.info) {
         print_info();
         return 0;
@@ -604,6 +567,7 @@ int main(int argc, char **argv) {
         edgec_tokenizer_free(R.tok);
         return rc;
     }
+    warn_if_oversubscribed(&o);
     load(&o);
     if (o.chat) {
         print_seed(&o);
@@ -611,11 +575,13 @@ int main(int argc, char **argv) {
     } else {
         int n = encode_prompt(&o);
         print_seed(&o);
+        if (o.print_prompt_ids) show_fed_ids(0, n);
         double t0 = edgec_now_ms();
         const float *logits = prefill(0, n);
         generate(&o, logits, t0);
-        if (o.print_ids || o.n_gen > 0) putchar('\n');
+        if (o.print_ids || o.n_gen > 0) end_stdout_line();
     }
+    begin_stderr_line(); /* stdout is flushed first: its last newline is out before the statistics */
     print_stats();
     if (o.timings_json) write_timings_json(o.timings_json, o.n_threads);
     release();

@@ -1,6 +1,7 @@
 /* sampler.c - repeat penalty, top-k, temperature, min-p, top-p and the draw. */
 #include "sampler.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -57,6 +58,12 @@ int edgec_sampler_init(edgec_sampler *s, int n_vocab, float temperature, int top
 
 /* ---- the steps ---- */
 
+int edgec_first_nonfinite(const float *x, int n) {
+    for (int i = 0; i < n; i++)
+        if (!isfinite(x[i])) return i;
+    return -1;
+}
+
 int edgec_argmax(const float *x, int n) {
     int best = 0;
     for (int i = 1; i < n; i++)
@@ -72,7 +79,8 @@ void edgec_apply_repeat_penalty(float *logits, int n, const int32_t *history, in
         int id = history[i];
         if (id < 0 || id >= n || seen[id]) continue; /* each distinct token once */
         seen[id] = 1;
-        logits[id] = logits[id] > 0.0f ? logits[id] / penalty : logits[id] * penalty;
+        float v = logits[id] > 0.0f ? logits[id] / penalty : logits[id] * penalty;
+        logits[id] = v > FLT_MAX ? FLT_MAX : v < -FLT_MAX ? -FLT_MAX : v;
     }
     for (int i = start; i < n_history; i++)
         if (history[i] >= 0 && history[i] < n) seen[history[i]] = 0;
@@ -121,14 +129,16 @@ static void select_top_k(edgec_candidate *cand, const float *logits, int n, int 
     }
 }
 
-/* exp(logit - max) into prob; returns the sum.  Probabilities stay unnormalised. */
-static float softmax_unnormalised(edgec_candidate *cand, int n) {
+/* exp((logit - max) / temperature) into prob; returns the sum (>= 1: the top token gives exp(0)).
+ * Subtracting the max before dividing keeps a tiny temperature from overflowing finite logits
+ * to inf (inf - inf would be NaN); the logits themselves stay unscaled. */
+static float softmax_unnormalised(edgec_candidate *cand, int n, float temperature) {
     float max = cand[0].logit;
     for (int i = 1; i < n; i++)
         if (cand[i].logit > max) max = cand[i].logit;
     float sum = 0.0f;
     for (int i = 0; i < n; i++) {
-        cand[i].prob = expf(cand[i].logit - max);
+        cand[i].prob = expf((cand[i].logit - max) / temperature);
         sum += cand[i].prob;
     }
     return sum;
@@ -191,6 +201,7 @@ static int draw(const edgec_candidate *cand, int n, float sum, uint64_t *rng) {
 
 int edgec_sample(edgec_sampler *s, float *logits, const int32_t *history, int n_history) {
     int n = s->n_vocab;
+    if (edgec_first_nonfinite(logits, n) >= 0) return EDGEC_SAMPLE_NONFINITE;
     edgec_apply_repeat_penalty(logits, n, history, n_history, s->repeat_last_n, s->repeat_penalty, s->seen);
     if (s->temperature <= 0.0f) return edgec_argmax(logits, n);
 
@@ -203,9 +214,7 @@ int edgec_sample(edgec_sampler *s, float *logits, const int32_t *history, int n_
     } else {
         for (int i = 0; i < n; i++) cand[i] = (edgec_candidate){logits[i], 0.0f, i};
     }
-    float inv_t = 1.0f / s->temperature;
-    for (int i = 0; i < n; i++) cand[i].logit *= inv_t;
-    float sum = softmax_unnormalised(cand, n);
+    float sum = softmax_unnormalised(cand, n, s->temperature);
     if (s->min_p > 0.0f) n = keep_min_p(cand, n, s->min_p, &sum);
     if (s->top_p < 1.0f) n = keep_top_p(cand, n, sorted, s->top_p, &sum);
     return draw(cand, n, sum, &s->rng);

@@ -45,15 +45,25 @@ int edgec_sampler_init(edgec_sampler *s, int n_vocab, float temperature, int top
                        float top_p, float min_p, float repeat_penalty, int repeat_last_n,
                        uint64_t seed, void *scratch, size_t scratch_bytes);
 
-/* Returns the next token.  logits (n_vocab floats) may be modified.  history holds
- * the tokens so far (oldest first); the last repeat_last_n of them are penalised. */
+/* What edgec_sample returns when a logit is NaN or +-inf: a model never makes those
+ * unless its weights are broken, so there is nothing sensible to draw from. */
+#define EDGEC_SAMPLE_NONFINITE (-1)
+
+/* Returns the next token, or EDGEC_SAMPLE_NONFINITE if any logit is NaN or infinite.
+ * logits (n_vocab floats) may be modified.  history holds the tokens so far (oldest
+ * first); the last repeat_last_n of them are penalised.  Finite logits of any size
+ * (up to +-FLT_MAX) with any valid settings give a token in [0, n_vocab). */
 int edgec_sample(edgec_sampler *s, float *logits, const int32_t *history, int n_history);
+
+/* Index of the first NaN or infinite value of x, or -1 if all are finite. */
+int edgec_first_nonfinite(const float *x, int n);
 
 /* Index of the largest value, lowest index on ties. */
 int edgec_argmax(const float *x, int n);
 
 /* Divides positive / multiplies negative logits of each distinct token among the
- * last last_n of history by penalty (llama.cpp's rule).  seen: n flags, all 0, left all 0. */
+ * last last_n of history by penalty (llama.cpp's rule), clamped to +-FLT_MAX so a
+ * finite logit stays finite.  seen: n flags, all 0, left all 0. */
 void edgec_apply_repeat_penalty(float *logits, int n, const int32_t *history, int n_history,
                                 int last_n, float penalty, unsigned char *seen);
 

@@ -388,17 +388,32 @@ static int encode_plain(const edgec_tokenizer *t, const unsigned char *s, size_t
     return tok_encode_byte_bpe(t, s, len, sink);
 }
 
-int edgec_tokenizer_encode(const edgec_tokenizer *t, const char *text, size_t len, int parse_special,
-                           int32_t *out, int cap)
+/* 1 if the spans are sorted, do not overlap and lie within len. */
+static int spans_valid(const edgec_text_span *spans, int n_spans, size_t len)
 {
-    if (!t || (!text && len > 0) || cap < 0 || (!out && cap > 0)) return -1;
+    if (n_spans < 0 || (!spans && n_spans > 0)) return 0;
+    size_t prev_end = 0;
+    for (int k = 0; k < n_spans; k++) {
+        if (spans[k].start < prev_end || spans[k].start > spans[k].end || spans[k].end > len) return 0;
+        prev_end = spans[k].end;
+    }
+    return 1;
+}
+
+int edgec_tokenizer_encode_spans(const edgec_tokenizer *t, const char *text, size_t len,
+                                 const edgec_text_span *special_spans, int n_spans, int32_t *out, int cap,
+                                 size_t *dropped)
+{
+    if (!t || (!text && len > 0) || cap < 0 || (!out && cap > 0) || !spans_valid(special_spans, n_spans, len))
+        return -1;
     const unsigned char *s = (const unsigned char *)text;
-    tok_sink sink = {out, cap, 0};
+    tok_sink sink = {out, cap, 0, 0};
     size_t plain_start = 0;
-    if (parse_special && t->n_specials > 0) {
-        for (size_t i = 0; i < len;) {
+    for (int k = 0; k < n_spans && t->n_specials > 0; k++) {
+        size_t end = special_spans[k].end; /* a match must end inside the span */
+        for (size_t i = special_spans[k].start; i < end;) {
             size_t match_len;
-            int id = match_special(t, s, len, i, &match_len);
+            int id = match_special(t, s, end, i, &match_len);
             if (id < 0) {
                 i++;
                 continue;
@@ -410,5 +425,13 @@ int edgec_tokenizer_encode(const edgec_tokenizer *t, const char *text, size_t le
         }
     }
     if (encode_plain(t, s + plain_start, len - plain_start, &sink) != 0) return -1;
+    if (dropped) *dropped = sink.dropped;
     return sink.n > INT32_MAX ? -1 : (int)sink.n;
+}
+
+int edgec_tokenizer_encode(const edgec_tokenizer *t, const char *text, size_t len, int parse_special,
+                           int32_t *out, int cap)
+{
+    edgec_text_span whole = {0, len};
+    return edgec_tokenizer_encode_spans(t, text, len, &whole, parse_special ? 1 : 0, out, cap, NULL);
 }

@@ -38,6 +38,21 @@ int edgec_tokenizer_is_stop(const edgec_tokenizer *t, int id);
 int edgec_tokenizer_encode(const edgec_tokenizer *t, const char *text, size_t len, int parse_special,
                            int32_t *out, int cap);
 
+/* A byte range [start, end) of a text. */
+typedef struct {
+    size_t start, end;
+} edgec_text_span;
+
+/* As edgec_tokenizer_encode, but special-token text is matched only where it lies wholly inside
+ * one of the n_spans spans (sorted, not overlapping, within len): a chat turn marks its template
+ * markers so, and what the user typed stays plain text however it reads.  The text between special
+ * tokens is encoded as one run across span edges, so ordinary text gives the same ids as one
+ * parse_special encode of the whole.  If dropped is not NULL it gets the number of input bytes the
+ * vocabulary has no token for (not even a byte or <unk> token), which the encoding leaves out. */
+int edgec_tokenizer_encode_spans(const edgec_tokenizer *t, const char *text, size_t len,
+                                 const edgec_text_span *special_spans, int n_spans, int32_t *out, int cap,
+                                 size_t *dropped);
+
 /* The bytes a token stands for (byte-level/byte-fallback already decoded; "▁" already a
  * space). Control tokens give their text. An out-of-range id gives "" (len 0). */
 const char *edgec_tokenizer_piece(const edgec_tokenizer *t, int id, size_t *len);

@@ -54,6 +54,8 @@ static int bpe_piece(const edgec_tokenizer *t, const unsigned char *s, size_t le
         if (id >= 0) {
             w->symbols[n] = (tok_symbol){(int32_t)i, 1, id, n - 1, n + 1};
             n++;
+        } else {
+            sink->dropped++;
         }
     }
     if (n == 0) return 0;

@@ -50,6 +50,7 @@ typedef struct {
     int32_t *out;
     int cap;
     long n;
+    size_t dropped; /* input bytes with no token, left out */
 } tok_sink;
 
 static inline void tok_emit(tok_sink *sink, int id)

@@ -41,6 +41,7 @@ static void emit_symbol(const edgec_tokenizer *t, const spm_work *w, const tok_s
         int id = t->byte_token[(unsigned char)w->text[sym->start + k]];
         if (id < 0) id = t->unk;
         if (id >= 0) tok_emit(sink, id);
+        else sink->dropped++;
     }
 }
 

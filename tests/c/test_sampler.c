@@ -1,5 +1,6 @@
 /* test_sampler.c - the sampler's steps, checked against hand-computed answers
  * and, for the random parts, against expected frequencies over many draws. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +249,107 @@ static void test_init_rejects_bad_arguments(void) {
     CHECK(edgec_sampler_scratch_bytes(MAX_VOCAB) <= sizeof(scratch), "scratch size formula");
 }
 
+/* Every sampling mode: greedy, temperature alone, top-k, top-p (sorted and unsorted paths), min-p,
+ * all of them together, and each with the repeat penalty on. */
+typedef struct {
+    const char *name;
+    float temp;
+    int top_k;
+    float top_p, min_p, penalty;
+} mode;
+
+static const mode MODES[] = {
+    {"greedy", 0.0f, 0, 1.0f, 0.0f, 1.0f},          {"temperature", 0.8f, 0, 1.0f, 0.0f, 1.0f},
+    {"top-k", 1.0f, 5, 1.0f, 0.0f, 1.0f},           {"top-p", 1.0f, 0, 0.9f, 0.0f, 1.0f},
+    {"top-k + top-p", 1.0f, 5, 0.9f, 0.0f, 1.0f},   {"min-p", 1.0f, 0, 1.0f, 0.05f, 1.0f},
+    {"defaults", 0.8f, 40, 0.95f, 0.05f, 1.0f},     {"greedy + penalty", 0.0f, 0, 1.0f, 0.0f, 1.3f},
+    {"defaults + penalty", 0.8f, 40, 0.95f, 0.05f, 1.3f}, {"penalty < 1", 1.0f, 0, 0.5f, 0.1f, 0.001f},
+};
+#define N_MODES (int)(sizeof(MODES) / sizeof(MODES[0]))
+
+/* Fills x with a pattern of non-finite values (pattern p of N_BAD); the rest are ordinary logits. */
+#define N_BAD 9
+static const char *fill_bad(float *x, int n, int p) {
+    for (int i = 0; i < n; i++) x[i] = (float)((i * 13) % 17) * 0.5f - 4.0f;
+    switch (p) {
+    case 0: for (int i = 0; i < n; i++) x[i] = NAN; return "all NaN";
+    case 1: x[0] = NAN; return "NaN first";
+    case 2: x[n / 2] = NAN; return "NaN in the middle";
+    case 3: x[n - 1] = NAN; return "NaN last";
+    case 4: x[n / 3] = INFINITY; return "one +inf";
+    case 5: x[n / 3] = INFINITY; x[n / 2] = INFINITY; return "two +inf";
+    case 6: x[1] = -INFINITY; return "one -inf";
+    case 7: for (int i = 0; i < n; i++) x[i] = -INFINITY; return "all -inf";
+    default: x[2] = INFINITY; x[3] = -INFINITY; x[4] = NAN; return "+inf, -inf and NaN";
+    }
+}
+
+static void test_non_finite_logits_are_reported_in_every_mode(void) {
+    enum { V = 64 };
+    float x[V];
+    const int32_t history[] = {1, 2, 3, 4, 4, 63};
+    for (int m = 0; m < N_MODES; m++) {
+        for (int p = 0; p < N_BAD; p++) {
+            const mode *md = &MODES[m];
+            edgec_sampler s = make(V, md->temp, md->top_k, md->top_p, md->min_p, md->penalty, 64, 5);
+            const char *what = fill_bad(x, V, p);
+            int id = edgec_sample(&s, x, history, 6);
+            CHECK(id == EDGEC_SAMPLE_NONFINITE, "%s with %s logits should report them, got %d", md->name, what, id);
+            fill_bad(x, V, p);
+            id = edgec_sample(&s, x, NULL, 0);
+            CHECK(id == EDGEC_SAMPLE_NONFINITE, "%s with %s logits (no history) should report them, got %d", md->name,
+                  what, id);
+        }
+    }
+    /* a sampler that saw bad logits still works on good ones: its scratch flags were not left set */
+    edgec_sampler s = make(V, 0.0f, 0, 1.0f, 0.0f, 2.0f, 64, 5);
+    fill_bad(x, V, 0);
+    edgec_sample(&s, x, history, 6);
+    for (int i = 0; i < V; i++) x[i] = 0.0f;
+    x[4] = 1.0f, x[5] = 0.9f;
+    CHECK(edgec_sample(&s, x, history, 6) == 5, "after a non-finite row the penalty on 4 should still apply");
+}
+
+static void test_first_nonfinite(void) {
+    float x[5] = {1.0f, -2.0f, FLT_MAX, -FLT_MAX, 0.0f};
+    CHECK(edgec_first_nonfinite(x, 5) == -1, "finite values, FLT_MAX included, are finite");
+    x[3] = NAN;
+    CHECK(edgec_first_nonfinite(x, 5) == 3, "NaN at 3, got %d", edgec_first_nonfinite(x, 5));
+    x[1] = -INFINITY;
+    CHECK(edgec_first_nonfinite(x, 5) == 1, "-inf at 1, got %d", edgec_first_nonfinite(x, 5));
+    CHECK(edgec_first_nonfinite(x, 0) == -1, "an empty row has no bad value");
+}
+
+/* Finite logits at the ends of the float range, with settings that scale them up, still give a
+ * token in range, and the one the settings imply. */
+static void test_extreme_finite_logits(void) {
+    enum { V = 32 };
+    float x[V];
+    const int32_t history[] = {7};
+    for (int m = 0; m < N_MODES; m++) {
+        const mode *md = &MODES[m];
+        edgec_sampler s = make(V, md->temp, md->top_k, md->top_p, md->min_p, md->penalty, 64, 9);
+        for (int i = 0; i < V; i++) x[i] = i % 2 ? FLT_MAX : -FLT_MAX;
+        int id = edgec_sample(&s, x, history, 1);
+        CHECK(id >= 0 && id < V && id % 2 == 1, "%s with +-FLT_MAX logits: got %d, want an odd id", md->name, id);
+    }
+    /* a temperature of 1e-30 turns every finite gap into certainty instead of overflowing */
+    edgec_sampler s = make(V, 1e-30f, 0, 1.0f, 0.0f, 1.0f, 64, 9);
+    for (int trial = 0; trial < 50; trial++) {
+        for (int i = 0; i < V; i++) x[i] = (float)i * 1e3f;
+        int id = edgec_sample(&s, x, NULL, 0);
+        CHECK(id == V - 1, "temperature 1e-30 should always pick the largest logit, got %d", id);
+    }
+    /* a penalty below 1 divides a positive FLT_MAX logit by 0.001: clamped, not inf */
+    s = make(V, 1.0f, 0, 1.0f, 0.0f, 0.001f, 64, 9);
+    for (int i = 0; i < V; i++) x[i] = 0.0f;
+    x[7] = FLT_MAX;
+    x[8] = FLT_MAX;
+    int id = edgec_sample(&s, x, history, 1);
+    CHECK(id == 7 || id == 8, "penalty 0.001 on a FLT_MAX logit: got %d, want 7 or 8", id);
+    CHECK(x[7] == FLT_MAX, "the penalised FLT_MAX logit should stay FLT_MAX, got %g", (double)x[7]);
+}
+
 int main(void) {
     test_argmax_ties();
     test_top_k_1_is_greedy();
@@ -258,6 +360,9 @@ int main(void) {
     test_repeat_penalty();
     test_seed_determinism();
     test_init_rejects_bad_arguments();
+    test_non_finite_logits_are_reported_in_every_mode();
+    test_first_nonfinite();
+    test_extreme_finite_logits();
     printf("%d passed, %d failed\n", n_passed, n_failed);
     return n_failed != 0;
 }
