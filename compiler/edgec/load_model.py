@@ -6,6 +6,7 @@ import os
 import re
 
 from .errors import EdgecError
+from .ir_checks import check_ir_ranges, check_no_unused_tensors
 from .model_ir import FORMATS, ModelIR, Tensor, expected_shapes, row_bytes, tensor_to_f32
 from .quantize_model import QUANT_CHOICES, quantize_ir
 
@@ -88,15 +89,15 @@ def model_name(path: str, ir: ModelIR) -> str:
 
 
 def validate_ir(ir: ModelIR) -> None:
-    """Every tensor the forward pass needs is present, with the right shape, format and byte size."""
+    """Sizes and numbers in range (ir_checks), then every tensor the forward pass needs is present with
+    the right shape, format and byte size, and no tensor is left over."""
+    check_ir_ranges(ir)  # first: a hostile n_layers must not reach expected_shapes' per-layer loop
     cfg = ir.config
     if cfg.n_heads % cfg.n_kv_heads or cfg.head_dim % 2 or cfg.rope_dim != cfg.head_dim:
         raise EdgecError(f"{ir.source_path}: unsupported attention shape (heads {cfg.n_heads}, kv heads "
                          f"{cfg.n_kv_heads}, head size {cfg.head_dim}, rope dims {cfg.rope_dim})")
-    if cfg.rope_freq_factors is not None and len(cfg.rope_freq_factors) != cfg.rope_dim // 2:
-        raise EdgecError(f"{ir.source_path}: rope_freqs has {len(cfg.rope_freq_factors)} factors, "
-                         f"expected rope_dim/2 = {cfg.rope_dim // 2}")
-    for name, shape in expected_shapes(cfg).items():
+    expected = expected_shapes(cfg)
+    for name, shape in expected.items():
         t = ir.tensors.get(name)
         if t is None:
             raise EdgecError(f"{ir.source_path}: tensor {name} is missing (expected shape {shape}); "
@@ -115,3 +116,4 @@ def validate_ir(ir: ModelIR) -> None:
         if len(t.data) != n_bytes:
             raise EdgecError(f"{ir.source_path}: tensor {name} holds {len(t.data)} bytes, expected {n_bytes} "
                              f"for {t.fmt} {shape}")
+    check_no_unused_tensors(ir, expected)

@@ -89,12 +89,15 @@ def _ggml_bytes(arr: np.ndarray, fmt: str) -> tuple:
     return np.frombuffer(raw, dtype=np.uint8).reshape(rows.shape[0], -1), qtype
 
 
-def write_gguf(path: str, cfg: ModelConfig, weights: dict, fmt_by_tensor="f32", tokenizer: TokenizerIR = None) -> None:
+def write_gguf(path: str, cfg: ModelConfig, weights: dict, fmt_by_tensor="f32", tokenizer: TokenizerIR = None,
+               metadata: dict = None) -> None:
     """Write a GGUF file with gguf.GGUFWriter.
 
     fmt_by_tensor: one format for every matrix (vectors stay f32), or name -> format (unlisted: f32).
     Formats are the IR's (f32, f16, bf16, q8_0, q4_0, q4_1) or any other GGML type name (q5_0, q6_k, ...)
     for files that should be rejected.
+    metadata: key -> (value, gguf.GGUFValueType[, item type for arrays]) written last, so it adds keys or
+    replaces the ones written from cfg/tokenizer; a value of None removes the key (for hostile files).
     """
     import gguf
     w = gguf.GGUFWriter(path, cfg.arch)
@@ -127,6 +130,11 @@ def write_gguf(path: str, cfg: ModelConfig, weights: dict, fmt_by_tensor="f32", 
             w.add_tensor(name, raw if arr.ndim == 2 else raw.reshape(-1), raw_dtype=qtype)
     if tokenizer is not None:
         _add_gguf_tokenizer(w, tokenizer)
+    for key, spec in (metadata or {}).items():
+        if spec is None:
+            w.kv_data[0].pop(key, None)
+        else:
+            w.kv_data[0][key] = gguf.GGUFValue(*spec)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
