@@ -15,6 +15,7 @@ import math
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Optional
 
 from .errors import EdgecError
 from .paths import runtime_dir
+from .run_artifact import Artifact, explain_start_failure, open_artifact, run_captured
 
 # Public-domain English (Moby-Dick, ch. 1) whose token ids make the synthetic prompt: real text
 # keeps the ids away from control tokens and gives the attention a realistic spread.
@@ -48,19 +50,6 @@ class BenchOptions:
 
 # ---- the artifact ----
 
-def load_artifact(artifact) -> tuple:
-    """(artifact folder, manifest dict, program path) of a compiled artifact folder."""
-    folder = Path(artifact)
-    manifest_path = folder / "manifest.json"
-    if not manifest_path.is_file():
-        raise EdgecError(f"{folder} has no manifest.json; pass an artifact folder written by `edgec compile`")
-    manifest = json.loads(manifest_path.read_text())
-    binary = folder / "bin" / manifest["name"]
-    if not binary.is_file():
-        raise EdgecError(f"{folder} has no bin/{manifest['name']}; rebuild it with `edgec compile`")
-    return folder, manifest, binary
-
-
 def weight_bytes_per_token(manifest: dict) -> int:
     """Weight bytes one decode step reads: every tensor but the RoPE tables and the token-embedding
     table, plus the embedding table when it is also the classifier (tied), else one embedding row."""
@@ -86,11 +75,11 @@ def kv_bytes_per_token(manifest: dict, prompt_tokens: int, gen_tokens: int) -> i
     return round(per_position * (prompt_tokens + (gen_tokens + 1) / 2))
 
 
-def program_info(binary: Path) -> dict:
+def program_info(art: Artifact) -> dict:
     """The `key: value` lines of `PROGRAM --info`."""
-    r = subprocess.run([str(binary), "--info"], capture_output=True, text=True)
+    r = run_captured(art, ["--info"], text=True)
     if r.returncode != 0:
-        raise EdgecError(f"{binary} --info failed: {_last_line(r.stderr)}; rebuild it with `edgec compile`")
+        raise EdgecError(f"{art.binary} --info failed: {_last_line(r.stderr)}; rebuild it with `edgec compile`")
     return dict(line.split(": ", 1) for line in r.stdout.splitlines() if ": " in line)
 
 
@@ -99,13 +88,13 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no error message"
 
 
-def synthetic_prompt(binary: Path, n_tokens: int, n_vocab: int, tmp: Path) -> list:
+def synthetic_prompt(art: Artifact, n_tokens: int, n_vocab: int, tmp: Path) -> list:
     """n_tokens ids: PROMPT_TEXT as the program tokenizes it, repeated and cut to length."""
     text = tmp / "prompt.txt"
     text.write_text(PROMPT_TEXT + "\n")
-    r = subprocess.run([str(binary), "--tokenize", "-f", str(text)], capture_output=True, text=True)
+    r = run_captured(art, ["--tokenize", "-f", text], text=True)
     if r.returncode != 0:
-        raise EdgecError(f"{binary} --tokenize failed: {_last_line(r.stderr)}")
+        raise EdgecError(f"{art.binary} --tokenize failed: {_last_line(r.stderr)}")
     ids = [int(x) for x in r.stdout.split()]
     if not ids:  # a tokenizer that drops all of it: spread ids over the vocabulary instead
         ids = [(i * 7919) % n_vocab for i in range(1, 257)]
@@ -114,27 +103,31 @@ def synthetic_prompt(binary: Path, n_tokens: int, n_vocab: int, tmp: Path) -> li
 
 # ---- running ----
 
-def run_program(args: list, tmp: Path) -> tuple:
-    """Runs the program once in a fresh process; returns (exit code, stderr text, peak RSS bytes)."""
+def run_program(art: Artifact, args: list, tmp: Path) -> tuple:
+    """Runs the program once in a fresh process; returns (exit code, stderr text, peak RSS bytes)
+    (under emulation the RSS is the emulator's)."""
     err_path = tmp / "stderr.txt"
     with open(err_path, "wb") as err:
-        proc = subprocess.Popen([str(a) for a in args], stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            proc = subprocess.Popen(art.command(*args), stdout=subprocess.DEVNULL, stderr=err)
+        except OSError as e:
+            raise explain_start_failure(art, e) from None
         # wait4 gives this child's own peak RSS (getrusage(RUSAGE_CHILDREN) keeps the max of all children)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
     return proc.returncode, err_path.read_text(errors="replace"), usage.ru_maxrss * 1024
 
 
-def run_timed(binary: Path, prompt: list, gen: int, threads: int, tmp: Path) -> tuple:
+def run_timed(art: Artifact, prompt: list, gen: int, threads: int, tmp: Path) -> tuple:
     """One benchmark run: (timings dict from --timings-json, peak RSS bytes)."""
     timings = tmp / "timings.json"
     if timings.exists():
         timings.unlink()
-    args = [binary, "--prompt-ids", ",".join(map(str, prompt)), "-n", gen, "-t", 0, "--ignore-eos",
+    args = ["--prompt-ids", ",".join(map(str, prompt)), "-n", gen, "-t", 0, "--ignore-eos",
             "--seed", 1, "--threads", threads, "--timings-json", timings]
-    code, err, rss = run_program(args, tmp)
+    code, err, rss = run_program(art, args, tmp)
     if code != 0:
-        raise EdgecError(f"{binary.name} failed (exit {code}): {_last_line(err)}")
+        raise EdgecError(f"{art.binary.name} failed (exit {code}): {_last_line(err)}")
     return json.loads(timings.read_text()), rss
 
 
@@ -212,19 +205,53 @@ def check_options(o: BenchOptions, max_ctx: int) -> None:
                          f"artifact's context of {max_ctx}; bench fewer tokens or recompile with a larger --ctx")
 
 
+def check_output_path(path: Optional[str], flag: str) -> None:
+    """Refuses, before any work, an output file that cannot be written (a folder, a missing parent)."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise EdgecError(f"{flag} {p} is a folder; give a file name for the results")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise EdgecError(f"{flag} {p}: folder {parent} does not exist; create it or write elsewhere")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise EdgecError(f"{flag} {p} cannot be written (permission denied); write elsewhere")
+
+
+def write_json(path: str, result: dict, flag: str = "--json") -> None:
+    try:
+        Path(path).write_text(json.dumps(result, indent=2) + "\n")
+    except OSError as e:
+        raise EdgecError(f"{flag} {path} could not be written ({e.strerror}); write elsewhere") from None
+
+
+def warn_threads_beyond_cpus(threads: Optional[int]) -> None:
+    """One warning line when --threads asks for more threads than CPUs are online: they then take turns
+    on the CPUs and every step waits for the slowest (many times slower). The program's own warning
+    goes to the stderr edgec captures, so this is the only one the user sees."""
+    online = os.cpu_count() or 1
+    if threads is not None and threads > online:
+        print(f"edgec: warning: --threads {threads} is more than the {online} CPUs online; expect much slower "
+              f"runs (use --threads {online} or fewer)", file=sys.stderr)
+
+
 def run_bench(o: BenchOptions) -> dict:
     """Benchmarks the artifact; returns the flat result (also written to o.json_path when given)."""
-    _, manifest, binary = load_artifact(o.artifact)
+    art = open_artifact(o.artifact)
+    manifest, binary = art.manifest, art.binary
     check_options(o, int(manifest["max_ctx"]))
+    check_output_path(o.json_path, "--json")
+    warn_threads_beyond_cpus(o.threads)
     threads = o.threads or min(os.cpu_count() or 1, 64)
-    info = program_info(binary)
+    info = program_info(art)
     n_vocab = int(manifest["model"]["vocab_size"])
     with tempfile.TemporaryDirectory(prefix="edgec-bench-") as d:
         tmp = Path(d)
-        prompt = synthetic_prompt(binary, o.prompt_tokens, n_vocab, tmp)
+        prompt = synthetic_prompt(art, o.prompt_tokens, n_vocab, tmp)
         for _ in range(o.warmup):
-            run_timed(binary, prompt, o.gen_tokens, threads, tmp)
-        runs = [run_timed(binary, prompt, o.gen_tokens, threads, tmp) for _ in range(o.reps)]
+            run_timed(art, prompt, o.gen_tokens, threads, tmp)
+        runs = [run_timed(art, prompt, o.gen_tokens, threads, tmp) for _ in range(o.reps)]
     timings = [t for t, _ in runs]
     token_ms = [ms for t in timings for ms in t["token_ms"]]
     decode_tok_s = median([_rate(t["gen_tokens"], t["decode_ms"]) for t in timings])
@@ -256,9 +283,10 @@ def run_bench(o: BenchOptions) -> dict:
         "bandwidth_gbs": achieved,
         "measured_bandwidth_gbs": measured,
         "bandwidth_fraction": achieved / measured if measured > 0 else float("nan"),
+        "emulated": art.emulated,   # the emulator command when timed under qemu-user, else null
     }
     if o.json_path:
-        Path(o.json_path).write_text(json.dumps(result, indent=2) + "\n")
+        write_json(o.json_path, result)
     return result
 
 
@@ -269,6 +297,8 @@ def format_table(r: dict) -> str:
         f"{r['model']} on {r['target']} ({r['isa']}, {r['weight_layout']} weights), "
         f"{r['threads']} thread{'s' * (r['threads'] != 1)}, prompt {r['prompt_tokens']} + gen {r['gen_tokens']} "
         f"tokens, median of {r['reps']} run{'s' * (r['reps'] != 1)}",
+        *([f"  EMULATED under {r['emulated']}: these timings are this machine's emulation, not the device's"]
+          if r.get("emulated") else []),
         f"  {'prompt':<14}{r['prompt_tok_s']:>10.1f} tok/s",
         f"  {'decode':<14}{r['decode_tok_s']:>10.1f} tok/s",
         f"  {'ttft':<14}{r['ttft_ms']:>10.2f} ms",

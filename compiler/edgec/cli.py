@@ -1,15 +1,15 @@
-"""The `edgec` command line: compile, inspect, targets, tokenize, bench, eval."""
+"""The `edgec` command line: compile, inspect, targets, run, tokenize, bench, eval."""
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from . import __version__
 from .errors import EdgecError
+from .escaping import display_text
 
 QUANTS = ["f32", "f16", "q8_0", "q4_0", "q4_1", "tq2", "q2", "q3"]
 
@@ -23,7 +23,7 @@ def cmd_compile(a) -> int:
 
 def cmd_inspect(a) -> int:
     from .inspect_model import describe, inspect_model
-    info = inspect_model(a.model, tokenizer=a.tokenizer, ctx=a.ctx)
+    info = inspect_model(a.model, tokenizer=a.tokenizer, ctx=a.ctx, kv_cache=a.kv_cache, target=a.target)
     print(json.dumps(info, indent=2) if a.json else describe(info))
     return 0
 
@@ -40,19 +40,20 @@ def cmd_targets(a) -> int:
     return 0
 
 
+def cmd_run(a) -> int:
+    """Runs an artifact's program with the given flags (under its emulator for a cross-compiled one);
+    this process becomes the program, so its streams and exit code are the program's."""
+    from .run_artifact import exec_program, open_artifact
+    exec_program(open_artifact(a.artifact), a.args)
+
+
 def cmd_tokenize(a) -> int:
     """Token ids of each line of --file, from an artifact's binary or from a model's tokenizer."""
+    from .tokenizer_tool import check_text_file
+    text = check_text_file(a.file, "--file")
     path = Path(a.model)
     if (path / "manifest.json").is_file():
-        name = json.loads((path / "manifest.json").read_text())["name"]
-        binary = path / "bin" / name
-        if not binary.is_file():
-            raise EdgecError(f"{path} has no bin/{name}; rebuild it with `edgec compile`")
-        r = subprocess.run([str(binary), "--tokenize", "-f", a.file], capture_output=True)
-        if r.returncode != 0:
-            raise EdgecError(r.stderr.decode(errors="replace").strip().splitlines()[-1])
-        sys.stdout.buffer.write(r.stdout)
-        return 0
+        return tokenize_with_artifact(path, text)
     from .load_model import load_model
     from .model_registry import resolve_model
     from .tokenizer_blob import build_tokenizer_blob
@@ -66,8 +67,20 @@ def cmd_tokenize(a) -> int:
     with tempfile.TemporaryDirectory() as d:
         blob = Path(d) / "tokenizer.bin"
         blob.write_bytes(build_tokenizer_blob(tok))
-        for ids in tokenize_lines(tool, blob, Path(a.file)):
+        for ids in tokenize_lines(tool, blob, text):
             print(" ".join(map(str, ids)))
+    return 0
+
+
+def tokenize_with_artifact(folder: Path, text: Path) -> int:
+    """The artifact's own `--tokenize -f FILE` (under emulation for a cross-compiled one)."""
+    from .run_artifact import open_artifact, run_captured
+    art = open_artifact(folder)
+    r = run_captured(art, ["--tokenize", "-f", text])
+    if r.returncode != 0:
+        lines = r.stderr.decode(errors="replace").strip().splitlines()
+        raise EdgecError(f"{art.binary.name} --tokenize failed: {lines[-1] if lines else f'exit {r.returncode}'}")
+    sys.stdout.buffer.write(r.stdout)
     return 0
 
 
@@ -115,14 +128,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("inspect", help="architecture, shapes, formats, sizes and memory of a model")
     i.add_argument("model")
-    i.add_argument("--tokenizer")
-    i.add_argument("--ctx", type=int, default=2048)
+    i.add_argument("--tokenizer", help="tokenizer.bin for llama2.c checkpoints")
+    i.add_argument("--ctx", type=int, default=2048, help="context (KV cache length) the memory is planned for, "
+                                                         "default 2048 as `edgec compile`")
+    i.add_argument("--kv-cache", choices=["f16", "f32"], default="f16", help="KV cache element type, default f16")
+    i.add_argument("--target", default="host", help="device profile whose weight layout is planned, default host")
     i.add_argument("--json", action="store_true")
     i.set_defaults(fn=cmd_inspect)
 
     t = sub.add_parser("targets", help="list the device profiles")
     t.add_argument("--json", action="store_true")
     t.set_defaults(fn=cmd_targets)
+
+    r = sub.add_parser("run", help="run an artifact's program (under qemu-user when it is for another machine)",
+                       usage="edgec run ARTIFACT [program flags ...]")
+    r.add_argument("artifact", help="a compiled artifact folder (out/<name>-<target>)")
+    r.add_argument("args", nargs=argparse.REMAINDER, help="the program's flags, passed as they are (-p TEXT -n N ...)")
+    r.set_defaults(fn=cmd_run)
 
     k = sub.add_parser("tokenize", help="token ids of each line of a file (one output line per input line)")
     k.add_argument("model", help="a compiled artifact folder, or a model")
@@ -153,12 +175,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def split_program_args(argv: list) -> tuple:
+    """`edgec run ARTIFACT ...`: everything after ARTIFACT is the program's, verbatim (argparse would
+    drop a `--` and read flags of its own). Returns (argv for edgec, the program's args or None)."""
+    if len(argv) >= 2 and argv[0] == "run" and not argv[1].startswith("-"):
+        return argv[:2], argv[2:]
+    return argv, None
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    edgec_argv, program_args = split_program_args(sys.argv[1:] if argv is None else list(argv))
+    args = build_parser().parse_args(edgec_argv)
+    if program_args is not None:
+        args.args = program_args
     try:
         return args.fn(args)
     except EdgecError as e:
-        print(f"edgec: error: {e}", file=sys.stderr)
+        print(f"edgec: error: {display_text(e)}", file=sys.stderr)   # one line, no terminal escapes
         return 1
     except KeyboardInterrupt:
         print("edgec: interrupted", file=sys.stderr)

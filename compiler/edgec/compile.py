@@ -20,17 +20,18 @@ from .errors import EdgecError
 from .escaping import display_text
 from .artifact_dir import check_destination, file_hashes, make_staging_dir, remove_created, replace_artifact
 from .autotune import autotune
-from .kernel_choice import I16_FORMATS, TERNARY_I16_FORMATS, plan_all
+from .kernel_choice import I16_FORMATS, TERNARY_I16_FORMATS
 from .load_model import load_model, validate_ir
 from .lut_layout import LUT_FORMATS
-from .memory_plan import default_max_batch, plan_arena
+from .memory_plan import plan_memory
 from .model_registry import resolve_model
 from .paths import runtime_dir
 from .progress import Progress
+from .run_artifact import run_instructions
 from .quantize_model import quantize_ir
-from .targets import Target, load_target
+from .targets import load_target
 from .tokenizer_blob import build_tokenizer_blob
-from .weights_blob import plan_layout, write_blob
+from .weights_blob import write_blob
 
 C_ARRAY_LIMIT = 4 << 20   # below this the blobs are C arrays (portable); above, .incbin (compilers choke on big literals)
 
@@ -69,21 +70,6 @@ def runtime_sources() -> list:
     rt = runtime_dir()
     files = [p.relative_to(rt) for p in rt.glob("*.[ch]")] + [p.relative_to(rt) for p in rt.glob("kernels/*.h")]
     return sorted(str(f) for f in files)
-
-
-def memory_needed(weights_bytes: int, arena_bytes: int, tokenizer_bytes: int) -> int:
-    """Bytes the device needs: weights + arena + tokenizer + a fixed allowance for code, stack and runtime tables."""
-    return weights_bytes + arena_bytes + 3 * tokenizer_bytes + (4 << 20)
-
-
-def check_fits(target: Target, need: int, weights_bytes: int, kv_bytes: int, ctx: int) -> None:
-    if target.ram_bytes and need > target.ram_bytes:
-        mib = lambda b: f"{b / 2**20:.1f} MiB"  # noqa: E731
-        per_tok = kv_bytes / ctx
-        fit_ctx = int((target.ram_bytes - (need - kv_bytes)) // per_tok) if per_tok else 0
-        hint = (f"use --ctx {fit_ctx // 64 * 64}" if fit_ctx >= 64 else "use a smaller model or fewer bits (--quant q4_0)")
-        raise EdgecError(f"model needs {mib(need)} (weights {mib(weights_bytes)} + KV cache {mib(kv_bytes)} at "
-                         f"--ctx {ctx} + buffers) but target '{target.name}' has {mib(target.ram_bytes)}; {hint}")
 
 
 def _write_blobs_source(src: Path, embed: str, ctx: dict, weights_path: Path, tok_blob: bytes) -> None:
@@ -164,7 +150,7 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
             "quality degrades past them")
     if opts.kv_cache not in ("f16", "f32"):
         raise EdgecError(f"--kv-cache {opts.kv_cache} is not supported; use f16 or f32")
-    cc = opts.cc or target.find_cc()
+    cc = target.find_cc(opts.cc)
     cflags = list(target.cflags) + ["-Wall", "-Wextra"] + cc_workarounds(cc)
     tune = target.autotune and opts.autotune and opts.build
 
@@ -240,17 +226,6 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
     return CompileResult(out_dir, out_dir / "bin" / name, manifest)
 
 
-def plan_memory(ir, target: Target, max_ctx: int, kv_cache: str, tok_bytes: int) -> tuple:
-    """(weights layout, arena, bytes needed) for the target's kernel choices; refuses a model that does not fit."""
-    plans = plan_all(ir, target)
-    layout = plan_layout(ir, max_ctx, {n: p.layout for n, p in plans.items()})
-    arena = plan_arena(ir.config, max_ctx, default_max_batch(max_ctx), kv_cache,
-                       lut=any(p.layout == "lut" for p in plans.values()))
-    need = memory_needed(layout.total_bytes, arena.total_bytes, tok_bytes)
-    check_fits(target, need, layout.total_bytes, arena.kv_cache_bytes, max_ctx)
-    return layout, arena, need
-
-
 def tuned_summary(tuned) -> str:
     """The autotune stage's one-line result."""
     if not tuned:
@@ -314,6 +289,7 @@ def print_summary(prog: Progress, m: dict, out_dir: Path, name: str) -> None:
     prog.say(f"  weights   {mib(s['weights_bytes'])} ({fmts})")
     prog.say(f"  KV cache  {mib(s['kv_cache_bytes'])} (--ctx {m['max_ctx']}), arena {mib(s['arena_bytes'])} in all")
     prog.say(f"  device memory needed: {mib(s['memory_needed_bytes'])}")
-    prog.say(f"  run it:   {out_dir}/bin/{name} -p \"Once upon a time\" -n 64")
+    for line in run_instructions(out_dir, name, m["target"]["name"], '-p "Once upon a time" -n 64'):
+        prog.say(f"  {line}")
     for w in m["warnings"]:
         prog.say(f"  warning: {w}")

@@ -15,7 +15,6 @@ runs the same windows: top-1 agreement and mean KL(reference || artifact) over t
 """
 from __future__ import annotations
 
-import json
 import math
 import tempfile
 from dataclasses import dataclass
@@ -24,8 +23,9 @@ from typing import Optional
 
 import numpy as np
 
-from .bench import _last_line, load_artifact, run_program
+from .bench import _last_line, check_output_path, run_program, warn_threads_beyond_cpus, write_json
 from .errors import EdgecError
+from .run_artifact import Artifact, open_artifact
 
 
 @dataclass
@@ -52,12 +52,11 @@ class Window:
 
 def tokenize_whole_text(folder: Path, text_path: Path) -> tuple:
     """(ids of the whole file as one text, BOS id or None if prompts get none), from the artifact's blob."""
-    from .tokenizer_tool import build_tokenize_tool, tokenize_text, tokenizer_info
+    from .tokenizer_tool import build_tokenize_tool, check_text_file, tokenize_text, tokenizer_info
+    check_text_file(text_path, "--text")
     blob = folder / "src" / "tokenizer.bin"
     if not blob.is_file():
         raise EdgecError(f"{folder} has no src/tokenizer.bin; rebuild the artifact with `edgec compile`")
-    if not text_path.is_file():
-        raise EdgecError(f"text file {text_path} does not exist; pass a UTF-8 text file with --text")
     tool = build_tokenize_tool(Path(tempfile.gettempdir()) / "edgec-tools")
     info = tokenizer_info(tool, blob)
     bos = int(info["bos"]) if info.get("add_bos") == "1" and int(info["bos"]) >= 0 else None
@@ -86,13 +85,13 @@ def plan_windows(ids: list, window: int, stride: int, bos: Optional[int]) -> lis
 
 # ---- running the artifact and the reference ----
 
-def artifact_logits(binary: Path, tokens: list, n_vocab: int, threads: Optional[int], tmp: Path) -> np.ndarray:
+def artifact_logits(art: Artifact, tokens: list, n_vocab: int, threads: Optional[int], tmp: Path) -> np.ndarray:
     """Logits [len(tokens), n_vocab] of the program for one window."""
-    dump = tmp / "logits.bin"
-    args = [binary, "--prompt-ids", ",".join(map(str, tokens)), "-n", 0, "--dump-logits", dump]
+    dump, binary = tmp / "logits.bin", art.binary
+    args = ["--prompt-ids", ",".join(map(str, tokens)), "-n", 0, "--dump-logits", dump]
     if threads:
         args += ["--threads", threads]
-    code, err, _ = run_program(args, tmp)
+    code, err, _ = run_program(art, args, tmp)
     if code != 0:
         raise EdgecError(f"{binary.name} failed (exit {code}): {_last_line(err)}")
     raw = np.fromfile(dump, dtype=np.float32)
@@ -124,8 +123,12 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 
 def run_eval(o: EvalOptions) -> dict:
     """Perplexity (and reference agreement) of the artifact on o.text; returns the result dict."""
-    folder, manifest, binary = load_artifact(o.artifact)
+    art = open_artifact(o.artifact)
+    folder, manifest = art.folder, art.manifest
     max_ctx, n_vocab = int(manifest["max_ctx"]), int(manifest["model"]["vocab_size"])
+    if o.threads is not None and o.threads < 1:
+        raise EdgecError("--threads must be at least 1")
+    check_output_path(o.json_path, "--json")
     if o.max_tokens < 2:
         raise EdgecError("--max-tokens must be at least 2")
     if o.ctx_window is not None and o.ctx_window < 2:
@@ -137,6 +140,7 @@ def run_eval(o: EvalOptions) -> dict:
         raise EdgecError(f"{o.text} has {len(ids)} tokens; perplexity needs a text of at least 2 tokens")
     stride = o.stride or max(1, (window - (bos is not None)) // 2)  # half the window's text tokens
     windows = plan_windows(ids, window, stride, bos)
+    warn_threads_beyond_cpus(o.threads)
     ref = load_reference(o.reference, o.reference_tokenizer, n_vocab) if o.reference else None
 
     nll, ref_nll, kl, agree, scored = 0.0, 0.0, 0.0, 0, 0
@@ -144,7 +148,7 @@ def run_eval(o: EvalOptions) -> dict:
         for w in windows:
             rows = slice(w.first_row, w.first_row + w.n_scored)
             targets = np.asarray(w.tokens[w.first_row + 1: w.first_row + 1 + w.n_scored])
-            ours = log_softmax(artifact_logits(binary, w.tokens, n_vocab, o.threads, Path(d))[rows])
+            ours = log_softmax(artifact_logits(art, w.tokens, n_vocab, o.threads, Path(d))[rows])
             nll -= ours[np.arange(w.n_scored), targets].sum()
             scored += w.n_scored
             if ref is not None:
@@ -167,16 +171,18 @@ def run_eval(o: EvalOptions) -> dict:
         "reference_perplexity": math.exp(ref_nll / scored) if ref is not None else None,
         "top1_agreement": agree / scored if ref is not None else None,
         "kl_divergence": kl / scored if ref is not None else None,
+        "emulated": art.emulated,   # the emulator command when the program ran under qemu-user, else null
     }
     if o.json_path:
-        Path(o.json_path).write_text(json.dumps(result, indent=2) + "\n")
+        write_json(o.json_path, result)
     return result
 
 
 def format_report(r: dict) -> str:
     """The result as a few terminal lines."""
     lines = [f"{r['model']} on {r['text']}: {r['scored_tokens']} tokens scored in {r['windows']} windows of "
-             f"{r['window']} (stride {r['stride']})",
+             f"{r['window']} (stride {r['stride']})"
+             + (f", emulated under {r['emulated']}" if r.get("emulated") else ""),
              f"  {'perplexity':<22}{r['perplexity']:.4f}"]
     if r["reference"] is not None:
         lines += [f"  {'reference perplexity':<22}{r['reference_perplexity']:.4f}  ({r['reference']})",

@@ -3,18 +3,38 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .errors import EdgecError
 from .load_model import load_model
-from .memory_plan import default_max_batch, plan_arena
+from .memory_plan import check_ctx, check_fits, plan_device_memory
 from .model_registry import resolve_model
-from .weights_blob import plan_layout
+from .targets import load_target
 
 
-def inspect_model(spec: str, tokenizer: str | None = None, ctx: int = 2048) -> dict:
+def tokenizer_blob_bytes(ir) -> int:
+    """Size of the tokenizer blob `edgec compile` embeds (0 without a tokenizer)."""
+    from .compile import chat_format_or_none
+    from .tokenizer_blob import build_tokenizer_blob
+    return 0 if ir.tokenizer is None else len(build_tokenizer_blob(ir.tokenizer, chat=chat_format_or_none(ir)))
+
+
+def inspect_model(spec: str, tokenizer: str | None = None, ctx: int = 2048, kv_cache: str = "f16",
+                  target: str = "host") -> dict:
+    """What the model is and the memory `edgec compile` with the same --ctx, --kv-cache and --target
+    would record (with the profile's weight layout: host autotune may choose another)."""
+    check_ctx(ctx)
+    if kv_cache not in ("f16", "f32"):
+        raise EdgecError(f"--kv-cache {kv_cache} is not supported; use f16 or f32")
+    profile = load_target(target)
     path, _ = resolve_model(spec)
     ir = load_model(path, tokenizer_path=tokenizer)
     cfg = ir.config
-    layout = plan_layout(ir, ctx)
-    arena = plan_arena(cfg, ctx, default_max_batch(ctx))
+    tok_bytes = tokenizer_blob_bytes(ir)
+    layout, arena, need = plan_device_memory(ir, profile, ctx, kv_cache, tok_bytes)
+    warnings = list(ir.metadata.get("warnings", []))
+    try:
+        check_fits(profile, need, layout.total_bytes, arena.kv_cache_bytes, ctx)
+    except EdgecError as e:   # what `edgec compile` would refuse with, reported rather than raised
+        warnings.append(f"edgec compile would refuse this: {e}")
     formats: dict = {}
     for t in ir.tensors.values():
         f = formats.setdefault(t.fmt, {"tensors": 0, "bytes": 0})
@@ -34,8 +54,11 @@ def inspect_model(spec: str, tokenizer: str | None = None, ctx: int = 2048) -> d
         "tokenizer": None if tok is None else {"kind": tok.kind, "vocab": len(tok.tokens), "pre": tok.pre,
                                                "bos": tok.bos_id, "eos": tok.eos_id,
                                                "chat_template": tok.chat_template is not None},
-        "memory": {"ctx": ctx, "weights_bytes": layout.total_bytes, "kv_cache_bytes": arena.kv_cache_bytes,
-                   "arena_bytes": arena.total_bytes, "total_bytes": layout.total_bytes + arena.total_bytes},
+        "memory": {"target": profile.name, "ctx": ctx, "kv_cache": kv_cache, "weights_bytes": layout.total_bytes,
+                   "kv_cache_bytes": arena.kv_cache_bytes, "arena_bytes": arena.total_bytes,
+                   "tokenizer_bytes": tok_bytes, "memory_needed_bytes": need, "total_bytes": need,
+                   "target_ram_bytes": profile.ram_bytes, "fits": not profile.ram_bytes or need <= profile.ram_bytes},
+        "warnings": warnings,
     }
 
 
@@ -57,6 +80,9 @@ def describe(info: dict) -> str:
         t = info["tokenizer"]
         lines.append(f"  tokenizer     {t['kind']} ({t['pre']}), {t['vocab']} tokens, bos {t['bos']}, eos {t['eos']}"
                      f"{', chat template' if t['chat_template'] else ''}")
+    fits = "fits" if m["fits"] else "does NOT fit"
     lines.append(f"  memory        weights {mib(m['weights_bytes'])} + KV cache {mib(m['kv_cache_bytes'])} "
-                 f"(ctx {m['ctx']}) + buffers = {mib(m['total_bytes'])}")
+                 f"({m['kv_cache']}, ctx {m['ctx']}) + buffers + tokenizer = {mib(m['memory_needed_bytes'])} "
+                 f"on {m['target']} ({fits} its {mib(m['target_ram_bytes'])})")
+    lines += [f"  warning: {w}" for w in info["warnings"]]
     return "\n".join(lines)

@@ -7,8 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import EdgecError
+from .kernel_choice import plan_all
 from .lut_layout import lut_table_bytes
 from .model_ir import ModelConfig
+from .targets import Target
+from .weights_blob import plan_layout
+
+MAX_CTX = 1 << 20
 
 ALIGN = 64
 Q8A_BLOCK_BYTES = 40   # edgec_block_q8a: float d, float s, int8 qs[32]
@@ -72,3 +78,40 @@ def plan_arena(cfg: ModelConfig, max_ctx: int, max_batch: int, kv_cache: str = "
         off = (off + n + ALIGN - 1) // ALIGN * ALIGN
     kv = 2 * cfg.n_layers * max_ctx * kv_dim * kv_el
     return ArenaPlan(buffers, off, kv, B, kv_cache)
+
+
+def check_ctx(ctx: int) -> None:
+    if ctx < 1 or ctx > MAX_CTX:
+        raise EdgecError(f"--ctx {ctx} is out of range; give a context length between 1 and {MAX_CTX}")
+
+
+def memory_needed(weights_bytes: int, arena_bytes: int, tokenizer_bytes: int) -> int:
+    """Bytes the device needs: weights + arena + tokenizer + a fixed allowance for code, stack and runtime tables."""
+    return weights_bytes + arena_bytes + 3 * tokenizer_bytes + (4 << 20)
+
+
+def check_fits(target: Target, need: int, weights_bytes: int, kv_bytes: int, ctx: int) -> None:
+    if target.ram_bytes and need > target.ram_bytes:
+        mib = lambda b: f"{b / 2**20:.1f} MiB"  # noqa: E731
+        per_tok = kv_bytes / ctx
+        fit_ctx = int((target.ram_bytes - (need - kv_bytes)) // per_tok) if per_tok else 0
+        hint = (f"use --ctx {fit_ctx // 64 * 64}" if fit_ctx >= 64 else "use a smaller model or fewer bits (--quant q4_0)")
+        raise EdgecError(f"model needs {mib(need)} (weights {mib(weights_bytes)} + KV cache {mib(kv_bytes)} at "
+                         f"--ctx {ctx} + buffers) but target '{target.name}' has {mib(target.ram_bytes)}; {hint}")
+
+
+def plan_device_memory(ir, target: Target, max_ctx: int, kv_cache: str, tok_bytes: int) -> tuple:
+    """(weights layout, arena, bytes needed) for the target's kernel choices: the one memory figure that
+    `edgec compile` records and `edgec inspect` reports."""
+    plans = plan_all(ir, target)
+    layout = plan_layout(ir, max_ctx, {n: p.layout for n, p in plans.items()})
+    arena = plan_arena(ir.config, max_ctx, default_max_batch(max_ctx), kv_cache,
+                       lut=any(p.layout == "lut" for p in plans.values()))
+    return layout, arena, memory_needed(layout.total_bytes, arena.total_bytes, tok_bytes)
+
+
+def plan_memory(ir, target: Target, max_ctx: int, kv_cache: str, tok_bytes: int) -> tuple:
+    """plan_device_memory(), refusing a model that does not fit the target."""
+    layout, arena, need = plan_device_memory(ir, target, max_ctx, kv_cache, tok_bytes)
+    check_fits(target, need, layout.total_bytes, arena.kv_cache_bytes, max_ctx)
+    return layout, arena, need

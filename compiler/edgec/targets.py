@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
+import subprocess
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .errors import EdgecError
 from .lut_layout import LUT_FORMATS
@@ -30,15 +34,57 @@ class Target:
     autotune: bool = False            # measure layout and prefetch distance at compile time (host only)
     ldflags: list = field(default_factory=list)
     run_prefix: list = field(default_factory=list)   # runs a cross-compiled program here (qemu-user)
+    device_login: str = "user@device"   # the scp/ssh destination `edgec compile` shows for copying the program
     notes: list = field(default_factory=list)
 
-    def find_cc(self) -> str:
-        """The first C compiler of the profile's list that is installed."""
+    def find_cc(self, requested: str | None = None) -> str:
+        """The C compiler to build with: requested (--cc) when given, else the first installed one of the
+        profile's list; checked to compile a C file with the profile's flags."""
+        if requested is not None:
+            if shutil.which(cc_program(requested)) is None:
+                raise EdgecError(f"C compiler '{requested}' not found on PATH; install it or drop --cc")
+            check_cc_builds(requested, self, "--cc")
+            return requested
         for cc in self.cc:
-            if shutil.which(cc.split()[0]):
+            if shutil.which(cc_program(cc)):
+                check_cc_builds(cc, self, "")
                 return cc
         raise EdgecError(f"no C compiler for target {self.name}: none of {', '.join(self.cc)} is on PATH; "
                          "install one (e.g. apt-get install gcc)")
+
+
+def cc_program(cc: str) -> str:
+    """The executable of a compiler command ("ccache gcc" -> "ccache"); "" when there is none."""
+    try:
+        words = shlex.split(cc)
+    except ValueError:   # unbalanced quotes
+        return ""
+    return words[0] if words else ""
+
+
+def check_cc_builds(cc: str, target: Target, flag: str) -> None:
+    """Compiles an empty C program with the target's flags, so a compiler that cannot build for the target
+    fails here in one line rather than deep in autotune or cmake."""
+    with tempfile.TemporaryDirectory(prefix="edgec-cc-") as d:
+        src = Path(d) / "probe.c"
+        src.write_text("int main(void) { return 0; }\n")
+        cmd = [*shlex.split(cc), *target.cflags, "-c", str(src), "-o", str(Path(d) / "probe.o")]
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            # the probe's temporary path means nothing to the user
+            ok, why = r.returncode == 0, first_error_line(r.stderr.replace(f"{d}/", "")) or f"exit status {r.returncode}"
+        except (OSError, subprocess.SubprocessError) as e:
+            ok, why = False, str(e)
+    if not ok:
+        fix = "fix it or drop --cc" if flag else "install a working C compiler for it or pass one with --cc"
+        raise EdgecError(f"C compiler '{cc}' cannot build C for target {target.name} ({why}); {fix}")
+
+
+def first_error_line(text: str) -> str:
+    """The compiler's first "error" line (else its last line), for a one-line message."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    errors = [ln for ln in lines if "error" in ln.lower()]
+    return (errors or lines or [""])[0 if errors else -1][:200]
 
 
 def target_names() -> list:
@@ -72,9 +118,10 @@ def _host_cache_bytes(level: int) -> int:
 
 
 def load_target(name: str) -> Target:
-    path = targets_dir() / f"{name}.toml"
-    if not path.is_file():
+    # only a listed profile name: a name with "/" or ".." would point outside targets/
+    if name not in target_names():
         raise EdgecError(f"unknown target '{name}'; choose one of: {', '.join(target_names())} (see `edgec targets`)")
+    path = targets_dir() / f"{name}.toml"
     with open(path, "rb") as f:
         t = Target(**tomllib.load(f))
     if t.name != name:

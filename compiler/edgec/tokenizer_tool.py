@@ -59,6 +59,18 @@ def build_tokenize_tool(out_dir, cc: Optional[str] = None, extra_cflags: Sequenc
     return tool
 
 
+def check_text_file(path, flag: str) -> Path:
+    """path as a Path when it is a readable file; else a one-line error naming it and the flag."""
+    path = Path(path)
+    if not path.exists():
+        raise EdgecError(f"{flag} {path}: no such file; pass an existing UTF-8 text file")
+    if path.is_dir():
+        raise EdgecError(f"{flag} {path} is a folder; pass a UTF-8 text file")
+    if not os.access(path, os.R_OK):
+        raise EdgecError(f"{flag} {path} is not readable; check its permissions")
+    return path
+
+
 def _run(cmd: list, stdin: Optional[bytes] = None, env: Optional[dict] = None) -> bytes:
     result = subprocess.run(cmd, input=stdin, capture_output=True, env=env)
     if result.returncode != 0:
