@@ -34,6 +34,7 @@ GGML_MAX_DIMS = 4
 INT_TYPES = frozenset({VT.UINT8, VT.INT8, VT.UINT16, VT.INT16, VT.UINT32, VT.INT32, VT.UINT64, VT.INT64})
 FLOAT_TYPES = frozenset({VT.FLOAT32, VT.FLOAT64})
 NUMBER_TYPES = INT_TYPES | FLOAT_TYPES
+VALUE_TYPES = frozenset(int(t) for t in VT)
 # Fewest bytes one array element of a type takes in the file (a string is at least its 8-byte length).
 MIN_ELEMENT_BYTES = {**{t: np.dtype(np_type).itemsize for t, np_type in gguf.GGUFReader.gguf_scalar_to_np.items()},
                      VT.STRING: 8}
@@ -73,8 +74,8 @@ def _itemsize(dtype) -> int:
     return size
 
 
-class GGUFBoundsError(ValueError):
-    """A GGUF header field points past the end of the file."""
+class GGUFLayoutError(ValueError):
+    """A GGUF header field points past the end of the file or names an unknown type."""
 
 
 class BoundedGGUFReader(gguf.GGUFReader):
@@ -89,7 +90,7 @@ class BoundedGGUFReader(gguf.GGUFReader):
         offset, count = int(offset), int(count)
         end = offset + _itemsize(dtype) * count
         if offset < 0 or count < 0 or end > len(self.data):
-            raise GGUFBoundsError(f"a field at byte {offset} needs {end - offset} bytes but the file has "
+            raise GGUFLayoutError(f"a field at byte {offset} needs {end - offset} bytes but the file has "
                                   f"{len(self.data)}")
         arr = self.data[offset:end].view(dtype=dtype)[:count]
         return arr.view(arr.dtype.newbyteorder(self.byte_order if override_order is None else override_order))
@@ -97,7 +98,7 @@ class BoundedGGUFReader(gguf.GGUFReader):
     def _fits(self, offset: int, count: int, min_bytes: int, what: str) -> None:
         """count items of at least min_bytes each must fit between offset and the end of the file."""
         if int(count) * min_bytes > len(self.data) - int(offset):
-            raise GGUFBoundsError(f"{what} count {int(count)} at byte {int(offset)} runs past the end of the "
+            raise GGUFLayoutError(f"{what} count {int(count)} at byte {int(offset)} runs past the end of the "
                                   f"{len(self.data)}-byte file")
 
     def _build_fields(self, offs, count):
@@ -109,10 +110,12 @@ class BoundedGGUFReader(gguf.GGUFReader):
         return super()._build_tensor_info(offs, count)
 
     def _get_field_parts(self, orig_offs, raw_type):
+        if int(raw_type) not in VALUE_TYPES:
+            raise GGUFLayoutError(f"unknown metadata value type {int(raw_type)} at byte {orig_offs}")
         if raw_type == VT.ARRAY:
             item_type = int(self._get(orig_offs, np.uint32)[0])
             if item_type == VT.ARRAY:
-                raise GGUFBoundsError(f"nested metadata array at byte {orig_offs} (GGUF models do not use them)")
+                raise GGUFLayoutError(f"nested metadata array at byte {orig_offs} (GGUF models do not use them)")
             min_bytes = MIN_ELEMENT_BYTES.get(item_type, 1)
             self._fits(orig_offs + 12, self._get(orig_offs + 4, np.uint64)[0], min_bytes, "metadata array")
         return super()._get_field_parts(orig_offs, raw_type)
@@ -121,11 +124,13 @@ class BoundedGGUFReader(gguf.GGUFReader):
         field = super()._get_tensor_info_field(orig_offs)
         _, name, n_dims, dims, raw_type, offset = field.parts
         if int(n_dims[0]) > GGML_MAX_DIMS or any(int(d) == 0 for d in dims):
-            raise GGUFBoundsError(f"tensor at byte {orig_offs} has dimensions {dims.tolist()}")
+            raise GGUFLayoutError(f"tensor at byte {orig_offs} has dimensions {dims.tolist()}")
+        if int(raw_type[0]) not in gguf.GGML_QUANT_SIZES:
+            raise GGUFLayoutError(f"tensor at byte {orig_offs} has unknown type {int(raw_type[0])}")
         n_elements = math.prod(int(d) for d in dims)
-        block, type_size = gguf.GGML_QUANT_SIZES.get(int(raw_type[0]), (1, 1))
+        block, type_size = gguf.GGML_QUANT_SIZES[int(raw_type[0])]
         if n_elements * type_size // block > len(self.data) or int(offset[0]) >= len(self.data):
-            raise GGUFBoundsError(f"tensor at byte {orig_offs} ({n_elements} elements at data offset "
+            raise GGUFLayoutError(f"tensor at byte {orig_offs} ({n_elements} elements at data offset "
                                   f"{int(offset[0])}) does not fit in the {len(self.data)}-byte file")
         return field
 
