@@ -182,3 +182,79 @@ def test_chat_format_reaches_the_c_api(tmp_path):
     # without a template the blob says so
     blob.write_bytes(build_tokenizer_blob(tok, chat=ChatFormat()))
     assert tokenizer_info(tool, blob)["has_chat"] == "0"
+
+
+# ---- hostile templates: sandboxed, and rendered under a time and size budget ----
+
+NESTED_LOOPS = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+HOSTILE_TEMPLATES = {
+    # (template, what the one-line error says)
+    "nested range loops": (NESTED_LOOPS, "rendering takes more than 2 s"),
+    "nested loops over one range": ("{% set r = range(100000) %}{% for i in r %}{% for j in r %}{% endfor %}"
+                                    "{% endfor %}", "rendering takes more than 2 s"),
+    "huge output": ("{% for i in range(100000) %}{% for j in range(100000) %}xxxxxxxx{% endfor %}{% endfor %}",
+                    "output exceeds 1048576 characters"),
+    "string times a billion": ("{{ 'x' * 1000000000 }}", "operator * builds a value of 1000000000"),
+    "huge power": ("{{ 2 ** 100000000 }}", "operator ** builds an integer"),
+    "doubling with ~": ("{% set ns = namespace(v='x') %}{% for i in range(64) %}{% set ns.v = ns.v ~ ns.v %}"
+                        "{% endfor %}", "operator ~ builds a value"),
+    "doubling with +": ("{% set ns = namespace(v='x') %}{% for i in range(64) %}{% set ns.v = ns.v + ns.v %}"
+                        "{% endfor %}", "operator + builds a value"),
+    "center filter width": ("{{ 'x'|center(1000000000) }}", "filter center is given the number 1000000000"),
+    "ljust method width": ("{{ 'x'.ljust(1000000000) }}", "call of ljust is given the number"),
+    "str.format width": ("{{ '{:>1000000000}'.format(1) }}", "field width of 7 or more digits"),
+    "% width": ("{{ '%1000000000d' % 1 }}", "field width of 7 or more digits"),
+    "format filter width": ("{{ '%1000000000d'|format(1) }}", "field width of 7 or more digits"),
+    "strftime width": ("{{ strftime_now('%1000000000Y') }}", "field width of 7 or more digits"),
+    "join with a huge separator": ("{% set s = 'x' * 100000 %}{{ range(100000)|join(s) }}",
+                                   "filter join combines values of 100000 and 100000"),
+    "replace blow-up": ("{% set s = 'x' * 100000 %}{{ s|replace('x', s) }}", "filter replace combines"),
+    "indent blow-up": ("{{ ('x\n' * 500000)|indent(1000000) }}", "filter indent combines"),
+    "python internals": ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "SecurityError"),
+    "mutating the messages": ("{{ messages.append(1) }}", "SecurityError"),
+    "lipsum is gone": ("{{ lipsum(1000000) }}", "UndefinedError"),
+    "syntax error": ("{% for %}", "does not parse (TemplateSyntaxError"),
+    "deeply nested expression": ("{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}", "does not parse (RecursionError"),
+    "undefined variable": ("{{ foo.bar.baz }}", "UndefinedError"),
+    "type error": ("{{ messages + 1 }}", "TypeError"),
+    "endless macro recursion": ("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", "RecursionError"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_TEMPLATES))
+def test_hostile_templates_are_refused_in_one_line_within_budget(name):
+    import time
+    template, message = HOSTILE_TEMPLATES[name]
+    start = time.monotonic()
+    with pytest.raises(EdgecError) as err:
+        chat_format_from_template(template, "<s>", "</s>")
+    assert time.monotonic() - start < 6   # the 2 s budget, plus slack for a busy machine
+    assert message in str(err.value)
+    assert "--chat needs a supported template" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_budget_leaves_the_trace_function_as_it_was():
+    import sys
+    sentinel = lambda frame, event, arg: None  # noqa: E731
+    previous = sys.gettrace()
+    sys.settrace(sentinel)
+    try:
+        with pytest.raises(EdgecError):
+            chat_format_from_template("{{ 'x' * 1000000000 }}", "<s>", "</s>")
+        assert chat_format_from_template(SMOLLM2, "<|im_start|>", "<|im_end|>").has_chat
+        assert sys.gettrace() is sentinel
+    finally:
+        sys.settrace(previous)
+
+
+def test_a_slow_template_only_costs_the_chat_markers(tmp_path):
+    """compile's policy: a template past its budget is a warning, and the program has no chat format."""
+    from edgec.compile import chat_format_or_none
+    from edgec.model_ir import ModelIR
+    from edgec.tiny_models import make_tiny_config, tiny_tokenizer_gpt2
+    tok, _ = tiny_tokenizer_gpt2()
+    tok.chat_template = NESTED_LOOPS
+    ir = ModelIR(config=make_tiny_config(), tensors={}, tokenizer=tok)
+    assert chat_format_or_none(ir) == ChatFormat()
+    assert any("takes too long" in w for w in ir.metadata["warnings"])

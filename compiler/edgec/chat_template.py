@@ -7,10 +7,24 @@ output cannot be written as
     bos_text + [system_prefix + sys + system_suffix]
              + (user_prefix + user + user_suffix + assistant_prefix + reply + assistant_suffix)*
 is refused with an EdgecError rather than approximated.
+
+The template comes from the model file, so it is rendered in Jinja2's ImmutableSandboxedEnvironment
+(no Python internals, no mutation of its inputs) and under a budget: all renders together get
+RENDER_SECONDS (enforced by a trace function that checks the clock on every line run), and no value
+or output may exceed MAX_VALUE_SIZE characters/items (sizes are checked before the C-level work that
+would build them: `*`, `**`, `+`, `~`, `%`, calls and filters).  Past the budget, like any other
+template failure, it is an EdgecError; compile turns that into a warning and a program without
+--chat markers (the model still runs), which is why an overrun is not a refusal of the whole model.
 """
 from __future__ import annotations
 
+import functools
 import json
+import re
+import itertools
+import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
@@ -22,6 +36,11 @@ SYSTEM, USER1, REPLY1, USER2, REPLY2, USER3 = (
     "EdgecReplyMarker2w", "EdgecUserMarker3x",
 )
 BOS, EOS = "EdgecBosMarker5d", "EdgecEosMarker9h"
+RENDER_SECONDS = 2.0          # all renders of one template together
+MAX_VALUE_SIZE = 1 << 20      # characters (or items) of any value the template builds, and of an output
+MAX_INT_BITS = 1 << 16        # integers the template computes
+SIZED_TYPES = (str, bytes, list, tuple, dict, range, set, frozenset)
+HUGE_WIDTH_RE = re.compile(r"\d{7,}")   # a field width in a format string that would build a huge string
 
 
 @dataclass
@@ -65,19 +84,183 @@ class _TemplateRefused(Exception):
     """The template called raise_exception() for a conversation."""
 
 
+class _OverBudget(Exception):
+    """The template takes too long to render or builds too large a value."""
+
+
+def _check_size(value, what: str):
+    """value, unless it is a string/sequence/mapping or integer beyond the render budget."""
+    if isinstance(value, SIZED_TYPES) and len(value) > MAX_VALUE_SIZE:
+        raise _OverBudget(f"{what} builds a value of {len(value)} characters or items "
+                          f"(the limit is {MAX_VALUE_SIZE})")
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        raise _OverBudget(f"{what} builds an integer of more than {MAX_INT_BITS} bits")
+    return value
+
+
+def _check_arguments(args, what: str) -> None:
+    """Refuse arguments that make C code build a huge value before any check could see it: an integer
+    above MAX_VALUE_SIZE (a width, a count), or two sizes (lengths or numbers) whose product is huge
+    (join, replace, indent)."""
+    sizes = []
+    for arg in args:
+        if isinstance(arg, int) and not isinstance(arg, bool):
+            if abs(arg) > MAX_VALUE_SIZE:
+                raise _OverBudget(f"{what} is given the number {arg} (the limit is {MAX_VALUE_SIZE})")
+            sizes.append(abs(arg))
+        elif isinstance(arg, SIZED_TYPES):
+            sizes.append(len(arg))
+    sizes.sort()
+    if len(sizes) >= 2 and sizes[-1] * sizes[-2] > 16 * MAX_VALUE_SIZE:
+        raise _OverBudget(f"{what} combines values of {sizes[-1]} and {sizes[-2]} characters or items")
+
+
+def _materialized(arg, what: str):
+    """An iterator argument as a list (so its size can be checked), refused past MAX_VALUE_SIZE items."""
+    if not isinstance(arg, Iterator):
+        return arg
+    items = list(itertools.islice(arg, MAX_VALUE_SIZE + 1))
+    return _check_size(items, what)
+
+
+def _check_format(fmt, what: str) -> None:
+    if isinstance(fmt, str) and HUGE_WIDTH_RE.search(fmt):
+        raise _OverBudget(f"{what} formats with a field width of 7 or more digits")
+
+
+def _budgeted(func, what: str, formats: bool = False):
+    """func with its arguments and result checked against the render budget (for filters).  formats:
+    its first argument after any Jinja2-passed context is a format string."""
+    @functools.wraps(func)   # keeps Jinja2's pass_context / pass_environment marks
+    def checked(*args, **kwargs):
+        args = [_materialized(a, what) for a in args]
+        kwargs = {k: _materialized(v, what) for k, v in kwargs.items()}
+        _check_arguments([*args, *kwargs.values()], what)
+        if formats:
+            for a in args:
+                _check_format(a, what)
+        return _check_size(func(*args, **kwargs), what)
+    return checked
+
+
+def _sequence_product_size(left, right):
+    """len(seq) * n for seq * n or n * seq, else None."""
+    for seq, n in ((left, right), (right, left)):
+        if isinstance(seq, (str, bytes, list, tuple)) and isinstance(n, int):
+            return len(seq) * max(n, 0)
+    return None
+
+
+def _check_binop(operator: str, left, right) -> None:
+    """Refuse an operation whose result would exceed the budget, before it is computed."""
+    what = f"the operator {operator}"
+    if operator == "*":
+        product = _sequence_product_size(left, right)
+        if product is not None and product > MAX_VALUE_SIZE:
+            raise _OverBudget(f"{what} builds a value of {product} characters or items")
+        if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+            raise _OverBudget(f"{what} builds an integer of more than {MAX_INT_BITS} bits")
+    elif operator == "**":
+        if isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and \
+                right * left.bit_length() > MAX_INT_BITS:
+            raise _OverBudget(f"{what} builds an integer of more than {MAX_INT_BITS} bits")
+    elif operator == "+":
+        if isinstance(left, (str, bytes, list, tuple)) and isinstance(right, (str, bytes, list, tuple)) \
+                and len(left) + len(right) > MAX_VALUE_SIZE:
+            raise _OverBudget(f"{what} builds a value of {len(left) + len(right)} characters or items")
+    elif operator == "%":
+        _check_format(left, what)
+
+
+def _budgeted_join(parts) -> str:
+    """The template's ~ operator (str_join in Jinja2's generated code), size-checked before joining."""
+    texts = [str(p) for p in parts]
+    size = sum(map(len, texts))
+    if size > MAX_VALUE_SIZE:
+        raise _OverBudget(f"the operator ~ builds a value of {size} characters")
+    return "".join(texts)
+
+
 def _environment():
-    """A sandboxed Jinja2 environment set up as transformers sets up its own."""
+    """A sandboxed Jinja2 environment set up as transformers sets up its own, with the render budget."""
     try:
         import jinja2.ext
+        from jinja2.compiler import CodeGenerator
         from jinja2.sandbox import ImmutableSandboxedEnvironment
     except ImportError as e:  # pragma: no cover - Jinja2 is a dependency
         raise EdgecError("Jinja2 is needed to read chat templates; pip install Jinja2") from e
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                        extensions=[jinja2.ext.loopcontrols])
+
+    class BudgetedCodeGenerator(CodeGenerator):
+        def visit_Concat(self, node, frame):   # `a ~ b` calls the checked join instead of str_join
+            self.write("environment.budgeted_join((")
+            for arg in node.nodes:
+                self.visit(arg, frame)
+                self.write(", ")
+            self.write("))")
+
+    class BudgetedSandbox(ImmutableSandboxedEnvironment):
+        code_generator_class = BudgetedCodeGenerator
+        intercepted_binops = frozenset({"*", "**", "+", "%"})
+        budgeted_join = staticmethod(_budgeted_join)
+
+        def call_binop(self, context, operator, left, right):
+            _check_binop(operator, left, right)
+            return _check_size(super().call_binop(context, operator, left, right), f"the operator {operator}")
+
+        def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - Jinja2's own signature
+            what = f"a call of {getattr(__obj, '__name__', 'a function')}"
+            args = [_materialized(a, what) for a in args]
+            kwargs = {k: _materialized(v, what) for k, v in kwargs.items()}
+            _check_arguments([getattr(__obj, "__self__", None), *args, *kwargs.values()], what)
+            return _check_size(super().call(__context, __obj, *args, **kwargs), what)
+
+        def wrap_str_format(self, value):   # "...".format / format_map: the format string's widths
+            wrapped = super().wrap_str_format(value)
+            if wrapped is not None:
+                _check_format(value.__self__, "str.format")
+            return wrapped
+
+    env = BudgetedSandbox(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
     env.filters["tojson"] = lambda x, indent=None, **kw: json.dumps(x, ensure_ascii=False, indent=indent)
+    env.filters = {name: _budgeted(f, f"the filter {name}", formats=(name == "format"))
+                   for name, f in env.filters.items()}
+    env.globals.pop("lipsum", None)   # generates text in bulk; no chat template uses it
     env.globals["raise_exception"] = _raise_exception
-    env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
+    env.globals["strftime_now"] = _strftime_now
     return env
+
+
+def _strftime_now(fmt):
+    _check_format(fmt, "strftime_now")
+    return datetime.now().strftime(fmt)
+
+
+class _RenderBudget:
+    """A deadline shared by all renders of one template, and the output limit of each render."""
+
+    def __init__(self, seconds: float):
+        self.deadline = time.monotonic() + seconds
+
+    def _trace(self, frame, event, arg):
+        # Called on every Python call and line while rendering (template code and Jinja2's runtime alike).
+        if time.monotonic() > self.deadline:
+            raise _OverBudget(f"rendering takes more than {RENDER_SECONDS:g} s")
+        return self._trace
+
+    def render(self, compiled, **variables) -> str:
+        """compiled rendered with variables, stopped past the deadline or the output limit."""
+        previous = sys.gettrace()
+        sys.settrace(self._trace)
+        try:
+            out, size = [], 0
+            for chunk in compiled.generate(**variables):
+                size += len(chunk)
+                if size > MAX_VALUE_SIZE:
+                    raise _OverBudget(f"its output exceeds {MAX_VALUE_SIZE} characters")
+                out.append(chunk)
+            return "".join(out)
+        finally:
+            sys.settrace(previous)
 
 
 def _messages(system: bool, turns: int, final_reply: bool) -> list:
@@ -178,29 +361,42 @@ def chat_format_from_template(template: Optional[str], bos_token: str, eos_token
     """Derive the fixed chat format of a Jinja2 chat template (None: a model without one)."""
     if not template:
         return ChatFormat()
+    if not isinstance(template, str):
+        raise EdgecError("the chat template is not text; --chat needs a supported template")
     try:
         compiled = _environment().from_string(template)
-    except Exception as e:
-        raise EdgecError(f"the chat template does not parse ({type(e).__name__}: {e}); "
+    except Exception as e:  # TemplateSyntaxError, RecursionError on deep nesting, ...
+        raise EdgecError(f"the chat template does not parse ({_one_line(e)}); "
                          "--chat needs a supported template") from None
+    budget = _RenderBudget(RENDER_SECONDS)
 
     # BOS/EOS are rendered as markers so that text the template takes from bos_token (a
     # conversation start, or part of every user turn) is told apart from literal text.
     def render(messages, add_generation_prompt):
-        return compiled.render(messages=messages, add_generation_prompt=add_generation_prompt,
-                               bos_token=BOS, eos_token=EOS)
+        return budget.render(compiled, messages=messages, add_generation_prompt=add_generation_prompt,
+                             bos_token=BOS, eos_token=EOS)
 
     try:
         for fmt, reply_lead in _candidates(render):
             if _verifies(fmt, reply_lead, render):
                 return _with_tokens(fmt, bos_token, eos_token)
     except _TemplateRefused as e:
-        raise EdgecError(f"the chat template refuses a system/user/assistant conversation ({e}); "
+        raise EdgecError(f"the chat template refuses a system/user/assistant conversation ({_one_line(e)}); "
+                         "--chat needs a supported template") from None
+    except _OverBudget as e:
+        raise EdgecError(f"the chat template takes too long or grows too large to render ({e}); "
                          "--chat needs a supported template") from None
     except ValueError:  # a marker went missing: the template drops or rewrites messages
         pass
-    except Exception as e:
-        raise EdgecError(f"the chat template fails to render ({type(e).__name__}: {e}); "
+    except Exception as e:  # UndefinedError, SecurityError, TypeError, RecursionError, MemoryError, ...
+        raise EdgecError(f"the chat template fails to render ({_one_line(e)}); "
                          "--chat needs a supported template") from None
     raise EdgecError("the chat template cannot be split into fixed system/user/assistant prefixes "
                      "and suffixes; --chat needs a supported template (ChatML, Llama-2, Llama-3, Zephyr style)")
+
+
+def _one_line(e: Exception) -> str:
+    """An exception as one short line: its type and the first line of its message."""
+    lines = str(e).splitlines()
+    text = lines[0] if lines else ""
+    return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
