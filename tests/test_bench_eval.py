@@ -67,6 +67,7 @@ def test_bench_json_has_sane_values(stories, tmp_path, capsys):
     assert r["bandwidth_gbs"] == pytest.approx(r["weight_bytes_per_token"] * r["decode_tok_s"] / 1e9)
     assert r["bandwidth_fraction"] == pytest.approx(r["bandwidth_gbs"] / r["measured_bandwidth_gbs"])
     assert "decode" in text and "tok/s" in text and "GB/s" in text
+    assert r["emulated"] is None and "EMULATED" not in text   # a native run
 
 
 def test_bench_refuses_more_tokens_than_the_context(stories, capsys):
@@ -78,6 +79,75 @@ def test_bench_refuses_more_tokens_than_the_context(stories, capsys):
 def test_bench_needs_an_artifact(tmp_path, capsys):
     code, _, err = run_cli(["bench", tmp_path], capsys)
     assert code == 1 and "manifest.json" in err
+
+
+# ---- a cross-compiled artifact: run under qemu-aarch64, labelled as emulated ----
+
+EMULATED = "qemu-aarch64 -cpu cortex-a53"   # targets/pi-zero.toml's run_prefix
+
+
+@pytest.fixture(scope="module")
+def stories_pi_zero(tmp_path_factory):
+    return compile_artifact(STORIES / "stories260K.bin", tmp_path_factory.mktemp("bench") / "pz", target="pi-zero",
+                            tokenizer=str(TOKENIZER), ctx=CTX, kv_cache="f32")
+
+
+def test_bench_of_a_cross_artifact_runs_emulated(stories_pi_zero, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    code, text, err = run_cli(["bench", stories_pi_zero.out_dir, "--prompt-tokens", 8, "--gen-tokens", 4,
+                               "--reps", 1, "--threads", 1, "--json", out], capsys)
+    assert code == 0, err
+    r = json.loads(out.read_text())
+    assert BENCH_KEYS <= set(r) and all(not isinstance(v, (dict, list)) for v in r.values())
+    assert r["emulated"] == EMULATED and r["target"] == "pi-zero" and r["isa"]
+    assert r["decode_tok_s"] > 0 and r["prompt_tok_s"] > 0 and (r["prompt_tokens"], r["gen_tokens"]) == (8, 4)
+    assert f"EMULATED under {EMULATED}" in text
+
+
+def test_eval_of_a_cross_artifact_runs_emulated(stories, stories_pi_zero, tmp_path, capsys):
+    """The emulated aarch64 program scores the text as the native one does (same f32 model, other kernels)."""
+    results = {}
+    for name, art in [("host", stories), ("pi-zero", stories_pi_zero)]:
+        out = tmp_path / f"{name}.json"
+        code, text, err = run_cli(["eval", art.out_dir, "--text", MOBY, "--max-tokens", 60, "--json", out], capsys)
+        assert code == 0, err
+        results[name] = json.loads(out.read_text()), text
+    (native, _), (emulated, text) = results["host"], results["pi-zero"]
+    assert native["emulated"] is None and emulated["emulated"] == EMULATED and f"emulated under {EMULATED}" in text
+    assert emulated["tokens"] == native["tokens"] == 60
+    assert emulated["perplexity"] == pytest.approx(native["perplexity"], rel=1e-3)
+
+
+# ---- options checked before any run ----
+
+@pytest.mark.parametrize("cmd", ["bench", "eval"])
+def test_threads_beyond_the_cpus_warn_once(stories, cmd, capsys):
+    import os
+    too_many = (os.cpu_count() or 1) + 1
+    args = (["bench", stories.out_dir, "--prompt-tokens", 4, "--gen-tokens", 2, "--reps", 1] if cmd == "bench" else
+            ["eval", stories.out_dir, "--text", MOBY, "--max-tokens", 20])
+    code, _, err = run_cli([*args, "--threads", too_many], capsys)
+    assert code == 0, err
+    warnings = [ln for ln in err.splitlines() if "warning" in ln.lower()]
+    assert len(warnings) == 1 and f"--threads {too_many}" in warnings[0] and "CPUs online" in warnings[0], err
+    code, _, err = run_cli([*args, "--threads", 1], capsys)
+    assert code == 0 and "warning" not in err.lower()
+
+
+@pytest.mark.parametrize("cmd", ["bench", "eval"])
+def test_unwritable_json_is_refused_before_running(stories, tmp_path, cmd, capsys):
+    args = ["bench", stories.out_dir, "--prompt-tokens", 4, "--gen-tokens", 2] if cmd == "bench" else \
+        ["eval", stories.out_dir, "--text", MOBY]
+    for path, words in [(tmp_path, "is a folder"), (tmp_path / "no" / "r.json", "does not exist")]:
+        code, out, err = run_cli([*args, "--json", path], capsys)
+        assert code == 1 and len(err.strip().splitlines()) == 1 and words in err and f"--json {path}" in err
+        assert out == ""   # nothing ran
+
+
+def test_eval_names_a_missing_or_wrong_text(stories, tmp_path, capsys):
+    for path, words in [(tmp_path / "none.txt", "no such file"), (tmp_path, "is a folder")]:
+        code, _, err = run_cli(["eval", stories.out_dir, "--text", path], capsys)
+        assert code == 1 and len(err.strip().splitlines()) == 1 and f"--text {path}" in err and words in err
 
 
 def test_weight_bytes_per_token_counts_the_embedding_once():

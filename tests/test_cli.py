@@ -154,3 +154,41 @@ def test_autotune_is_recorded_and_cached(tmp_path):
     assert first["layout"] in ("rowmajor", "i16") and all(v > 0 for v in first["gbs"].values())
     assert (first["layout"], first["prefetch_bytes"]) == (second["layout"], second["prefetch_bytes"])
     assert (env_cache / "edgec" / "autotune.json").is_file()
+
+
+@pytest.mark.parametrize("target,ctx,kv_cache", [("host", 64, "f16"), ("host", 200, "f32"), ("pi-zero", 96, "f16"),
+                                                 ("generic", 128, "f32")])
+def test_inspect_memory_is_what_compile_records(good_gguf, tmp_path, target, ctx, kv_cache):
+    opts = ["--target", target, "--ctx", ctx, "--kv-cache", kv_cache]
+    r = edgec("inspect", good_gguf, *opts, "--json")
+    assert r.returncode == 0, r.stderr
+    memory = json.loads(r.stdout)["memory"]
+    out = tmp_path / "o"
+    assert edgec("compile", good_gguf, *opts, "--out", out, "--no-build", "-q").returncode == 0
+    sizes = json.loads((out / "manifest.json").read_text())["sizes"]
+    assert memory["memory_needed_bytes"] == sizes["memory_needed_bytes"]
+    for key in ("weights_bytes", "kv_cache_bytes", "arena_bytes", "tokenizer_bytes"):
+        assert memory[key] == sizes[key], key
+    assert (memory["target"], memory["ctx"], memory["kv_cache"]) == (target, ctx, kv_cache)
+    r = edgec("inspect", good_gguf, *opts)
+    assert f"= {sizes['memory_needed_bytes'] / 2**20:.1f} MiB on {target}" in r.stdout
+
+
+def test_inspect_memory_of_smollm2_is_what_compile_records(tmp_path):
+    r = edgec("inspect", "smollm2-135m", "--ctx", 512, "--json")
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "o"
+    assert edgec("compile", "smollm2-135m", "--ctx", 512, "--out", out, "--no-build", "-q").returncode == 0
+    sizes = json.loads((out / "manifest.json").read_text())["sizes"]
+    assert json.loads(r.stdout)["memory"]["memory_needed_bytes"] == sizes["memory_needed_bytes"]
+
+
+def test_inspect_checks_its_options(good_gguf):
+    for ctx in (0, -5, (1 << 20) + 1):
+        r = edgec("inspect", good_gguf, "--ctx", ctx)
+        assert r.returncode == 1 and r.stderr.strip().splitlines() == [
+            f"edgec: error: --ctx {ctx} is out of range; give a context length between 1 and 1048576"]
+    r = edgec("inspect", good_gguf, "--target", "../../etc/passwd")
+    assert r.returncode == 1 and "unknown target" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = edgec("inspect", "smollm2-135m", "--target", "pi-zero", "--ctx", 1 << 20)
+    assert r.returncode == 0 and "does NOT fit" in r.stdout and "use --ctx" in r.stdout   # reported, not refused
