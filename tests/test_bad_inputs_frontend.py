@@ -179,3 +179,116 @@ def test_missing_shard(tmp_path):
 def test_unknown_quant(tiny_gguf):
     message = load_error(str(tiny_gguf), quant="q3_k")
     assert "q3_k" in message and "q4_0" in message
+
+
+# ---- llama2.c headers and tokenizers (issue 8) ----
+
+V1_PARAMS = (64, 128, 2, 4, 2, 300, 256)   # dim, hidden, layers, heads, kv heads, vocab, seq_len of make_tiny_config
+
+
+def v1_checkpoint(params, shared=0, payload=4096) -> bytes:
+    header = struct.pack("<Ii7iB", 0x616B3432, 1, *params, shared).ljust(256, b"\0")
+    return header + bytes(payload)
+
+
+@pytest.mark.parametrize("index, value", [(0, 0), (0, -64), (1, 0), (2, 0), (2, -1), (2, 2**31 - 1), (3, 0),
+                                          (4, 0), (4, 3), (5, 0), (5, 2**31 - 1), (6, 0), (6, -5), (0, 2**31 - 1)])
+def test_llama2c_v1_header_out_of_range(tmp_path, llama2c_files, index, value):
+    _, tok = llama2c_files
+    params = list(V1_PARAMS)
+    params[index] = value
+    (tmp_path / "bad.bin").write_bytes(v1_checkpoint(params))
+    message = load_error(str(tmp_path / "bad.bin"), tokenizer_path=str(tok))
+    assert "out of range" in message and str(value) in message
+
+
+@pytest.mark.parametrize("index, value", [(0, 2**31 - 1), (2, 2**31 - 1), (5, -(2**31 - 1)), (1, -128)])
+def test_llama2c_v0_header_out_of_range(tmp_path, llama2c_files, index, value):
+    _, tok = llama2c_files
+    params = list(V1_PARAMS)
+    params[index] = value
+    (tmp_path / "bad.bin").write_bytes(struct.pack("<7i", *params) + bytes(4096))
+    assert "not a GGUF file" in load_error(str(tmp_path / "bad.bin"), tokenizer_path=str(tok))
+
+
+@pytest.mark.parametrize("params", [(64, 128, 1000, 4, 2, 300, 256), (4096, 1 << 20, 1024, 32, 8, 1 << 22, 1 << 24)])
+def test_llama2c_header_larger_than_file(tmp_path, llama2c_files, params):
+    """Plausible but huge numbers: refused by the file-size check before anything is built from them."""
+    _, tok = llama2c_files
+    (tmp_path / "big.bin").write_bytes(v1_checkpoint(params))
+    message = load_error(str(tmp_path / "big.bin"), tokenizer_path=str(tok))
+    assert "should be" in message and str(256 + 4096) in message
+
+
+@pytest.mark.parametrize("version, tied", [(0, True), (0, False), (1, True), (1, False)])
+def test_llama2c_size_formula_matches_layout(version, tied):
+    from edgec.llama2c_reader import checkpoint_floats, llama2c_layout
+    for overrides in ({}, {"n_layers": 5, "n_kv_heads": 4}, {"dim": 96, "n_heads": 6, "n_kv_heads": 3, "vocab_size": 77}):
+        cfg = make_tiny_config(tied_embeddings=tied, **overrides)
+        params = (cfg.dim, cfg.hidden_dim, cfg.n_layers, cfg.n_heads, cfg.n_kv_heads, cfg.vocab_size, cfg.max_seq_len)
+        layout_floats = sum(int(np.prod(shape)) for _, shape in llama2c_layout(cfg, version))
+        assert checkpoint_floats(params, version, tied) == layout_floats
+
+
+def test_llama2c_tokenizer_truncated(tmp_path, llama2c_files):
+    model, tok = llama2c_files
+    blob = tok.read_bytes()
+    for cut in (0, 3, 10, len(blob) // 2, len(blob) - 1):
+        (tmp_path / "cut.bin").write_bytes(blob[:cut])
+        message = load_error(str(model), tokenizer_path=str(tmp_path / "cut.bin"))
+        assert "tokenizer" in message and ("truncated" in message or "corrupt" in message or "tokens" in message)
+
+
+@pytest.mark.parametrize("length", [2**31 - 1, -1, -(2**31)])
+def test_llama2c_tokenizer_huge_or_negative_length(tmp_path, llama2c_files, length):
+    model, _ = llama2c_files
+    (tmp_path / "t.bin").write_bytes(struct.pack("<ifi", 16, 0.0, length) + b"abc")
+    assert "corrupt llama2.c tokenizer at byte 4" in load_error(str(model), tokenizer_path=str(tmp_path / "t.bin"))
+
+
+def test_llama2c_tokenizer_larger_than_vocab(tmp_path, llama2c_files):
+    """A bigger tokenizer (or a model file passed as one) is read only up to vocab_size entries, then refused."""
+    model, tok = llama2c_files
+    (tmp_path / "t.bin").write_bytes(tok.read_bytes() + struct.pack("<fi", 0.0, 1) + b"x")
+    assert "more than 300" in load_error(str(model), tokenizer_path=str(tmp_path / "t.bin"))
+
+
+def test_llama2c_tokenizer_nan_score(tmp_path, llama2c_files):
+    model, _ = llama2c_files
+    tok = tiny_tokenizer_sentencepiece()
+    tok.scores[100] = float("nan")
+    write_llama2c_tokenizer(str(tmp_path / "t.bin"), tok)
+    assert "score nan" in load_error(str(model), tokenizer_path=str(tmp_path / "t.bin"))
+
+
+# ---- IR ranges for every front end (validate_ir) ----
+
+def test_hf_folder_goes_through_validate_ir_ranges(tmp_path):
+    """The HF reader's output is range-checked too: a num_hidden_layers of 10^12 is refused at once."""
+    import time
+    tiny_hf(tmp_path, num_hidden_layers=10**12)
+    start = time.monotonic()
+    message = load_error(str(tmp_path))
+    assert time.monotonic() - start < 2 and "layers" in message
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"norm_eps": float("nan")}, "epsilon"), ({"norm_eps": 0.0}, "epsilon"), ({"norm_eps": float("inf")}, "epsilon"),
+    ({"rope_theta": float("nan")}, "frequency base"), ({"rope_theta": -1.0}, "frequency base"),
+    ({"rope_freq_factors": [1.0] * 7 + [float("nan")]}, "rope scaling factor"),
+    ({"rope_freq_factors": [0.0] * 8}, "rope scaling factor"),
+    ({"vocab_size": 10**9}, "vocab_size"), ({"n_layers": 10**12}, "layers"), ({"n_layers": 0}, "n_layers = 0"),
+    ({"n_heads": 0}, "n_heads = 0"), ({"n_kv_heads": -2}, "n_kv_heads = -2"), ({"dim": 2**40}, "dim"),
+    ({"hidden_dim": "128"}, "hidden_dim = '128'"), ({"max_seq_len": 0}, "max_seq_len = 0"),
+    ({"n_heads": True}, "n_heads = True"),
+])
+def test_validate_ir_ranges_for_every_front_end(tmp_path, change, words):
+    """validate_ir's range checks apply to whatever a front end produced (here a valid HF folder's IR)."""
+    import dataclasses
+    from edgec.load_model import validate_ir
+    tiny_hf(tmp_path)
+    ir = load_model(str(tmp_path))
+    ir.config = dataclasses.replace(ir.config, **change)
+    with pytest.raises(EdgecError) as info:
+        validate_ir(ir)
+    assert words in str(info.value) and "\n" not in str(info.value)

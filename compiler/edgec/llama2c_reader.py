@@ -21,18 +21,17 @@ def read_llama2c(path: str, tokenizer_path: str) -> ModelIR:
         blob = f.read()
     version, params, shared, header_bytes = _read_header(blob, path)
     dim, hidden, n_layers, n_heads, n_kv_heads, vocab, seq_len = params
+    expected = header_bytes + 4 * checkpoint_floats(params, version, shared)
+    if len(blob) != expected:  # before anything is built from the header's numbers
+        raise EdgecError(f"{path}: llama2.c checkpoint (version {version}) should be {expected} bytes for its "
+                         f"header {params} but is {len(blob)} bytes; the file is truncated or not a llama2.c model")
     cfg = ModelConfig(arch="llama", dim=dim, hidden_dim=hidden, n_layers=n_layers, n_heads=n_heads,
                       n_kv_heads=n_kv_heads, head_dim=dim // n_heads, vocab_size=vocab, norm_eps=1e-5,
                       rope_theta=10000.0, rope_dim=dim // n_heads, rope_layout="interleaved",
                       tied_embeddings=shared, max_seq_len=seq_len,
                       name=os.path.splitext(os.path.basename(path))[0])
-    layout = llama2c_layout(cfg, version)
-    expected = header_bytes + 4 * sum(_numel(shape) for _, shape in layout)
-    if len(blob) != expected:
-        raise EdgecError(f"{path}: llama2.c checkpoint (version {version}) should be {expected} bytes for its "
-                         f"header {params} but is {len(blob)} bytes; the file is truncated or not a llama2.c model")
     tensors, offset = {}, header_bytes
-    for name, shape in layout:
+    for name, shape in llama2c_layout(cfg, version):
         n_bytes = 4 * _numel(shape)
         if name is not None:
             tensors[name] = Tensor(name=name, shape=shape, fmt="f32", data=blob[offset:offset + n_bytes])
@@ -40,6 +39,17 @@ def read_llama2c(path: str, tokenizer_path: str) -> ModelIR:
     tokenizer = read_llama2c_tokenizer(tokenizer_path, vocab)
     return ModelIR(config=cfg, tensors=tensors, tokenizer=tokenizer, source_path=path, source_format="llama2c",
                    metadata={"llama2c_version": version})
+
+
+def checkpoint_floats(params: tuple, version: int, shared: bool) -> int:
+    """How many float32 values follow the header (the sum of llama2c_layout's sizes, by formula)."""
+    dim, hidden, n_layers, n_heads, n_kv_heads, vocab, seq_len = params
+    kv_dim = n_kv_heads * (dim // n_heads)
+    per_layer = 2 * dim + 2 * dim * dim + 2 * dim * kv_dim + 3 * dim * hidden
+    floats = n_layers * per_layer + dim + vocab * dim
+    if version == 0:
+        floats += seq_len * (dim // n_heads)  # freq_cis real and imaginary halves, unused
+    return floats + (0 if shared else vocab * dim)
 
 
 def _read_header(blob: bytes, path: str) -> tuple:
@@ -63,13 +73,21 @@ def _read_header(blob: bytes, path: str) -> tuple:
         params = list(struct.unpack_from("<7i", blob, 0))
         shared = params[5] > 0  # a negative vocab_size marks an untied classifier
         params[5] = abs(params[5])
-    dim, hidden, n_layers, n_heads, n_kv_heads, vocab, seq_len = params
-    plausible = (0 < dim <= 65536 and 0 < hidden <= 1 << 20 and 0 < n_layers <= 1024 and 0 < n_heads <= dim
-                 and 0 < n_kv_heads <= n_heads and 0 < vocab <= 1 << 22 and 0 < seq_len <= 1 << 24
-                 and dim % n_heads == 0 and n_heads % n_kv_heads == 0 and (dim // n_heads) % 2 == 0)
-    if not plausible:
-        raise EdgecError(not_llama2c)
+    if not _plausible(params):
+        if version == 0:  # no magic: the numbers are all there is to recognise the format by
+            raise EdgecError(not_llama2c)
+        raise EdgecError(f"{path}: llama2.c checkpoint header (dim, hidden_dim, n_layers, n_heads, n_kv_heads, "
+                         f"vocab_size, seq_len) = {tuple(params)} is out of range; the file is corrupt, re-export it")
     return version, tuple(params), shared, header_bytes
+
+
+def _plausible(params: list) -> bool:
+    """Sizes are positive and split into heads as run.c needs; the generous upper bounds only tell a
+    legacy checkpoint from other files (the exact file-size check in read_llama2c bounds the rest)."""
+    dim, hidden, n_layers, n_heads, n_kv_heads, vocab, seq_len = params
+    return (0 < dim <= 65536 and 0 < hidden <= 1 << 20 and 0 < n_layers <= 1024 and 0 < n_heads <= dim
+            and 0 < n_kv_heads <= n_heads and 0 < vocab <= 1 << 22 and 0 < seq_len <= 1 << 24
+            and dim % n_heads == 0 and n_heads % n_kv_heads == 0 and (dim // n_heads) % 2 == 0)
 
 
 def llama2c_layout(cfg: ModelConfig, version: int) -> list:
@@ -106,15 +124,19 @@ def _numel(shape: tuple) -> int:
 
 
 def read_llama2c_tokenizer(path: str, vocab_size: int) -> TokenizerIR:
-    """A llama2.c tokenizer.bin (int32 max_token_length, then per token: f32 score, int32 len, bytes)."""
+    """A llama2.c tokenizer.bin (int32 max_token_length, then per token: f32 score, int32 len, bytes).
+    Exactly vocab_size entries are read, as run.c does, so a huge or foreign file costs no more."""
     try:
         with open(path, "rb") as f:
             blob = f.read()
     except OSError as e:
         raise EdgecError(f"cannot read tokenizer {path} ({e.strerror}); pass an existing --tokenizer file") from None
+    if len(blob) < 4:
+        raise EdgecError(f"{path}: empty or truncated llama2.c tokenizer; pass the tokenizer.bin that belongs "
+                         "to the model")
     tokens, scores, offset = [], [], 4
     try:
-        while offset < len(blob):
+        while offset < len(blob) and len(tokens) < vocab_size:
             score, n = struct.unpack_from("<fi", blob, offset)
             if n < 0 or offset + 8 + n > len(blob):
                 raise struct.error("token length out of range")
@@ -124,8 +146,9 @@ def read_llama2c_tokenizer(path: str, vocab_size: int) -> TokenizerIR:
     except (struct.error, UnicodeDecodeError):
         raise EdgecError(f"{path}: corrupt llama2.c tokenizer at byte {offset}; pass the tokenizer.bin "
                          "that belongs to the model") from None
-    if len(blob) < 4 or len(tokens) != vocab_size:
-        raise EdgecError(f"{path}: tokenizer has {len(tokens)} tokens but the model's vocab_size is {vocab_size}; "
+    if len(tokens) != vocab_size or offset != len(blob):
+        count = f"{len(tokens)}" if offset == len(blob) else f"more than {vocab_size}"
+        raise EdgecError(f"{path}: tokenizer has {count} tokens but the model's vocab_size is {vocab_size}; "
                          "pass the tokenizer.bin that belongs to the model")
     tokens = [t.replace(" ", "\u2581") for t in tokens]
     # run.c's tokenizer.bin spells bos/eos as "\n<s>\n" and "\n</s>\n"; the IR uses SentencePiece's names.
