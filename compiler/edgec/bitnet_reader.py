@@ -26,13 +26,21 @@ FLOAT_DTYPES = {"F32": np.float32, "F16": np.float16}
 
 
 def is_bitnet(hf_config: dict) -> bool:
-    return hf_config.get("model_type") == "bitnet" or "BitNetForCausalLM" in (hf_config.get("architectures") or [])
+    archs = hf_config.get("architectures")
+    return hf_config.get("model_type") == "bitnet" or (isinstance(archs, list) and "BitNetForCausalLM" in archs)
 
 
-def scale_multiplies(hf_config: dict) -> bool:
+LINEAR_CLASSES = {"autobitlinear": True, "bitlinear": False}   # quantization_config.linear_class -> multiplies
+
+
+def scale_multiplies(hf_config: dict, where: str = "config.json") -> bool:
     """True when weight_scale multiplies the ternary weights (autobitlinear), False when it divides."""
     qc = hf_config.get("quantization_config") or {}
-    return qc.get("linear_class", "autobitlinear") == "autobitlinear"
+    linear_class = qc.get("linear_class", "autobitlinear") if isinstance(qc, dict) else None
+    if linear_class not in LINEAR_CLASSES:
+        raise EdgecError(f"{where}: quantization_config.linear_class must be autobitlinear or bitlinear; "
+                         "fix the file")
+    return LINEAR_CLASSES[linear_class]
 
 
 def unpack_codes(packed: np.ndarray) -> np.ndarray:
@@ -59,20 +67,23 @@ def tq2_from_codes(codes: np.ndarray, scale: float) -> bytes:
 
 def bitlinear_tensor(gguf_name: str, hf_name: str, weight: tuple, scale: tuple, multiplies: bool) -> tuple:
     """(tq2 Tensor, relative change of the scale by fp16 rounding) from a BitLinear weight
-    (dtype, shape, raw bytes) and its weight_scale entry (or None)."""
+    (dtype, shape, raw bytes, byte count already checked against dtype x shape) and its weight_scale
+    entry (or None)."""
     dtype, shape, data = weight
+    if len(shape) != 2:
+        raise EdgecError(f"{hf_name}: BitNet weight has shape {tuple(shape)}, expected a matrix; "
+                         "the checkpoint is corrupt or not a BitNet b1.58 checkpoint")
     if dtype == "U8":
-        if scale is None:
-            raise EdgecError(f"{hf_name}: packed BitNet weight has no {hf_name}_scale tensor; "
-                             "re-download the checkpoint (all of its safetensors files)")
         codes = unpack_codes(np.frombuffer(data, np.uint8).reshape(shape))
         if codes.max(initial=0) > 2:
             raise EdgecError(f"{hf_name}: packed BitNet weight holds code 3, which is not ternary; "
                              "the file is corrupt or not a BitNet b1.58 checkpoint")
-        s = float(_float_array(scale).reshape(-1)[0])
-        s = s if multiplies else 1.0 / s
+        s = _weight_scale(hf_name, scale, multiplies)
     elif dtype in FLOAT_DTYPES or dtype == "BF16":
-        codes, s = ternarize(_float_array(weight).reshape(shape))
+        master = _float_array(hf_name, weight).reshape(shape)
+        if not np.isfinite(master).all():
+            raise EdgecError(f"{hf_name}: BitNet weight holds NaN or infinite values; the checkpoint is corrupt")
+        codes, s = ternarize(master)
     else:
         raise EdgecError(f"{hf_name}: BitNet weight has dtype {dtype}; expected packed U8 or F32/F16/BF16")
     rows, cols = codes.shape
@@ -85,11 +96,24 @@ def bitlinear_tensor(gguf_name: str, hf_name: str, weight: tuple, scale: tuple, 
     return Tensor(name=gguf_name, shape=(rows, cols), fmt="tq2", data=tq2_from_codes(codes, s)), rounding
 
 
-def _float_array(entry: tuple) -> np.ndarray:
+def _weight_scale(hf_name: str, scale: tuple, multiplies: bool) -> float:
+    """The factor the ternary codes are multiplied by, from the (dtype, shape, bytes) weight_scale entry."""
+    if scale is None:
+        raise EdgecError(f"{hf_name}: packed BitNet weight has no {hf_name}_scale tensor; "
+                         "re-download the checkpoint (all of its safetensors files)")
+    values = _float_array(f"{hf_name}_scale", scale).reshape(-1)
+    if values.size != 1 or not np.isfinite(values[0]) or (values[0] == 0 and not multiplies):
+        raise EdgecError(f"{hf_name}_scale must be one finite number (non-zero for bitlinear, which divides "
+                         "by it); the checkpoint is corrupt")
+    s = float(values[0])
+    return s if multiplies else 1.0 / s
+
+
+def _float_array(hf_name: str, entry: tuple) -> np.ndarray:
     """float32 values of a (dtype, shape, raw bytes) float tensor."""
     dtype, _, data = entry
     if dtype == "BF16":
         return (np.frombuffer(data, np.uint16).astype(np.uint32) << 16).view(np.float32)
     if dtype not in FLOAT_DTYPES:
-        raise EdgecError(f"expected a float tensor, got dtype {dtype}")
+        raise EdgecError(f"{hf_name} has dtype {dtype}; expected F32, F16 or BF16")
     return np.frombuffer(data, FLOAT_DTYPES[dtype]).astype(np.float32)
