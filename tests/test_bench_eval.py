@@ -254,3 +254,11 @@ def test_eval_rejects_a_reference_with_another_vocabulary(stories, tmp_path, cap
 def test_eval_rejects_a_window_too_small(stories, capsys):
     code, _, err = run_cli(["eval", stories.out_dir, "--text", MOBY, "--ctx-window", 1], capsys)
     assert code == 1 and "--ctx-window" in err and len(err.strip().splitlines()) == 1
+
+
+def test_eval_names_its_own_reference_flags(stories, tmp_path, capsys):
+    code, _, err = run_cli(["eval", stories.out_dir, "--text", MOBY, "--reference", STORIES / "stories260K.bin"], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "--reference-tokenizer" in err
+    code, _, err = run_cli(["eval", stories.out_dir, "--text", MOBY, "--reference", STORIES / "stories260K.bin",
+                            "--reference-tokenizer", tmp_path / "none.bin"], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "none.bin" in err and "--reference-tokenizer" in err

@@ -91,10 +91,23 @@ def test_run_refuses_what_is_not_an_artifact(arts, tmp_path):
     shutil.copytree(host, escape)
     manifest = json.loads((escape / "manifest.json").read_text())
     (escape / "manifest.json").write_text(json.dumps({**manifest, "name": "../../../bin/sh"}))
+    no_ctx = tmp_path / "no_ctx"
+    shutil.copytree(host, no_ctx)
+    (no_ctx / "manifest.json").write_text(json.dumps({k: v for k, v in manifest.items() if k != "max_ctx"}))
     cases = {tmp_path / "missing": "does not exist", tmp_path / "file": "is a file", tmp_path / "empty": "manifest.json",
-             no_bin: "bin/stories260k", bad_json: "not valid JSON", escape: "program name"}
+             no_bin: "bin/stories260k", bad_json: "not valid JSON", escape: "program name", no_ctx: "max_ctx"}
+    # tokenize takes a model too: these three are read as model paths (and refused by the loaders)
+    model_paths = {tmp_path / "missing", tmp_path / "file", tmp_path / "empty"}
     for folder, words in cases.items():
         assert_one_line_error(edgec("run", folder, "-n", 1), str(folder), words)
+        assert_one_line_error(edgec("bench", folder), str(folder), words)
+        assert_one_line_error(edgec("eval", folder, "--text", TOKENIZER), str(folder), words)
+        if folder not in model_paths:
+            assert_one_line_error(edgec("tokenize", folder, "--file", TOKENIZER), str(folder), words)
+    no_manifest = tmp_path / "no_manifest"
+    shutil.copytree(host, no_manifest)
+    (no_manifest / "manifest.json").unlink()
+    assert_one_line_error(edgec("tokenize", no_manifest, "--file", TOKENIZER), "not an edgec artifact")
 
 
 def test_compile_shows_how_to_run_a_cross_artifact(tmp_path):

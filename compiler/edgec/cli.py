@@ -51,8 +51,9 @@ def cmd_tokenize(a) -> int:
     """Token ids of each line of --file, from an artifact's binary or from a model's tokenizer."""
     from .tokenizer_tool import check_text_file
     text = check_text_file(a.file, "--file")
+    from .run_artifact import looks_like_artifact
     path = Path(a.model)
-    if (path / "manifest.json").is_file():
+    if looks_like_artifact(path):
         return tokenize_with_artifact(path, text)
     from .load_model import load_model
     from .model_registry import resolve_model

@@ -16,6 +16,7 @@ runs the same windows: top-1 agreement and mean KL(reference || artifact) over t
 from __future__ import annotations
 
 import math
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +107,10 @@ def load_reference(path: str, tokenizer: Optional[str], n_vocab: int):
     from .load_model import load_model
     from .model_registry import resolve_model
     from .reference import Reference
-    ir = load_model(resolve_model(path)[0], tokenizer_path=tokenizer, quant=None)
+    try:
+        ir = load_model(resolve_model(path)[0], tokenizer_path=tokenizer, quant=None)
+    except EdgecError as e:   # the loaders name compile's --tokenizer; here the flag is --reference-tokenizer
+        raise EdgecError(re.sub(r"(?<![\w-])--tokenizer\b", "--reference-tokenizer", str(e))) from None
     if ir.config.vocab_size != n_vocab:
         raise EdgecError(f"reference {path} has a vocabulary of {ir.config.vocab_size} but the artifact has "
                          f"{n_vocab}; pass the model the artifact was compiled from with --reference")

@@ -38,7 +38,7 @@ class Artifact:
 
     @property
     def target(self) -> str:
-        return str(self.manifest.get("target", {}).get("name", "?"))
+        return self.manifest["target"]["name"]
 
     @property
     def emulated(self) -> str | None:
@@ -53,6 +53,11 @@ class Artifact:
 def host_arch() -> str:
     m = platform.machine().lower()
     return _MACHINE_ALIASES.get(m, m)
+
+
+def looks_like_artifact(path: Path) -> bool:
+    """A folder edgec compile wrote (or one it half wrote), rather than a model folder."""
+    return path.is_dir() and any((path / p).exists() for p in ("manifest.json", "bin", "src/model.c"))
 
 
 def open_artifact(path) -> Artifact:
@@ -89,13 +94,38 @@ def read_manifest(folder: Path) -> dict:
     if not isinstance(name, str) or not PROGRAM_NAME.fullmatch(name):
         raise EdgecError(f"{path} is not an edgec manifest (no valid program name); "
                          "recompile the artifact with `edgec compile`")
+    bad = bad_manifest_field(manifest)
+    if bad:
+        raise EdgecError(f"{path} is not an edgec manifest ({bad} is missing or invalid); "
+                         "recompile the artifact with `edgec compile`")
     return manifest
 
 
-def cross_profile(target: object):
+# the manifest fields run, bench and eval read: (path of keys, type, must be positive)
+MANIFEST_FIELDS = [(("max_ctx",), int, True), (("model", "vocab_size"), int, True), (("target", "name"), str, False),
+                   (("sizes", "weights_bytes"), int, False), (("sizes", "kv_cache_bytes"), int, False),
+                   (("tensors",), list, False)]
+TENSOR_FIELDS = [("name", str), ("bytes", int), ("shape", list)]
+
+
+def bad_manifest_field(manifest: dict) -> str | None:
+    """The first field of MANIFEST_FIELDS (or of a tensor entry) that is absent or of the wrong type."""
+    for keys, kind, positive in MANIFEST_FIELDS:
+        value = manifest
+        for k in keys:
+            value = value.get(k) if isinstance(value, dict) else None
+        if not isinstance(value, kind) or isinstance(value, bool) or (positive and value <= 0):
+            return ".".join(keys)
+    for t in manifest["tensors"]:
+        if not isinstance(t, dict) or any(not isinstance(t.get(k), kind) for k, kind in TENSOR_FIELDS):
+            return "a tensors entry"
+    return None
+
+
+def cross_profile(target: str):
     """The target profile of an artifact this machine cannot run natively, or None when it can (or when
     this edgec has no such profile: then the program is tried natively and the OS says if it cannot)."""
-    if not isinstance(target, str) or target not in target_names():
+    if target not in target_names():
         return None
     profile = load_target(target)
     return None if profile.arch in ("native", "any", host_arch()) else profile
@@ -104,7 +134,7 @@ def cross_profile(target: object):
 def emulator_for(folder: Path, manifest: dict) -> list:
     """[] when this machine runs the program natively, else the target profile's run_prefix (qemu-user),
     checked to be installed."""
-    target = manifest["target"].get("name") if isinstance(manifest.get("target"), dict) else None
+    target = manifest["target"]["name"]
     profile = cross_profile(target)
     if profile is None:
         return []
