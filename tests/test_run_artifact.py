@@ -172,3 +172,29 @@ def test_target_must_be_a_profile_name(tmp_path, cmd):
         extra = ["--out", tmp_path / "o"] if cmd == "compile" else []
         assert_one_line_error(edgec(cmd, STORIES / "stories260K.bin", "--tokenizer", TOKENIZER, "--target", bad,
                                     *extra), f"unknown target '{bad}'", "pi-zero", "x86-avx2")
+
+
+@pytest.mark.parametrize("content,mode,words", [(b"\x7fELF not really a program", 0o755, "not a program for this machine"),
+                                                (None, 0o644, "not executable")])
+def test_a_program_that_cannot_start(arts, tmp_path, content, mode, words):
+    art = tmp_path / "art"
+    shutil.copytree(arts["host"].out_dir, art)
+    binary = art / "bin" / "stories260k"
+    if content is not None:
+        binary.write_bytes(content)
+    binary.chmod(mode)
+    assert_one_line_error(edgec("run", art, "-n", 1), words)
+    assert_one_line_error(edgec("bench", art, "--prompt-tokens", 2, "--gen-tokens", 2), words)
+
+
+def test_emulation_only_where_the_machine_differs(arts, monkeypatch):
+    """On an aarch64 machine the pi-zero program runs natively, and an x86 one has no emulator to run under."""
+    import edgec.run_artifact as ra
+    pz = arts["pi-zero"]
+    monkeypatch.setattr(ra, "host_arch", lambda: "x86_64")
+    assert ra.open_artifact(pz.out_dir).emulated == "qemu-aarch64 -cpu cortex-a53"
+    monkeypatch.setattr(ra, "host_arch", lambda: "aarch64")
+    assert ra.open_artifact(pz.out_dir).emulator == []
+    manifest = {**pz.manifest, "target": {**pz.manifest["target"], "name": "x86-avx2"}}
+    with pytest.raises(ra.EdgecError, match="copy bin/stories260k to the device"):
+        ra.emulator_for(pz.out_dir, manifest)
