@@ -49,9 +49,9 @@ def cmd_run(a) -> int:
 
 def cmd_tokenize(a) -> int:
     """Token ids of each line of --file, from an artifact's binary or from a model's tokenizer."""
+    from .run_artifact import looks_like_artifact
     from .tokenizer_tool import check_text_file
     text = check_text_file(a.file, "--file")
-    from .run_artifact import looks_like_artifact
     path = Path(a.model)
     if looks_like_artifact(path):
         return tokenize_with_artifact(path, text)
