@@ -484,6 +484,7 @@ def test_nan_in_float_master_weights(tmp_path):
 @pytest.mark.parametrize("quantization_config, expected", [
     ({"linear_class": "fancylinear"}, "linear_class must be autobitlinear or bitlinear"),
     ([1], "linear_class must be autobitlinear or bitlinear"),
+    ({"linear_class": ["bitlinear"]}, "linear_class must be autobitlinear or bitlinear"),
 ])
 def test_bad_bitnet_quantization_config(tmp_path, quantization_config, expected):
     bitnet_folder(tmp_path)

@@ -37,7 +37,7 @@ def scale_multiplies(hf_config: dict, where: str = "config.json") -> bool:
     """True when weight_scale multiplies the ternary weights (autobitlinear), False when it divides."""
     qc = hf_config.get("quantization_config") or {}
     linear_class = qc.get("linear_class", "autobitlinear") if isinstance(qc, dict) else None
-    if linear_class not in LINEAR_CLASSES:
+    if not isinstance(linear_class, str) or linear_class not in LINEAR_CLASSES:
         raise EdgecError(f"{where}: quantization_config.linear_class must be autobitlinear or bitlinear; "
                          "fix the file")
     return LINEAR_CLASSES[linear_class]

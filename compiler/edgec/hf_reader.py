@@ -68,7 +68,7 @@ def hf_name_to_gguf(name: str):
         return GLOBAL_NAMES[name]
     m = LAYER_NAME_RE.fullmatch(name)
     if m and m.group(2) in LAYER_NAMES:
-        return f"blk.{int(m.group(1))}.{LAYER_NAMES[m.group(2)]}"
+        return f"blk.{m.group(1)}.{LAYER_NAMES[m.group(2)]}"
     return None
 
 

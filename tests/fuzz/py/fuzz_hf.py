@@ -3,6 +3,8 @@ then the loaded chat template through chat_format_from_template (which renders u
 
 An input is up to six length-prefixed files, in the order of FILES: each is a little-endian u32
 length and that many bytes (a length past the end takes the rest; an empty file is not written).
+A custom mutator edits half of the inputs structurally (one value of a JSON file, or of the
+safetensors header, replaced by a hostile one), since byte flips rarely keep JSON valid.
 A finding is any exception other than EdgecError, a hang over 10 s or memory over 2 GB.
 Run from the repo root:
   python tests/fuzz/py/fuzz_hf.py -max_total_time=20 -timeout=10 -rss_limit_mb=2048 tests/fuzz/corpus/fuzz_hf
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import struct
 import sys
 import tempfile
@@ -65,6 +68,68 @@ def test_one_input(data: bytes) -> None:
                                       tok.tokens[tok.eos_id] if tok.eos_id >= 0 else "")
     except EdgecError:
         pass
+
+
+# Values a structural mutation puts in place of a JSON value: every JSON type, edge numbers, paths.
+HOSTILE_VALUES = (None, True, False, 0, -1, 1, 2, 3, 64, 2 ** 31, 2 ** 63, 10 ** 12, 10 ** 40, -(10 ** 9), 0.5, -0.0,
+                  1e308, 1e-320, "", "abc", "../outside.safetensors", "/etc/passwd", "model.safetensors", "\u2581",
+                  "<|im_end|>", "{{ messages[0]['content'] * 100000 }}", "{% for i in range(100000) %}{% endfor %}",
+                  [], [1], ["a", "b"], [[1, 2]], {}, {"a": 1}, {"rope_type": "llama3", "factor": 8.0},
+                  {"type": "linear", "factor": 0}, "F32", "BF16", "U8", "I64", [0, 0], [2, 1], [-1, 4], [0, 2 ** 40])
+
+
+def _json_paths(node, path=()):
+    """Every (path, value) inside a JSON document, the document itself first."""
+    yield path, node
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, child in children:
+        yield from _json_paths(child, path + (key,))
+
+
+def _mutate_json(doc, rng: random.Random):
+    """doc with one value replaced by a hostile one, one key dropped, or a list emptied or duplicated."""
+    paths = list(_json_paths(doc))
+    path, value = rng.choice(paths[1:] or paths)
+    if not path:
+        return rng.choice(HOSTILE_VALUES)
+    parent = doc
+    for key in path[:-1]:
+        parent = parent[key]
+    choice = rng.random()
+    if choice < 0.15 and isinstance(parent, dict):
+        del parent[path[-1]]
+    elif choice < 0.3 and isinstance(value, list) and value:
+        parent[path[-1]] = value * 2 if rng.random() < 0.5 else []
+    else:
+        parent[path[-1]] = rng.choice(HOSTILE_VALUES)
+    return doc
+
+
+def _mutate_safetensors_header(blob: bytes, rng: random.Random):
+    """The safetensors file with one value of its JSON header mutated (data section unchanged)."""
+    n = struct.unpack_from("<Q", blob)[0]
+    header = _mutate_json(json.loads(blob[8:8 + n]), rng)
+    head = json.dumps(header).encode()
+    return struct.pack("<Q", len(head)) + head + blob[8 + n:]
+
+
+def custom_mutator(data: bytes, max_size: int, seed: int) -> bytes:
+    rng = random.Random(seed)
+    if rng.random() < 0.5:
+        return atheris.Mutate(data, max_size)
+    files = split(data)
+    candidates = [n for n in files if n.endswith(".json") or n == "model.safetensors"]
+    if not candidates:
+        return atheris.Mutate(data, max_size)
+    name = rng.choice(candidates)
+    try:
+        if name == "model.safetensors":
+            files[name] = _mutate_safetensors_header(files[name], rng)
+        else:
+            files[name] = json.dumps(_mutate_json(json.loads(files[name]), rng)).encode()
+    except (ValueError, struct.error, RecursionError):   # not JSON (any more): mutate the bytes instead
+        return atheris.Mutate(data, max_size)
+    return join(files)[:max_size]
 
 
 def _spm_tokenizer_json() -> dict:
@@ -132,5 +197,5 @@ def seeds() -> dict:
 
 
 if __name__ == "__main__":
-    atheris.Setup(sys.argv, test_one_input)
+    atheris.Setup(sys.argv, test_one_input, custom_mutator=custom_mutator)
     atheris.Fuzz()
