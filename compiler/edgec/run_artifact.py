@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from .errors import EdgecError
+from .escaping import shell_word
 from .targets import load_target, target_names
 
 EMULATOR_PACKAGE = "qemu-user"   # the Debian/Ubuntu package with qemu-aarch64 and friends
@@ -153,11 +154,11 @@ def run_instructions(out_dir: Path, name: str, target: str, example: str) -> lis
     cross-compiled one, `edgec run` (emulated here) and how to copy it to the device and run it there."""
     profile = cross_profile(target)
     if profile is None:
-        return [f"run it:   {out_dir}/bin/{name} {example}"]
-    login, folder = profile.device_login, shlex.quote(str(out_dir))
+        return [f"run it:   {shell_word(f'{out_dir}/bin/{name}')} {example}"]
+    login, folder = profile.device_login, shell_word(out_dir)
     here = f"   (here under {profile.run_prefix[0]})" if profile.run_prefix else ""
     return [f"run it:   edgec run {folder} {example}{here}",
-            f"          on the device: scp {shlex.quote(f'{out_dir}/bin/{name}')} {login}: "
+            f"          on the device: scp {shell_word(f'{out_dir}/bin/{name}')} {login}: "
             f"&& ssh {login} {shlex.quote(f'./{name} {example}')}"]
 
 
