@@ -411,6 +411,12 @@ def test_chat_template_file_with_invalid_utf8(tmp_path):
     assert "chat_template.jinja is not valid UTF-8" in load_error(tmp_path)
 
 
+def test_chat_template_entry_named_by_a_list_is_just_unnamed(tmp_path):
+    tiny_folder(tmp_path)
+    edit_json(tmp_path / "tokenizer_config.json", lambda c: c.update(chat_template=[{"name": ["x"], "template": "T"}]))
+    assert load_model(str(tmp_path)).tokenizer.chat_template == "T"
+
+
 def test_chat_template_list_picks_default(tmp_path):
     tiny_folder(tmp_path)
     edit_json(tmp_path / "tokenizer_config.json", lambda c: c.update(

@@ -731,7 +731,7 @@ def _chat_template(path: str, tc: dict, tc_path: str):
         if not all(isinstance(t, dict) and isinstance(t.get("template"), str) for t in template):
             raise EdgecError(f"{tc_path}: chat_template is a list whose entries are not "
                              "{\"name\": ..., \"template\": text} objects; fix the file")
-        named = {t.get("name"): t["template"] for t in template}
+        named = {t.get("name") if isinstance(t.get("name"), str) else "": t["template"] for t in template}
         template = named.get("default") or next(iter(named.values()), None)
     if template is not None and not isinstance(template, str):
         raise EdgecError(f"{tc_path}: chat_template is {_json_type(template)}, expected a Jinja2 template text; "
