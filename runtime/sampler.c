@@ -40,8 +40,9 @@ int edgec_sampler_init(edgec_sampler *s, int n_vocab, float temperature, int top
                        float top_p, float min_p, float repeat_penalty, int repeat_last_n,
                        uint64_t seed, void *scratch, size_t scratch_bytes) {
     if (n_vocab <= 0 || !scratch || scratch_bytes < edgec_sampler_scratch_bytes(n_vocab)) return -1;
-    if (!(temperature >= 0.0f) || top_k < 0 || !(top_p > 0.0f && top_p <= 1.0f)) return -1;
-    if (!(min_p >= 0.0f && min_p <= 1.0f) || !(repeat_penalty > 0.0f) || repeat_last_n < 0) return -1;
+    if (!(temperature >= 0.0f && temperature <= FLT_MAX) || top_k < 0 || !(top_p > 0.0f && top_p <= 1.0f)) return -1;
+    if (!(min_p >= 0.0f && min_p <= 1.0f) || !(repeat_penalty > 0.0f && repeat_penalty <= FLT_MAX) || repeat_last_n < 0)
+        return -1; /* an infinite penalty would turn a 0 logit into 0 * inf = NaN */
     s->n_vocab = n_vocab;
     s->temperature = temperature;
     s->top_k = top_k;

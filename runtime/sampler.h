@@ -39,8 +39,9 @@ size_t edgec_sampler_scratch_bytes(int n_vocab);
 
 /* Sets up s; scratch must be scratch_bytes >= edgec_sampler_scratch_bytes(n_vocab)
  * bytes aligned for a float.  Returns 0, or -1 on a bad argument (n_vocab <= 0,
- * too little scratch, negative temperature/top_k, top_p outside (0, 1],
- * min_p outside [0, 1], repeat_penalty <= 0, negative repeat_last_n). */
+ * too little scratch, temperature negative or not finite, negative top_k, top_p
+ * outside (0, 1], min_p outside [0, 1], repeat_penalty <= 0 or not finite,
+ * negative repeat_last_n; NaN is never accepted). */
 int edgec_sampler_init(edgec_sampler *s, int n_vocab, float temperature, int top_k,
                        float top_p, float min_p, float repeat_penalty, int repeat_last_n,
                        uint64_t seed, void *scratch, size_t scratch_bytes);

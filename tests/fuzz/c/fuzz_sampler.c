@@ -57,9 +57,24 @@ static settings read_settings(const uint8_t *data, size_t size, size_t *at) {
     return s;
 }
 
+/* Draws three times from logits with the given settings and checks each draw. */
+static void check_draws(const settings *st, int n_vocab, const float *logits, const int32_t *history, float *work,
+                        void *scratch, size_t scratch_bytes) {
+    int finite = edgec_first_nonfinite(logits, n_vocab) < 0;
+    edgec_sampler s;
+    if (edgec_sampler_init(&s, n_vocab, st->temperature, (int)st->top_k, st->top_p, st->min_p, st->penalty,
+                           (int)st->last_n, st->seed, scratch, scratch_bytes) != 0)
+        return;
+    for (int draw = 0; draw < 3; draw++) {
+        memcpy(work, logits, sizeof(float) * (size_t)n_vocab);
+        int id = edgec_sample(&s, work, history, st->n_history);
+        if (finite) require(id >= 0 && id < n_vocab, "finite logits give a token in the vocabulary");
+        else require(id == EDGEC_SAMPLE_NONFINITE, "non-finite logits are reported");
+        for (int v = 0; v < n_vocab; v++) require(s.seen[v] == 0, "the penalty leaves its flags clear");
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static unsigned char scratch[MAX_VOCAB * sizeof(edgec_candidate) + MAX_VOCAB];
-    static float logits[MAX_VOCAB], work[MAX_VOCAB];
     static int32_t history[256];
     if (size < HEADER_BYTES) return 0;
     size_t at = 0;
@@ -70,24 +85,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         take(data, size, &at, &id, 2);
         history[i] = id;
     }
+    /* exact-size heap buffers: ASan's redzones sit right before and after each */
+    size_t scratch_bytes = edgec_sampler_scratch_bytes(n_vocab);
+    float *logits = malloc(sizeof(float) * (size_t)n_vocab), *work = malloc(sizeof(float) * (size_t)n_vocab);
+    void *scratch = malloc(scratch_bytes);
+    require(logits && work && scratch, "memory");
     size_t n_floats = at < size ? (size - at) / 4 : 0;
     for (int v = 0; v < n_vocab; v++) {
-        size_t k = n_floats ? at + (size_t)v % n_floats * 4 : 0;
         logits[v] = 0.0f;
-        if (n_floats) memcpy(&logits[v], data + k, 4);
+        if (n_floats) memcpy(&logits[v], data + at + (size_t)v % n_floats * 4, 4);
     }
-    int finite = edgec_first_nonfinite(logits, n_vocab) < 0;
-
-    edgec_sampler s;
-    if (edgec_sampler_init(&s, n_vocab, st.temperature, (int)st.top_k, st.top_p, st.min_p, st.penalty, (int)st.last_n,
-                           st.seed, scratch, sizeof(scratch)) != 0)
-        return 0;
-    for (int draw = 0; draw < 3; draw++) {
-        memcpy(work, logits, sizeof(float) * (size_t)n_vocab);
-        int id = edgec_sample(&s, work, history, st.n_history);
-        if (finite) require(id >= 0 && id < n_vocab, "finite logits give a token in the vocabulary");
-        else require(id == EDGEC_SAMPLE_NONFINITE, "non-finite logits are reported");
-        for (int v = 0; v < n_vocab; v++) require(s.seen[v] == 0, "the penalty leaves its flags clear");
-    }
+    check_draws(&st, n_vocab, logits, history, work, scratch, scratch_bytes);
+    free(logits);
+    free(work);
+    free(scratch);
     return 0;
 }
