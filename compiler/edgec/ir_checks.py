@@ -65,8 +65,8 @@ def check_layer_count(ir: ModelIR) -> None:
     beyond = sorted(i for i in present if i >= cfg.n_layers)
     if beyond:
         name = next(n for n in ir.tensors if n.startswith(f"blk.{beyond[0]}."))
-        _fail(ir, f"tensor {name} belongs to layer {beyond[0]} but the config says the model has {cfg.n_layers} "
-                  "layers; the file is inconsistent, re-convert it")
+        _fail(ir, f"tensor {name} belongs to layer {beyond[0]} but the config says n_layers = {cfg.n_layers}; "
+                  "the file is inconsistent, re-convert it")
     if cfg.n_layers > len(present):
         _fail(ir, f"the config says the model has {cfg.n_layers} layers but the file holds tensors for "
                   f"{len(present)}; the file is incomplete or corrupt")
