@@ -94,8 +94,9 @@ CONFIG_CHANGES = {
     "llama3 low == high": ("rope_scaling", {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 4.0,
                                             "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
                            "low_freq_factor 4.0 is not below high_freq_factor 4.0"),
-    "llama3 original length a list": ("rope_scaling", {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
-                                                       "high_freq_factor": 4.0, "original_max_position_embeddings": [1]},
+    "llama3 original length a list": ("rope_scaling", {"rope_type": "llama3", "factor": 8.0,
+                                                       "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                                       "original_max_position_embeddings": [1]},
                                       "original_max_position_embeddings is a list"),
     "tie_word_embeddings a string": ("tie_word_embeddings", "yes", "tie_word_embeddings is a string, expected true"),
     "max_position_embeddings fractional": ("max_position_embeddings", 1.5, "max_position_embeddings is the number 1.5"),
@@ -192,7 +193,8 @@ def corrupt_header(change):
 
 
 SAFETENSORS_CORRUPTIONS = {
-    "header a list": (corrupt_header(Replace(lambda h: [1, 2])), "the safetensors header is a list, expected an object"),
+    "header a list": (corrupt_header(Replace(lambda h: [1, 2])),
+                      "the safetensors header is a list, expected an object"),
     "header a string": (corrupt_header(Replace(lambda h: "x")), "the safetensors header is a string"),
     "entry not an object": (corrupt_header(lambda h: h.__setitem__(NORM, [1, 2])),
                             f"tensor '{NORM}' is described by a list"),

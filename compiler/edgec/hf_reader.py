@@ -255,8 +255,8 @@ def hf_config_to_model_config(c: dict, tensors: dict, path: str) -> ModelConfig:
     dim, n_heads, hidden = size("hidden_size"), size("num_attention_heads"), size("intermediate_size")
     n_layers = _int_field(c, "num_hidden_layers", where)
     if n_layers > len(tensors):   # every layer has tensors of its own
-        raise EdgecError(f"{where}: num_hidden_layers is {_json_type(n_layers)} but the weight files hold {len(tensors)} "
-                         "tensors; the config does not belong to these weights")
+        raise EdgecError(f"{where}: num_hidden_layers is {_json_type(n_layers)} but the weight files hold "
+                         f"{len(tensors)} tensors; the config does not belong to these weights")
     head_dim = size("head_dim", dim // n_heads)
     vocab = _vocab_size(c, tensors, values, where)
     rope = _dict_field(c, "rope_scaling", where) or _dict_field(c, "rope_parameters", where)

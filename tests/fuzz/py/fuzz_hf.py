@@ -170,14 +170,16 @@ def seeds() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         llama = os.path.join(tmp, "llama")
         cfg = make_tiny_config(**small)
-        write_hf_folder(llama, cfg, random_weights(cfg, seed=0), "f16", tokenizer_json, tokenizer_config=hf_tokenizer_config(tok))
+        write_hf_folder(llama, cfg, random_weights(cfg, seed=0), "f16", tokenizer_json,
+                        tokenizer_config=hf_tokenizer_config(tok))
         files = _compact(_folder_files(llama))
         out["llama_f16_bpe_chatml"] = join(files)
-        names = [n for n in json.loads(Path(llama, "model.safetensors").read_bytes()[8:8 + struct.unpack_from(
-            "<Q", Path(llama, "model.safetensors").read_bytes())[0]]) if n != "__metadata__"]
+        blob = files["model.safetensors"]
+        names = [n for n in json.loads(blob[8:8 + struct.unpack_from("<Q", blob)[0]]) if n != "__metadata__"]
         config = json.loads(files["tokenizer_config.json"])
+        weight_map = {n: "model.safetensors" for n in names}
         sharded = dict(files, **{
-            "model.safetensors.index.json": json.dumps({"weight_map": {n: "model.safetensors" for n in names}}).encode(),
+            "model.safetensors.index.json": json.dumps({"weight_map": weight_map}).encode(),
             "chat_template.jinja": config.pop("chat_template").encode(),
             "tokenizer_config.json": json.dumps(config).encode()})
         out["llama_index_jinja_file"] = join(sharded)
