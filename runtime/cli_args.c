@@ -161,7 +161,8 @@ static int set_value(edgec_cli_options *o, const char *a, const char *v, char *e
         o->threads_given = 1;
         return set_int(&o->n_threads, a, v, 1, EDGEC_MAX_THREADS, err, err_len);
     }
-    else if (!strcmp(a, "-t") || !strcmp(a, "--temp")) return set_float(&o->temperature, a, v, 0.0f, 100.0f, err, err_len);
+    else if (!strcmp(a, "-t") || !strcmp(a, "--temp"))
+        return set_float(&o->temperature, a, v, 0.0f, 100.0f, err, err_len);
     else if (!strcmp(a, "--top-p")) return set_float(&o->top_p, a, v, 1e-6f, 1.0f, err, err_len);
     else if (!strcmp(a, "--min-p")) return set_float(&o->min_p, a, v, 0.0f, 1.0f, err, err_len);
     else if (!strcmp(a, "--repeat-penalty")) return set_float(&o->repeat_penalty, a, v, 1e-3f, 1000.0f, err, err_len);
@@ -175,7 +176,8 @@ static int set_value(edgec_cli_options *o, const char *a, const char *v, char *e
 
 /* The combinations of flags that make no sense. */
 static int check_combinations(const edgec_cli_options *o, char *err, size_t err_len) {
-    if (o->prompt && o->prompt_file) return fail(EDGEC_ARGS_BAD, err, err_len, "give the prompt with -p or -f, not both");
+    if (o->prompt && o->prompt_file)
+        return fail(EDGEC_ARGS_BAD, err, err_len, "give the prompt with -p or -f, not both");
     if (o->prompt_ids && (o->prompt || o->prompt_file))
         return fail(EDGEC_ARGS_BAD, err, err_len, "--prompt-ids replaces -p/-f; give only one of them");
     if (o->tokenize && !o->prompt_file)
@@ -194,7 +196,8 @@ int edgec_cli_parse_args(int argc, char **argv, int n_vocab, edgec_cli_options *
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return EDGEC_ARGS_HELP;
         if (set_switch(o, a)) continue;
-        if (!takes_value(a)) return fail(EDGEC_ARGS_BAD_WITH_USAGE, err, err_len, "unknown option '%s'; see the usage below", a);
+        if (!takes_value(a))
+            return fail(EDGEC_ARGS_BAD_WITH_USAGE, err, err_len, "unknown option '%s'; see the usage below", a);
         if (i + 1 >= argc) return fail(EDGEC_ARGS_BAD, err, err_len, "%s needs a value; see %s --help", a, prog);
         int rc = set_value(o, a, argv[++i], err, err_len);
         if (rc != EDGEC_ARGS_OK) return rc;

@@ -344,16 +344,16 @@ static void generate(const options *o, const float *logits, double t_start) {
         int pos = edgec_model_pos(&R.model);
         if (pos >= EDGEC_MAX_CTX) {
             begin_stderr_line();
-            fprintf(stderr, "note: stopped at the context limit of %d tokens; recompile with a larger --ctx for longer outputs\n",
-                    EDGEC_MAX_CTX);
+            fprintf(stderr, "note: stopped at the context limit of %d tokens; "
+                            "recompile with a larger --ctx for longer outputs\n", EDGEC_MAX_CTX);
             break;
         }
         double t0 = edgec_now_ms();
         memcpy(R.logits, logits, sizeof(float) * EDGEC_N_VOCAB);
         int id = edgec_sample(&R.sampler, R.logits, R.tokens, pos);
         if (id == EDGEC_SAMPLE_NONFINITE)
-            die(1, "the model produced non-finite logits (NaN or inf) at position %d; the model file is likely corrupt: "
-                   "check its weights or download it again", pos - 1);
+            die(1, "the model produced non-finite logits (NaN or inf) at position %d; "
+                   "the model file is likely corrupt: check its weights or download it again", pos - 1);
         if (!o->ignore_eos && edgec_tokenizer_is_stop(R.tok, id)) break;
         emit_token(o, id, i == 0);
         if (first_reply && i == 0) R.st.ttft_ms = edgec_now_ms() - t_start;

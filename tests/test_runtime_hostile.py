@@ -334,4 +334,5 @@ def test_fuzz_seed_corpora_are_committed():
     for harness, make in seeds.SEEDS.items():
         folder = REPO / "tests" / "fuzz" / "corpus" / harness
         for name, data in make().items():
-            assert (folder / name).read_bytes() == data, f"{folder / name} is stale: run python tests/fuzz/make_corpus.py"
+            assert (folder / name).read_bytes() == data, \
+                f"{folder / name} is stale: run python tests/fuzz/make_corpus.py"

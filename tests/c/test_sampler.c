@@ -246,12 +246,13 @@ static void test_init_rejects_bad_arguments(void) {
     CHECK(edgec_sampler_init(&s, 10, 1, 40, 0.9f, -0.1f, 1, 64, 1, scratch, sizeof(scratch)) == -1, "min-p < 0");
     CHECK(edgec_sampler_init(&s, 10, 1, 40, 0.9f, 0.05f, 0, 64, 1, scratch, sizeof(scratch)) == -1, "penalty 0");
     CHECK(edgec_sampler_init(&s, 10, 1, -1, 0.9f, 0.05f, 1, 64, 1, scratch, sizeof(scratch)) == -1, "top-k < 0");
-    CHECK(edgec_sampler_init(&s, 10, 1, 40, 0.9f, 0.05f, INFINITY, 64, 1, scratch, sizeof(scratch)) == -1, "penalty inf");
-    CHECK(edgec_sampler_init(&s, 10, 1, 40, 0.9f, 0.05f, NAN, 64, 1, scratch, sizeof(scratch)) == -1, "penalty NaN");
-    CHECK(edgec_sampler_init(&s, 10, INFINITY, 40, 0.9f, 0.05f, 1, 64, 1, scratch, sizeof(scratch)) == -1, "temperature inf");
-    CHECK(edgec_sampler_init(&s, 10, NAN, 40, 0.9f, 0.05f, 1, 64, 1, scratch, sizeof(scratch)) == -1, "temperature NaN");
-    CHECK(edgec_sampler_init(&s, 10, 1, 40, NAN, 0.05f, 1, 64, 1, scratch, sizeof(scratch)) == -1, "top-p NaN");
-    CHECK(edgec_sampler_init(&s, 10, 1, 40, 0.9f, NAN, 1, 64, 1, scratch, sizeof(scratch)) == -1, "min-p NaN");
+    const size_t room = sizeof(scratch);
+    CHECK(edgec_sampler_init(&s, 10, 1, 40, 0.9f, 0.05f, INFINITY, 64, 1, scratch, room) == -1, "penalty inf");
+    CHECK(edgec_sampler_init(&s, 10, 1, 40, 0.9f, 0.05f, NAN, 64, 1, scratch, room) == -1, "penalty NaN");
+    CHECK(edgec_sampler_init(&s, 10, INFINITY, 40, 0.9f, 0.05f, 1, 64, 1, scratch, room) == -1, "temperature inf");
+    CHECK(edgec_sampler_init(&s, 10, NAN, 40, 0.9f, 0.05f, 1, 64, 1, scratch, room) == -1, "temperature NaN");
+    CHECK(edgec_sampler_init(&s, 10, 1, 40, NAN, 0.05f, 1, 64, 1, scratch, room) == -1, "top-p NaN");
+    CHECK(edgec_sampler_init(&s, 10, 1, 40, 0.9f, NAN, 1, 64, 1, scratch, room) == -1, "min-p NaN");
     CHECK(edgec_sampler_scratch_bytes(MAX_VOCAB) <= sizeof(scratch), "scratch size formula");
 }
 
@@ -357,7 +358,8 @@ static void test_extreme_finite_logits(void) {
     }
     int distinct = 0;
     for (int i = 0; i < V; i++) distinct += seen_ids[i];
-    CHECK(distinct > V / 2, "temperature 1e-40 on equal logits should still draw among them, drew %d distinct", distinct);
+    CHECK(distinct > V / 2, "temperature 1e-40 on equal logits should still draw among them, drew %d distinct",
+          distinct);
     /* a penalty below 1 divides a positive FLT_MAX logit by 0.001: clamped, not inf */
     s = make(V, 1.0f, 0, 1.0f, 0.0f, 0.001f, 64, 9);
     for (int i = 0; i < V; i++) x[i] = 0.0f;

@@ -55,8 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memset(err, 'x', sizeof(err)); /* the parser must write a terminated message, not leave garbage */
     int rc = edgec_cli_parse_args(argc, argv, N_VOCAB, &o, err, sizeof(err));
     require(rc >= EDGEC_ARGS_OK && rc <= EDGEC_ARGS_BAD_WITH_USAGE, "a known return code");
-    if (rc == EDGEC_ARGS_BAD || rc == EDGEC_ARGS_BAD_WITH_USAGE) require(memchr(err, '\0', sizeof(err)) != NULL && err[0],
-                                                                         "a terminated, non-empty message");
+    if (rc == EDGEC_ARGS_BAD || rc == EDGEC_ARGS_BAD_WITH_USAGE)
+        require(memchr(err, '\0', sizeof(err)) != NULL && err[0], "a terminated, non-empty message");
     if (rc == EDGEC_ARGS_OK) {
         require(o.n_gen >= 0 && o.top_k >= 0 && o.top_k <= N_VOCAB && o.repeat_last_n >= 0, "counts in range");
         require(o.n_threads >= 1 && o.temperature >= 0.0f && o.top_p > 0.0f && o.top_p <= 1.0f, "settings in range");

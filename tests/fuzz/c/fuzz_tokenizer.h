@@ -51,7 +51,8 @@ static int32_t *fuzz_encode(const edgec_tokenizer *t, const char *text, size_t l
                  "a too-small buffer gets the full size");
     fuzz_require(edgec_tokenizer_encode_spans(t, text, len, spans, n_spans, ids, need, NULL) == need,
                  "the same size twice");
-    for (int i = 0; i < need; i++) fuzz_require(ids[i] >= 0 && ids[i] < edgec_tokenizer_n_vocab(t), "ids in the vocabulary");
+    for (int i = 0; i < need; i++)
+        fuzz_require(ids[i] >= 0 && ids[i] < edgec_tokenizer_n_vocab(t), "ids in the vocabulary");
     *n = need;
     return ids;
 }
