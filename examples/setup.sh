@@ -20,6 +20,15 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# libFuzzer's runtime for clang -fsanitize=fuzzer (tests/fuzz): Debian ships it in libclang-rt-dev
+if ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { (void)d; return (int)n * 0; }' |
+     clang -x c -fsanitize=fuzzer -o /dev/null - >/dev/null 2>&1; then
+  echo "setup: installing libclang-rt-dev (libFuzzer) with apt-get"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libclang-rt-dev >/dev/null
+fi
+
 PY=${PYTHON:-python3}
 echo "setup: installing edgec and its Python dependencies"
 $PY -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 | grep -v "^WARNING: Running pip as" || true
