@@ -192,3 +192,15 @@ def test_inspect_checks_its_options(good_gguf):
     assert r.returncode == 1 and "unknown target" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = edgec("inspect", "smollm2-135m", "--target", "pi-zero", "--ctx", 1 << 20)
     assert r.returncode == 0 and "does NOT fit" in r.stdout and "use --ctx" in r.stdout   # reported, not refused
+
+
+def test_ctx_beyond_trained_context_warns(tmp_path):
+    """stories260K was trained on 512 tokens: --ctx 1024 compiles, with a warning on stderr and in the manifest."""
+    r = edgec("compile", STORIES / "stories260K.bin", "--tokenizer", STORIES / "tok512.bin", "--ctx", 1024,
+              "--no-build", "--out", tmp_path / "o")
+    assert r.returncode == 0, r.stderr
+    assert "warning: --ctx 1024 is beyond the 512 tokens the model was trained on" in r.stderr
+    assert any("--ctx 1024" in w for w in json.loads((tmp_path / "o" / "manifest.json").read_text())["warnings"])
+    r = edgec("compile", STORIES / "stories260K.bin", "--tokenizer", STORIES / "tok512.bin", "--ctx", 512,
+              "--no-build", "--out", tmp_path / "o2")
+    assert r.returncode == 0 and "--ctx" not in r.stderr, r.stderr

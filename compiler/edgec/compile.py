@@ -223,6 +223,9 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
         raise
     if opts.build and not opts.quiet:
         print_summary(prog, manifest, out_dir, name)
+    if not opts.quiet:
+        for w in manifest["warnings"]:
+            prog.say(f"  warning: {w}")
     return CompileResult(out_dir, out_dir / "bin" / name, manifest)
 
 
@@ -285,11 +288,9 @@ def print_summary(prog: Progress, m: dict, out_dir: Path, name: str) -> None:
     mib = lambda b: f"{b / 2**20:.1f} MiB"  # noqa: E731
     fmts = ", ".join(f"{k} x{v['tensors']}" for k, v in sorted(m["formats"].items()))
     prog.say("")
-    prog.say(f"compiled {m['source']['file']} for {m['target']['name']} in {prog.elapsed():.1f}s -> {out_dir}/")
+    prog.say(f"compiled {m['source']['file']} for {m['target']['name']} in {prog.elapsed():.1f}s -> {display_text(out_dir)}/")
     prog.say(f"  weights   {mib(s['weights_bytes'])} ({fmts})")
     prog.say(f"  KV cache  {mib(s['kv_cache_bytes'])} (--ctx {m['max_ctx']}), arena {mib(s['arena_bytes'])} in all")
     prog.say(f"  device memory needed: {mib(s['memory_needed_bytes'])}")
     for line in run_instructions(out_dir, name, m["target"]["name"], '-p "Once upon a time" -n 64'):
         prog.say(f"  {line}")
-    for w in m["warnings"]:
-        prog.say(f"  warning: {w}")
