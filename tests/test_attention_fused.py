@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from conftest import compile_artifact
-from edgec.memory_plan import plan_arena
-from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
+from edgec.plan.memory_plan import plan_arena
+from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
 from kernel_builds import AVX2_FLAGS, SANITIZE, kernel_isa, runnable_builds
 from neon_runs import build_static, check_output, require_tools
 from test_kernels_neon import CROSS_GCC, QEMU

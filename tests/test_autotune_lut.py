@@ -1,4 +1,4 @@
-"""The host autotune's LUT-vs-dot choice (edgec.autotune, templates/autotune_lut_bench.c.j2).
+"""The host autotune's LUT-vs-dot choice (edgec.plan.autotune, templates/autotune_lut_bench.c.j2).
 
 The bench is run on real weights (one float matrix per shape, quantized, then laid out as LUT
 tiles and as the dot kernel's layout by the compiler's own relayout functions), so both passes
@@ -17,14 +17,14 @@ import pytest
 
 from edgec import autotune as A
 from edgec import interleave_layout, ternary_layout
-from edgec.block_formats import dequantize, quantize
+from edgec.ir.block_formats import dequantize, quantize
 from edgec.errors import EdgecError
-from edgec.load_model import load_model
-from edgec.lut_layout import LUT_FORMATS, to_lut_layout
+from edgec.frontends.load_model import load_model
+from edgec.plan.lut_layout import LUT_FORMATS, to_lut_layout
 from edgec.paths import runtime_dir
-from edgec.quantize_model import quantize_ir
+from edgec.plan.quantize_model import quantize_ir
 from edgec.targets import load_target
-from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
+from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
 
 CC = "clang"
 CFLAGS = ["-O2", "-march=native"]

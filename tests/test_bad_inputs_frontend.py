@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from edgec.errors import EdgecError
-from edgec.load_model import load_model
-from edgec.tiny_models import (make_tiny_config, random_weights, tiny_tokenizer_sentencepiece, write_gguf,
+from edgec.frontends.load_model import load_model
+from tiny_models import (make_tiny_config, random_weights, tiny_tokenizer_sentencepiece, write_gguf,
                                write_hf_folder, write_llama2c, write_llama2c_tokenizer)
 
 
@@ -177,8 +177,11 @@ def test_missing_shard(tmp_path):
 
 
 def test_unknown_quant(tiny_gguf):
-    message = load_error(str(tiny_gguf), quant="q3_k")
-    assert "q3_k" in message and "q4_0" in message
+    from edgec.plan.quantize_model import quantize_ir
+    with pytest.raises(EdgecError) as info:
+        quantize_ir(load_model(str(tiny_gguf)), "q3_k")
+    message = str(info.value)
+    assert "q3_k" in message and "q4_0" in message and "\n" not in message
 
 
 # ---- llama2.c headers and tokenizers (issue 8) ----
@@ -222,7 +225,7 @@ def test_llama2c_header_larger_than_file(tmp_path, llama2c_files, params):
 
 @pytest.mark.parametrize("version, tied", [(0, True), (0, False), (1, True), (1, False)])
 def test_llama2c_size_formula_matches_layout(version, tied):
-    from edgec.llama2c_reader import checkpoint_floats, llama2c_layout
+    from edgec.frontends.llama2c_reader import checkpoint_floats, llama2c_layout
     for overrides in ({}, {"n_layers": 5, "n_kv_heads": 4}, {"dim": 96, "n_heads": 6, "n_kv_heads": 3, "vocab_size": 77}):
         cfg = make_tiny_config(tied_embeddings=tied, **overrides)
         params = (cfg.dim, cfg.hidden_dim, cfg.n_layers, cfg.n_heads, cfg.n_kv_heads, cfg.vocab_size, cfg.max_seq_len)
@@ -285,7 +288,7 @@ def test_hf_folder_goes_through_validate_ir_ranges(tmp_path):
 def test_validate_ir_ranges_for_every_front_end(tmp_path, change, words):
     """validate_ir's range checks apply to whatever a front end produced (here a valid HF folder's IR)."""
     import dataclasses
-    from edgec.load_model import validate_ir
+    from edgec.frontends.load_model import validate_ir
     tiny_hf(tmp_path)
     ir = load_model(str(tmp_path))
     ir.config = dataclasses.replace(ir.config, **change)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURES, STORIES, compile_artifact, greedy_logits, run_binary
-from edgec.bench import percentile, weight_bytes_per_token
+from edgec.tools.bench import percentile, weight_bytes_per_token
 from edgec.cli import main
 from edgec.errors import EdgecError
-from edgec.evaluate import plan_windows
+from edgec.tools.evaluate import plan_windows
 
 MOBY = FIXTURES / "moby_dick_head.txt"
 TOKENIZER = STORIES / "tok512.bin"
@@ -202,7 +202,7 @@ def test_eval_same_source_agrees(stories, tmp_path, capsys):
 
 
 def test_eval_different_reference_disagrees(stories, tmp_path, capsys):
-    from edgec.tiny_models import make_tiny_config, random_weights, write_llama2c
+    from tiny_models import make_tiny_config, random_weights, write_llama2c
     cfg = make_tiny_config(vocab_size=512, dim=64, n_heads=8, n_kv_heads=4)
     other = tmp_path / "other.bin"
     write_llama2c(str(other), cfg, random_weights(cfg, seed=11))
@@ -242,7 +242,7 @@ def test_eval_perplexity_matches_a_direct_computation(stories, tmp_path, capsys)
 
 
 def test_eval_rejects_a_reference_with_another_vocabulary(stories, tmp_path, capsys):
-    from edgec.tiny_models import make_tiny_config, random_weights, write_gguf
+    from tiny_models import make_tiny_config, random_weights, write_gguf
     cfg = make_tiny_config()  # vocab 300
     other = tmp_path / "other.gguf"
     write_gguf(str(other), cfg, random_weights(cfg, seed=2))

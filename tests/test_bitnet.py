@@ -1,7 +1,7 @@
 """BitNet b1.58 checkpoints (Hugging Face BitNetForCausalLM safetensors): unpacking, the forward pass
 (relu2 FFN, attention/FFN sub-norms) and compiled programs against the reference.
 
-The tiny checkpoints are written by edgec.tiny_models.write_bitnet_hf_folder; the unpacking is also
+The tiny checkpoints are written by tiny_models.write_bitnet_hf_folder; the unpacking is also
 checked against the example in transformers' integrations/bitnet.py docstring, which is independent
 of our packer.
 """
@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 from conftest import compile_artifact
-from edgec.bitnet_reader import unpack_codes
+from edgec.frontends.bitnet_reader import unpack_codes
 from edgec.errors import EdgecError
-from edgec.load_model import load_model
-from edgec.model_ir import tensor_to_f32
-from edgec.reference import Reference
-from edgec.tiny_models import (bitnet_make_config, pack_bitnet_codes, random_weights, tiny_tokenizer_gpt2,
+from edgec.frontends.load_model import load_model
+from edgec.ir.model_ir import tensor_to_f32
+from edgec.ir.reference import Reference
+from tiny_models import (bitnet_make_config, pack_bitnet_codes, random_weights, tiny_tokenizer_gpt2,
                                write_bitnet_hf_folder, write_safetensors)
 from test_compile_tiny import check_against_reference
 

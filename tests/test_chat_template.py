@@ -9,11 +9,11 @@ import pytest
 from gguf import GGUFReader
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from edgec.chat_template import ChatFormat, chat_format_from_template
+from edgec.frontends.chat_template import ChatFormat, chat_format_from_template
 from edgec.errors import EdgecError
-from edgec.model_ir import TokenizerIR
-from edgec.tokenizer_blob import build_tokenizer_blob
-from edgec.tokenizer_tool import build_tokenize_tool, tokenize_text, tokenizer_info
+from edgec.ir.model_ir import TokenizerIR
+from edgec.codegen.tokenizer_blob import build_tokenizer_blob
+from edgec.tools.tokenizer_tool import build_tokenize_tool, tokenize_text, tokenizer_info
 
 # HuggingFaceTB/SmolLM2-135M-Instruct (ChatML with a default system message)
 SMOLLM2 = (
@@ -250,9 +250,9 @@ def test_budget_leaves_the_trace_function_as_it_was():
 
 def test_a_slow_template_only_costs_the_chat_markers(tmp_path):
     """compile's policy: a template past its budget is a warning, and the program has no chat format."""
-    from edgec.compile import chat_format_or_none
-    from edgec.model_ir import ModelIR
-    from edgec.tiny_models import make_tiny_config, tiny_tokenizer_gpt2
+    from edgec.codegen.tokenizer_blob import chat_format_or_none
+    from edgec.ir.model_ir import ModelIR
+    from tiny_models import make_tiny_config, tiny_tokenizer_gpt2
     tok, _ = tiny_tokenizer_gpt2()
     tok.chat_template = NESTED_LOOPS
     ir = ModelIR(config=make_tiny_config(), tensors={}, tokenizer=tok)

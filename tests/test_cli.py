@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import STORIES
-from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
+from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
 
 
 def edgec(*args, cwd=None):
@@ -52,7 +52,6 @@ def test_wrong_magic(good_gguf, tmp_path):
 def test_unsupported_tensor_type(tmp_path):
     cfg = make_tiny_config()
     tok, _ = tiny_tokenizer_gpt2()
-    path = tmp_path / "q5.gguf"
     weights = random_weights(cfg, seed=3)
     fmts = {n: ("q5_0" if n == "blk.0.attn_q.weight" else "f32") for n in weights}
     write_gguf(tmp_path / "q5b.gguf", cfg, weights, fmts, tok)
@@ -138,8 +137,8 @@ def test_autotune_is_recorded_and_cached(tmp_path):
     """A host compile of a model that streams from memory measures its kernel choices once."""
     import os
     env_cache = tmp_path / "cache"
-    from edgec.autotune import autotune
-    from edgec.load_model import load_model
+    from edgec.plan.autotune import autotune
+    from edgec.frontends.load_model import load_model
     from conftest import smollm2_path
     os.environ["XDG_CACHE_HOME"] = str(env_cache)
     try:

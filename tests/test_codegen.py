@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from conftest import STORIES, compile_artifact
-from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
+from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
 
 WARN = ["-std=c11", "-Wall", "-Wextra", "-Werror"]
 # What the model core may call: memory and math primitives every firmware libc has.

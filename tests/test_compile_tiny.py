@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import compile_artifact, greedy_logits
-from edgec.load_model import load_model
-from edgec.reference import Reference
-from edgec.tiny_models import (make_tiny_config, random_weights, tiny_tokenizer_gpt2, tiny_tokenizer_sentencepiece,
+from conftest import compile_artifact, greedy_logits, load_ir
+from edgec.frontends.load_model import load_model
+from edgec.ir.reference import Reference
+from tiny_models import (make_tiny_config, random_weights, tiny_tokenizer_gpt2, tiny_tokenizer_sentencepiece,
                                write_gguf, write_hf_folder, write_llama2c, write_llama2c_tokenizer)
 
 FORMATS = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1"]
@@ -38,7 +38,7 @@ def check_against_reference(model_path, binary, tmp_path, tokenizer_path=None, n
     """Greedy run of the program vs the reference, teacher-forced on the program's own tokens.
 
     kv_cache: what the program was compiled with (conftest.compile_artifact defaults to f32)."""
-    ir = load_model(str(model_path), tokenizer_path=tokenizer_path, quant=quant)
+    ir = load_ir(str(model_path), tokenizer_path=tokenizer_path, quant=quant)
     vocab = ir.config.vocab_size
     got = greedy_logits(binary, PROMPT, n_gen, vocab, tmp_path, threads=threads)
     assert got.shape[0] >= len(PROMPT) + n_gen - 1, got.shape
@@ -137,7 +137,7 @@ def test_hf_folder(tmp_path, dtype, quant):
     if quant:
         assert set(res.manifest["formats"]) >= {quant}
     ir_path = folder
-    ir = load_model(str(ir_path), quant=quant)
+    ir = load_ir(str(ir_path), quant=quant)
     got = greedy_logits(res.binary, PROMPT, N_GEN, cfg.vocab_size, tmp_path)[:len(PROMPT) + N_GEN - 1]
     c_ids = [int(i) for i in got[len(PROMPT) - 1:].argmax(axis=1)]
     want = Reference(ir, mimic_kernels=True).forward(PROMPT + c_ids[:-1])

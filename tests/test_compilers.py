@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from conftest import compile_artifact
-from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
+from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
 from test_compile_tiny import check_against_reference
 
 

@@ -9,11 +9,12 @@ import os
 import numpy as np
 import pytest
 
-from edgec.block_formats import dequantize, quantize
-from edgec.load_model import load_model
-from edgec.model_ir import expected_shapes
-from edgec.reference import Reference
-from edgec.tiny_models import (hf_tokenizer_config, make_tiny_config, neox_to_interleaved, random_weights,
+from edgec.ir.block_formats import dequantize, quantize
+from conftest import load_ir
+from edgec.frontends.load_model import load_model
+from edgec.ir.model_ir import expected_shapes
+from edgec.ir.reference import Reference
+from tiny_models import (hf_tokenizer_config, make_tiny_config, neox_to_interleaved, random_weights,
                                tiny_tokenizer_gpt2, tiny_tokenizer_sentencepiece, write_gguf, write_hf_folder,
                                write_llama2c, write_llama2c_tokenizer)
 
@@ -127,7 +128,7 @@ def test_quant_none_keeps_gguf_bytes_and_quant_reencodes(tmp_path):
     write_gguf(path, cfg, w, "q4_1")
     kept = load_model(path)
     assert all(kept.tensors[n].data == quantize(a, "q4_1") for n, a in w.items() if a.ndim == 2)
-    requant = load_model(path, quant="q8_0")
+    requant = load_ir(path, quant="q8_0")
     for name, arr in w.items():
         t = requant.tensors[name]
         if arr.ndim == 2:  # re-encoded from the q4_1 values
@@ -340,7 +341,7 @@ def test_quant_option_on_hf_model(tmp_path):
     cfg = make_tiny_config(hidden_dim=48)  # ffn_down rows of 48 values do not split into blocks of 32
     w = random_weights(cfg, seed=14)
     write_hf_folder(str(tmp_path), cfg, w, "f32")
-    ir = load_model(str(tmp_path), quant="q4_0")
+    ir = load_ir(str(tmp_path), quant="q4_0")
     for name, arr in w.items():
         t = ir.tensors[name]
         if arr.ndim == 1:

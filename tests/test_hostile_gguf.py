@@ -16,9 +16,9 @@ from gguf import GGUFValueType as VT
 
 from conftest import compile_artifact
 from edgec.errors import EdgecError
-from edgec.inspect_model import inspect_model
-from edgec.load_model import load_model
-from edgec.tiny_models import (make_tiny_config, random_weights, tiny_tokenizer_gpt2, tiny_tokenizer_sentencepiece,
+from edgec.tools.inspect_model import inspect_model
+from edgec.frontends.load_model import load_model
+from tiny_models import (make_tiny_config, random_weights, tiny_tokenizer_gpt2, tiny_tokenizer_sentencepiece,
                                write_gguf)
 from test_compile_tiny import check_against_reference
 

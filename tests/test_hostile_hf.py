@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from edgec.errors import EdgecError
-from edgec.hf_reader import _safetensors_header
-from edgec.load_model import load_model
-from edgec.tiny_models import (bitnet_make_config, hf_tokenizer_config, make_tiny_config, random_weights,
+from edgec.frontends.hf_reader import _safetensors_header
+from edgec.frontends.load_model import load_model
+from tiny_models import (bitnet_make_config, hf_tokenizer_config, make_tiny_config, random_weights,
                                tiny_tokenizer_gpt2, write_bitnet_hf_folder, write_hf_folder)
 
 

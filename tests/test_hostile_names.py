@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from edgec.escaping import c_string, cmake_string, comment_text, display_text
-from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf, write_hf_folder
+from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf, write_hf_folder
 
 # Every way out of a C comment, C string, CMake comment or argument, shell word or JSON string.
 PAYLOAD = '*/ /* \n"\\ #include "pwn.h"\n${PWN} ) $(touch pwned_shell) `touch pwned_tick` ../.. \x00 ??/ end'

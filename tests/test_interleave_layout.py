@@ -1,7 +1,7 @@
-"""The i16 weight layout (edgec.interleave_layout): round trips, the documented byte formula, sizes.
+"""The i16 weight layout (edgec.plan.interleave_layout): round trips, the documented byte formula, sizes.
 
 The tiled bytes are decoded here by docs/layout_i16.md's formula, element by element through
-index arrays, and compared with edgec.block_formats.dequantize of the GGUF original.
+index arrays, and compared with edgec.ir.block_formats.dequantize of the GGUF original.
 """
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import time
 import numpy as np
 import pytest
 
-from edgec.block_formats import dequantize, quantize
+from edgec.ir.block_formats import dequantize, quantize
 from edgec.errors import EdgecError
-from edgec.interleave_layout import GROUP_ROWS, i16_bytes, relayout, undo_relayout
+from edgec.plan.interleave_layout import GROUP_ROWS, i16_bytes, relayout, undo_relayout
 
 FMTS = ["q4_0", "q4_1", "q8_0"]
 ROWS = [1, 15, 16, 17, 192, 576, 1000]

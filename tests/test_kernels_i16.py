@@ -1,5 +1,5 @@
 """Builds tests/c/test_kernels_i16.c under each compiler / ISA level and runs it; checks that
-the C test's tiler and edgec.interleave_layout.relayout write the same bytes.
+the C test's tiler and edgec.plan.interleave_layout.relayout write the same bytes.
 
 Every build must pass all its checks and must really have used the i16 kernel path its flags
 select: the C test prints EDGEC_I16_ISA, compared here with what the compiler's predefined
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgec.block_formats import quantize
-from edgec.interleave_layout import relayout
+from edgec.ir.block_formats import quantize
+from edgec.plan.interleave_layout import relayout
 from kernel_builds import SANITIZE, cpu_flags, kernel_isa
 
 ROOT = Path(__file__).resolve().parents[1]

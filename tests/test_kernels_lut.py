@@ -3,7 +3,7 @@
 Builds tests/c/test_kernels_lut.c once per compiler / ISA path (scalar, AVX2, AVX-512 with gcc and
 clang; NEON cross-compiled for ARMv8.0 and run under qemu's Cortex-A53; a sanitizer build) in
 parallel, and checks that each passed every check on the path its flags select.  The Python
-layout (edgec.lut_layout) is checked against block_formats' dequantization, the C test's own
+layout (edgec.plan.lut_layout) is checked against block_formats' dequantization, the C test's own
 tiler and the C row lookup.
 """
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgec.block_formats import dequantize, quantize
+from edgec.ir.block_formats import dequantize, quantize
 from edgec.errors import EdgecError
-from edgec.lut_layout import (BLOCKS, LUT_FORMATS, TABLE_BYTES_PER_VALUE_MAX, lut_bytes, lut_get_row,
+from edgec.plan.lut_layout import (BLOCKS, LUT_FORMATS, TABLE_BYTES_PER_VALUE_MAX, lut_bytes, lut_get_row,
                               lut_table_bytes, to_lut_layout)
 from kernel_builds import kernel_isa, runnable_builds
 

@@ -6,7 +6,7 @@ Two programs:
     row-major kernels; shapes up to 576x1536 with rows 1, 3, 16, 17, 192, 576 and 1, 2, 5, 32 tokens.
   * MODEL_SHAPES_C below, on SmolLM2's matrix shapes (576x576, 1536x576, 576x1536, the 49152x576
     classifier) and on row counts that end in a partial group (8, 11 or 2 real rows of 16), 1 and
-    5 tokens.  Python writes random GGUF blocks and edgec.interleave_layout.relayout's tiles (the
+    5 tokens.  Python writes random GGUF blocks and edgec.plan.interleave_layout.relayout's tiles (the
     bytes a compiled model holds); the C side checks every output against the row-major scalar
     decoder (edgec_get_row_*) times the q8a activations in double, checks that nothing outside the
     requested row groups is written, and puts the tiles and the activations flush against a
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgec.interleave_layout import relayout
+from edgec.plan.interleave_layout import relayout
 from neon_runs import assert_sdot_matches, build_static, check_output, require_tools, tools_present
 from test_kernels_neon import BUILDS, CROSS_GCC, QEMU, expected_isa
 

@@ -20,14 +20,14 @@ import pytest
 
 from conftest import STORIES, compile_artifact
 from edgec import cli
-from edgec.block_formats import dequantize, lowbit_codes, quantize
+from edgec.ir.block_formats import dequantize, lowbit_codes, quantize
 from edgec.errors import EdgecError
-from edgec.load_model import load_model
-from edgec.model_ir import FORMATS, ModelIR, Tensor, expected_shapes
-from edgec.quantize_model import LOWBIT_WARNING, quantize_ir
-from edgec.reference import QuantMatrix, quantize_activations
+from edgec.frontends.load_model import load_model
+from edgec.ir.model_ir import FORMATS, ModelIR, Tensor, expected_shapes
+from edgec.plan.quantize_model import LOWBIT_WARNING, quantize_ir
+from edgec.ir.reference import QuantMatrix, quantize_activations
 from edgec.targets import load_target
-from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf, write_hf_folder
+from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf, write_hf_folder
 from test_arm_targets import qemu_logits_vs_reference
 from test_compile_tiny import check_against_reference
 from kernel_builds import cpu_flags, kernel_isa

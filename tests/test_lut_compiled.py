@@ -7,14 +7,13 @@ import dataclasses
 
 import pytest
 
-from conftest import compile_artifact
+from conftest import compile_artifact, load_ir
 from edgec.errors import EdgecError
-from edgec.kernel_choice import plan_all
-from edgec.load_model import load_model
-from edgec.lut_layout import lut_table_bytes
-from edgec.memory_plan import plan_arena
+from edgec.plan.kernel_choice import plan_all
+from edgec.plan.lut_layout import lut_table_bytes
+from edgec.plan.memory_plan import plan_arena
 from edgec.targets import load_target
-from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
+from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
 from test_compile_tiny import check_against_reference
 from test_lowbit_formats import reference_loads_with_output_quant
 
@@ -29,7 +28,7 @@ def _tiny_gguf(tmp_path, tied: bool, seed: int):
 
 def test_plan_puts_lut_formats_in_bit_plane_tiles(tmp_path):
     path = _tiny_gguf(tmp_path, tied=False, seed=40)
-    ir = load_model(str(path), quant="q3")
+    ir = load_ir(str(path), quant="q3")
     host = load_target("host")
     plans = plan_all(ir, host)
     assert plans["blk.0.ffn_down.weight"].layout == "lut"
@@ -37,7 +36,7 @@ def test_plan_puts_lut_formats_in_bit_plane_tiles(tmp_path):
     assert plans["token_embd.weight"].layout == "rowmajor"   # untied: a row lookup only
     generic = plan_all(ir, load_target("generic"))
     assert {p.layout for p in generic.values()} == {"rowmajor"}
-    q4 = plan_all(load_model(str(path), quant="q4_1"), dataclasses.replace(host, lut_formats=["q4_1"]))
+    q4 = plan_all(load_ir(str(path), quant="q4_1"), dataclasses.replace(host, lut_formats=["q4_1"]))
     assert q4["blk.1.attn_q.weight"].kernel == "edgec_matmul_lut_q4_1"
 
 

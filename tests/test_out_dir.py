@@ -98,7 +98,7 @@ def test_interrupt_at_every_stage_keeps_previous_artifact(tmp_path, monkeypatch)
     def interrupt(*_a, **_k):
         raise KeyboardInterrupt
 
-    for stage in ("write_blob", "render", "build_artifact", "verify_binary", "replace_artifact"):
+    for stage in ("write_blob", "write_sources", "build_artifact", "verify_binary", "replace_artifact"):
         with monkeypatch.context() as m:
             m.setattr(compile_mod, stage, interrupt)
             with pytest.raises(KeyboardInterrupt):
@@ -114,7 +114,7 @@ def test_killed_compile_keeps_previous_artifact(tmp_path):
     code = ("import os, signal, sys\n"
             "from edgec import compile as c\n"
             "def die(*a, **k): os.kill(os.getpid(), signal.SIGKILL)\n"
-            "c.render = die\n"
+            "c.write_sources = die\n"
             "from edgec.cli import main\n"
             f"main(['compile', {str(MODEL[0])!r}, '--tokenizer', {str(MODEL[2])!r}, '--out', 'art', '--ctx', '128'])\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, timeout=300,

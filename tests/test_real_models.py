@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from conftest import STORIES, STORIES_TEXT, greedy_logits, run_binary, smollm2_path
-from edgec.load_model import load_model
-from edgec.reference import Reference
+from edgec.frontends.load_model import load_model
+from edgec.ir.reference import Reference
 
 
 def test_stories260k_default_f16_kv_cache(tmp_path):

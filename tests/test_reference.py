@@ -7,11 +7,11 @@ import struct
 import numpy as np
 import pytest
 
-from edgec.block_formats import quantize
-from edgec.load_model import load_model
-from edgec.model_ir import Tensor, tensor_to_f32
-from edgec.reference import QuantMatrix, Reference, quantize_activations
-from edgec.tiny_models import make_tiny_config, random_weights, write_gguf
+from edgec.ir.block_formats import quantize
+from edgec.frontends.load_model import load_model
+from edgec.ir.model_ir import Tensor, tensor_to_f32
+from edgec.ir.reference import QuantMatrix, Reference, quantize_activations
+from tiny_models import make_tiny_config, random_weights, write_gguf
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "stories260K")
 

@@ -16,9 +16,9 @@ from gguf import GGUFValueType as VT
 
 from conftest import compile_artifact, greedy_logits
 from edgec.errors import EdgecError
-from edgec.load_model import load_model
-from edgec.reference import Reference
-from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
+from edgec.frontends.load_model import load_model
+from edgec.ir.reference import Reference
+from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
 from test_compile_tiny import assert_greedy_matches, assert_logits_close
 
 PROMPT = [5, 17, 42, 99, 3, 250, 7, 120]

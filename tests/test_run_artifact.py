@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -189,7 +188,7 @@ def test_a_program_that_cannot_start(arts, tmp_path, content, mode, words):
 
 def test_emulation_only_where_the_machine_differs(arts, monkeypatch):
     """On an aarch64 machine the pi-zero program runs natively, and an x86 one has no emulator to run under."""
-    import edgec.run_artifact as ra
+    import edgec.build.run_artifact as ra
     pz = arts["pi-zero"]
     monkeypatch.setattr(ra, "host_arch", lambda: "x86_64")
     assert ra.open_artifact(pz.out_dir).emulated == "qemu-aarch64 -cpu cortex-a53"

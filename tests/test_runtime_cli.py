@@ -7,7 +7,6 @@ follows from that rule (and from the stories260K tokenizer for the text paths), 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -45,7 +44,7 @@ def compile_c(cc: str, sources: list, out: Path, flags: list, includes: list = (
 
 
 def tokenizer_ir():
-    from edgec.llama2c_reader import read_llama2c_tokenizer
+    from edgec.frontends.llama2c_reader import read_llama2c_tokenizer
     return read_llama2c_tokenizer(str(TOK512), VOCAB)
 
 
@@ -63,7 +62,7 @@ def build_cli(cc: str, flags: list, out: Path, blob_dir: Path) -> Path:
 
 
 def tokenizer_blob() -> bytes:
-    from edgec.tokenizer_blob import build_tokenizer_blob
+    from edgec.codegen.tokenizer_blob import build_tokenizer_blob
     return build_tokenizer_blob(tokenizer_ir())
 
 
@@ -397,8 +396,8 @@ def test_arena_allocation_failure_is_an_error(tmp_path):
 def test_chat_renders_the_tokenizer_chat_format(tmp_path):
     """A template-derived format: bos_text and the assistant suffix's "</s>" are parsed as special
     tokens, the default system prompt is used unless -s is given."""
-    from edgec.chat_template import ChatFormat
-    from edgec.tokenizer_blob import build_tokenizer_blob
+    from edgec.frontends.chat_template import ChatFormat
+    from edgec.codegen.tokenizer_blob import build_tokenizer_blob
     fmt = ChatFormat(has_chat=True, bos_text="<s>", system_prefix="[SYS]", system_suffix="\n", user_prefix="[U]",
                      user_suffix="\n", assistant_prefix="[A]", assistant_suffix="</s>\n",
                      default_system="Be brief and kind.")

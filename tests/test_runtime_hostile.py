@@ -51,10 +51,10 @@ def prompt_id_lines(stderr: bytes) -> list:
 def chatml(tmp_path_factory):
     """(program, TokenizerIR, HF tokenizer) for the fake model with the tiny ChatML byte-level BPE tokenizer."""
     from tokenizers import Tokenizer
-    from edgec.tokenizer_blob import build_tokenizer_blob
+    from edgec.codegen.tokenizer_blob import build_tokenizer_blob
     seeds = load_seeds_module()
     tok, chat = seeds.bpe_tokenizer()
-    from edgec.tiny_models import tiny_tokenizer_gpt2
+    from tiny_models import tiny_tokenizer_gpt2
     hf = Tokenizer.from_str(json.dumps(tiny_tokenizer_gpt2()[1]))
     tmp = tmp_path_factory.mktemp("chatml")
     exe = build_cli("gcc", ["-O1"], tmp / "chatml", write_blob_inc(build_tokenizer_blob(tok, chat), tmp / "blob"))
@@ -135,8 +135,8 @@ def test_special_flag_still_parses_control_tokens_in_a_raw_prompt(chatml):
 def llama_style_chat(tmp_path_factory):
     """The fake model with the stories260K SentencePiece tokenizer and a Llama-2-like chat format whose
     markers hold <s> and </s> (control tokens) between plain text ([INST] ... [/INST])."""
-    from edgec.chat_template import ChatFormat
-    from edgec.tokenizer_blob import build_tokenizer_blob
+    from edgec.frontends.chat_template import ChatFormat
+    from edgec.codegen.tokenizer_blob import build_tokenizer_blob
     fmt = ChatFormat(has_chat=True, bos_text="<s>", system_prefix="[INST] <<SYS>>\n", system_suffix="\n<</SYS>>\n\n",
                      user_prefix="[INST] ", user_suffix=" [/INST]", assistant_prefix="", assistant_suffix=" </s><s>",
                      default_system="")
@@ -190,7 +190,7 @@ def test_help_documents_print_prompt_ids(cli_plain):
 def overflowing_model(tmp_path_factory):
     """A tiny GGUF with finite but huge output weights (3e38): its logits overflow to inf/NaN."""
     from conftest import compile_artifact
-    from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
+    from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
     tmp = tmp_path_factory.mktemp("overflow")
     cfg = make_tiny_config()
     weights = random_weights(cfg, seed=3)
@@ -280,7 +280,7 @@ def test_threads_beyond_the_cpus_warn_and_continue(cli_plain):
 def cli_without_byte_tokens(tmp_path_factory):
     """The stories260K tokenizer without <unk> and the byte tokens <0x80>..<0xFF>: bytes that are not
     UTF-8 have no token at all."""
-    from edgec.tokenizer_blob import build_tokenizer_blob
+    from edgec.codegen.tokenizer_blob import build_tokenizer_blob
     tok = tokenizer_ir()
     non_ascii_byte = [t.startswith("<0x") and int(t[3:5], 16) >= 0x80 for t in tok.tokens]
     tok.token_types = [5 if t == 2 or (t == 6 and high) else t for t, high in zip(tok.token_types, non_ascii_byte)]

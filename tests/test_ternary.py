@@ -20,12 +20,12 @@ from gguf import GGMLQuantizationType as QT
 from gguf import quants
 
 from conftest import compile_artifact
-from edgec.block_formats import dequantize, quantize, ternary_codes
-from edgec.load_model import load_model
-from edgec.model_ir import FORMATS, expected_shapes
-from edgec.quantize_model import TERNARY_WARNING, quantize_ir
-from edgec.reference import QuantMatrix, quantize_activations
-from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf, write_hf_folder
+from edgec.ir.block_formats import dequantize, quantize, ternary_codes
+from edgec.frontends.load_model import load_model
+from edgec.ir.model_ir import FORMATS, expected_shapes
+from edgec.plan.quantize_model import TERNARY_WARNING, quantize_ir
+from edgec.ir.reference import QuantMatrix, quantize_activations
+from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf, write_hf_folder
 from test_compile_tiny import check_against_reference
 from kernel_builds import SANITIZE, cpu_flags, kernel_isa
 
@@ -161,7 +161,7 @@ def test_quant_tq2_quantizes_every_matrix_and_warns():
     whole 64-blocks stays f16 with a warning; the quality warning is always there."""
     cfg = make_tiny_config(dim=96, n_heads=4, head_dim=16, hidden_dim=128)   # rows of 96: not tq2
     tok, _ = tiny_tokenizer_gpt2()
-    from edgec.model_ir import ModelIR, Tensor
+    from edgec.ir.model_ir import ModelIR, Tensor
     weights = random_weights(cfg, seed=13)
     tensors = {n: Tensor(n, a.shape, "f32", a.astype(np.float32).tobytes()) for n, a in weights.items()}
     ir = quantize_ir(ModelIR(config=cfg, tensors=tensors, tokenizer=tok), "tq2")

@@ -1,4 +1,4 @@
-"""tq2 in 64-row tiles: the relayout (compiler/edgec/ternary_layout.py), the C kernels
+"""tq2 in 64-row tiles: the relayout (compiler/edgec/plan/ternary_layout.py), the C kernels
 (runtime/kernels/kernels_ternary_i16*.h) under every compiler / ISA level, where kernel_choice puts
 the layout, and compiled tiny --quant tq2 models against the reference.
 
@@ -22,14 +22,14 @@ import pytest
 
 from conftest import compile_artifact
 from edgec import block_formats
-from edgec.block_formats import quantize, round_half_away, ternary_codes
+from edgec.ir.block_formats import quantize, round_half_away, ternary_codes
 from edgec.errors import EdgecError
-from edgec.kernel_choice import plan_all
-from edgec.model_ir import ModelIR, Tensor
+from edgec.plan.kernel_choice import plan_all
+from edgec.ir.model_ir import ModelIR, Tensor
 from edgec.targets import load_target
-from edgec.ternary_layout import (GROUP_SCALE_BYTES, TILE_BYTES, decode, group_bytes, relayout, row_uniform,
+from edgec.plan.ternary_layout import (GROUP_SCALE_BYTES, TILE_BYTES, decode, group_bytes, relayout, row_uniform,
                                   tq2_i16_bytes, undo_relayout)
-from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
+from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
 from test_compile_tiny import check_against_reference
 from kernel_builds import SANITIZE, cpu_flags, kernel_isa
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import compile_artifact, greedy_logits, run_binary
-from edgec.tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
+from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
 
 PROMPT = [5, 17, 42, 99, 3, 250, 7, 120, 33, 64, 1, 2, 77]
 

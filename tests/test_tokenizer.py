@@ -20,11 +20,11 @@ import pytest
 from gguf import GGUFReader
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
 
-from edgec.chat_template import ChatFormat
+from edgec.frontends.chat_template import ChatFormat
 from edgec.errors import EdgecError
-from edgec.model_ir import TokenizerIR
-from edgec.tokenizer_blob import build_tokenizer_blob
-from edgec.tokenizer_tool import (build_tokenize_tool, decode_ids, pretokenize_lines, repo_root,
+from edgec.ir.model_ir import TokenizerIR
+from edgec.codegen.tokenizer_blob import build_tokenizer_blob
+from edgec.tools.tokenizer_tool import (build_tokenize_tool, decode_ids, pretokenize_lines, repo_root,
                                   tokenize_lines, tokenize_text, tokenizer_info)
 
 ROOT = repo_root()

@@ -7,29 +7,29 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import __version__
-from .errors import EdgecError
-from .escaping import display_text
+from edgec import __version__
+from edgec.errors import EdgecError
+from edgec.escaping import display_text
 
 QUANTS = ["f32", "f16", "q8_0", "q4_0", "q4_1", "tq2", "q2", "q3"]
 
 
 def cmd_compile(a) -> int:
-    from .compile import CompileOptions, compile_model
+    from edgec.compile import CompileOptions, compile_model
     compile_model(CompileOptions(model=a.model, target=a.target, out=a.out, name=a.name, tokenizer=a.tokenizer,
                                  quant=a.quant, output_quant=a.output_quant, ctx=a.ctx, kv_cache=a.kv_cache, autotune=not a.no_autotune, cc=a.cc, build=not a.no_build, quiet=a.quiet))
     return 0
 
 
 def cmd_inspect(a) -> int:
-    from .inspect_model import describe, inspect_model
+    from edgec.tools.inspect_model import describe, inspect_model
     info = inspect_model(a.model, tokenizer=a.tokenizer, ctx=a.ctx, kv_cache=a.kv_cache, target=a.target)
     print(json.dumps(info, indent=2) if a.json else describe(info))
     return 0
 
 
 def cmd_targets(a) -> int:
-    from .targets import load_target, target_names
+    from edgec.targets import load_target, target_names
     rows = [load_target(n) for n in target_names()]
     if a.json:
         print(json.dumps([t.__dict__ for t in rows], indent=2))
@@ -43,22 +43,22 @@ def cmd_targets(a) -> int:
 def cmd_run(a) -> int:
     """Runs an artifact's program with the given flags (under its emulator for a cross-compiled one);
     this process becomes the program, so its streams and exit code are the program's."""
-    from .run_artifact import exec_program, open_artifact
+    from edgec.build.run_artifact import exec_program, open_artifact
     exec_program(open_artifact(a.artifact), a.args)
 
 
 def cmd_tokenize(a) -> int:
     """Token ids of each line of --file, from an artifact's binary or from a model's tokenizer."""
-    from .run_artifact import looks_like_artifact
-    from .tokenizer_tool import check_text_file
+    from edgec.build.run_artifact import looks_like_artifact
+    from edgec.tools.tokenizer_tool import check_text_file
     text = check_text_file(a.file, "--file")
     path = Path(a.model)
     if looks_like_artifact(path):
         return tokenize_with_artifact(path, text)
-    from .load_model import load_model
-    from .model_registry import resolve_model
-    from .tokenizer_blob import build_tokenizer_blob
-    from .tokenizer_tool import build_tokenize_tool, tokenize_lines
+    from edgec.frontends.load_model import load_model
+    from edgec.frontends.model_registry import resolve_model
+    from edgec.codegen.tokenizer_blob import build_tokenizer_blob
+    from edgec.tools.tokenizer_tool import build_tokenize_tool, tokenize_lines
     model_path, _ = resolve_model(a.model)
     tok = load_model(model_path, a.tokenizer).tokenizer
     if tok is None:
@@ -75,7 +75,7 @@ def cmd_tokenize(a) -> int:
 
 def tokenize_with_artifact(folder: Path, text: Path) -> int:
     """The artifact's own `--tokenize -f FILE` (under emulation for a cross-compiled one)."""
-    from .run_artifact import open_artifact, run_captured
+    from edgec.build.run_artifact import open_artifact, run_captured
     art = open_artifact(folder)
     r = run_captured(art, ["--tokenize", "-f", text])
     if r.returncode != 0:
@@ -86,7 +86,7 @@ def tokenize_with_artifact(folder: Path, text: Path) -> int:
 
 
 def cmd_bench(a) -> int:
-    from .bench import BenchOptions, format_table, run_bench
+    from edgec.tools.bench import BenchOptions, format_table, run_bench
     result = run_bench(BenchOptions(artifact=a.artifact, prompt_tokens=a.prompt_tokens, gen_tokens=a.gen_tokens,
                                     reps=a.reps, threads=a.threads, json_path=a.json))
     print(format_table(result))
@@ -94,7 +94,7 @@ def cmd_bench(a) -> int:
 
 
 def cmd_eval(a) -> int:
-    from .evaluate import EvalOptions, format_report, run_eval
+    from edgec.tools.evaluate import EvalOptions, format_report, run_eval
     result = run_eval(EvalOptions(artifact=a.artifact, text=a.text, ctx_window=a.ctx_window, stride=a.stride,
                                   max_tokens=a.max_tokens, reference=a.reference,
                                   reference_tokenizer=a.reference_tokenizer, threads=a.threads, json_path=a.json))

@@ -8,32 +8,26 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__
-from .build import build_artifact
-from .chat_template import ChatFormat, chat_format_from_template
-from .codegen import build_context, render
-from .errors import EdgecError
-from .escaping import display_text
-from .artifact_dir import check_destination, file_hashes, make_staging_dir, remove_created, replace_artifact
-from .autotune import autotune
-from .kernel_choice import I16_FORMATS, TERNARY_I16_FORMATS
-from .load_model import load_model, validate_ir
-from .lut_layout import LUT_FORMATS
-from .memory_plan import plan_memory
-from .model_registry import resolve_model
-from .paths import runtime_dir
-from .progress import Progress
-from .run_artifact import run_instructions
-from .quantize_model import quantize_ir
-from .targets import load_target
-from .tokenizer_blob import build_tokenizer_blob
-from .weights_blob import write_blob
-
-C_ARRAY_LIMIT = 4 << 20   # below this the blobs are C arrays (portable); above, .incbin (compilers choke on big literals)
+from edgec import __version__
+from edgec.build.artifact_dir import check_destination, file_hashes, make_staging_dir, remove_created, replace_artifact
+from edgec.build.cmake_build import build_artifact, cc_workarounds, verify_binary
+from edgec.build.run_artifact import run_instructions
+from edgec.codegen.artifact_sources import SourceOptions, weights_embedding, write_sources
+from edgec.codegen.tokenizer_blob import model_tokenizer_blob
+from edgec.errors import EdgecError
+from edgec.escaping import display_text
+from edgec.frontends.load_model import load_model
+from edgec.frontends.model_registry import resolve_model
+from edgec.ir.ir_checks import validate_ir
+from edgec.plan.autotune import AUTOTUNE_MIN_BYTES, autotune, quantized_bytes, tuned_summary
+from edgec.plan.memory_plan import plan_memory
+from edgec.plan.quantize_model import quantize_ir
+from edgec.plan.weights_blob import write_blob
+from edgec.progress import Progress
+from edgec.targets import load_target
 
 
 @dataclass
@@ -63,23 +57,6 @@ class CompileResult:
 def sanitize_name(name: str) -> str:
     s = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")
     return s or "model"
-
-
-def runtime_sources() -> list:
-    """Runtime files an artifact needs: every .c/.h in runtime/ and runtime/kernels/ (not tools)."""
-    rt = runtime_dir()
-    files = [p.relative_to(rt) for p in rt.glob("*.[ch]")] + [p.relative_to(rt) for p in rt.glob("kernels/*.h")]
-    return sorted(str(f) for f in files)
-
-
-def _write_blobs_source(src: Path, embed: str, ctx: dict, weights_path: Path, tok_blob: bytes) -> None:
-    info = {"version": __version__, "weights_bytes": weights_path.stat().st_size, "tokenizer_bytes": len(tok_blob)}
-    if embed == "incbin":
-        (src / "blobs.S").write_text(render("blobs.S.j2", {**info, "size_directive": ".quad"}))
-    else:
-        hexify = lambda b: ",\n".join(",".join(f"0x{x:02x}" for x in b[i:i + 24]) for i in range(0, len(b), 24))  # noqa: E731
-        (src / "blobs.c").write_text(render("blobs.c.j2", {**info, "weights_hex": hexify(weights_path.read_bytes()),
-                                                           "tokenizer_hex": hexify(tok_blob)}))
 
 
 def _manifest(ir, target, layout, arena, name, opts, embed, cc, cflags, tok_bytes, need) -> dict:
@@ -155,7 +132,7 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
     tune = target.autotune and opts.autotune and opts.build
 
     prog.stage("planning memory and weight layout")
-    tok_blob = build_tokenizer_blob(ir.tokenizer, chat=chat_format_or_none(ir))
+    tok_blob = model_tokenizer_blob(ir)
     layout, arena, need = plan_memory(ir, target, max_ctx, opts.kv_cache, len(tok_blob))
     prog.end_stage(f"weights {layout.total_bytes / 2**20:.1f} MiB, arena {arena.total_bytes / 2**20:.1f} MiB")
 
@@ -173,10 +150,6 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
                     target.lut_formats = list(tuned["lut_formats"])
                 layout, arena, need = plan_memory(ir, target, max_ctx, opts.kv_cache, len(tok_blob))
             prog.end_stage(tuned_summary(tuned))
-    embed = target.weights_embed
-    if embed == "auto":
-        embed = "incbin" if layout.total_bytes + len(tok_blob) > C_ARRAY_LIMIT else "c-array"
-
     out_dir = Path(opts.out or Path("out") / f"{name}-{target.name}")
     check_destination(out_dir)
     tmp, created = make_staging_dir(out_dir)
@@ -190,24 +163,14 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
         prog.end_stage()
 
         prog.stage("generating C")
-        ctx = build_context(ir, target, layout, arena, name, max_ctx, Path(path).name)
-        (src / "model.h").write_text(render("model.h.j2", ctx))
-        (src / "model.c").write_text(render("model.c.j2", ctx))
-        _write_blobs_source(src, embed, ctx, src / "weights.bin", tok_blob)
-        rt_files = runtime_sources()
-        for f in rt_files:
-            (tmp / "runtime" / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(runtime_dir() / f, tmp / "runtime" / f)
-        (tmp / "CMakeLists.txt").write_text(render("CMakeLists.txt.j2", {
-            "version": __version__, "name": name, "cmake_name": name.replace("-", "_"),
-            "source_name": Path(path).name, "target": target, "embed": embed, "cflags": cflags,
-            "runtime_sources": [f for f in rt_files if f.endswith(".c")]}))
-        manifest = _manifest(ir, target, layout, arena, name, opts, embed, cc, cflags, len(tok_blob), need)
+        model_c = write_sources(tmp, ir, target, layout, arena, SourceOptions(
+            name=name, max_ctx=max_ctx, source_name=Path(path).name, cflags=cflags), tok_blob)
+        manifest = _manifest(ir, target, layout, arena, name, opts, weights_embedding(target, layout, tok_blob), cc, cflags, len(tok_blob), need)
         manifest["files"] = file_hashes(tmp)
         if tuned:
             manifest["autotune"] = {k: v for k, v in tuned.items() if k != "cached"}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        prog.end_stage(f"model.c {len((src / 'model.c').read_text().splitlines())} lines")
+        prog.end_stage(f"model.c {len(model_c.read_text().splitlines())} lines")
 
         binary = tmp / "bin" / name
         if opts.build:
@@ -227,60 +190,6 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
         for w in manifest["warnings"]:
             prog.say(f"  warning: {w}")
     return CompileResult(out_dir, out_dir / "bin" / name, manifest)
-
-
-def tuned_summary(tuned) -> str:
-    """The autotune stage's one-line result."""
-    if not tuned:
-        return "no candidate built; profile defaults"
-    parts = []
-    if tuned["layout"] is not None:
-        parts.append(f"{tuned['layout']} layout, prefetch {tuned['prefetch_bytes']} B")
-    if tuned.get("lut_formats") is not None:
-        parts.append(f"LUT for {', '.join(tuned['lut_formats'])}" if tuned["lut_formats"] else "no LUT")
-    return ", ".join(parts) + (" (cached)" if tuned["cached"] else "")
-
-
-AUTOTUNE_MIN_BYTES = 1 << 20   # below this the weights sit in L1/L2 and any choice is as good
-
-
-def quantized_bytes(ir) -> int:
-    """Bytes of the matrices whose layout and prefetch distance autotune measures."""
-    tunable = I16_FORMATS | TERNARY_I16_FORMATS | set(LUT_FORMATS)
-    return sum(t.n_bytes for t in ir.tensors.values() if t.fmt in tunable and len(t.shape) == 2)
-
-
-def chat_format_or_none(ir) -> ChatFormat:
-    """The model's chat format; a template edgec cannot decompose gives a warning and a program without --chat."""
-    tok = ir.tokenizer
-    bos = tok.tokens[tok.bos_id] if 0 <= tok.bos_id < len(tok.tokens) else ""
-    eos = tok.tokens[tok.eos_id] if 0 <= tok.eos_id < len(tok.tokens) else ""
-    try:
-        return chat_format_from_template(tok.chat_template, bos, eos)
-    except EdgecError as e:
-        ir.metadata.setdefault("warnings", []).append(f"--chat falls back to a plain transcript: {e}")
-        return ChatFormat()
-
-
-def cc_workarounds(cc: str) -> list:
-    """gcc 12's IPA pure/const analysis has deleted calls in generated kernels; turn it off for gcc."""
-    try:
-        ver = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return [] if "clang" in ver else ["-fno-ipa-pure-const", "-fno-ipa-modref"]
-
-
-def verify_binary(binary: Path, run_prefix: list) -> str:
-    """The artifact starts, finds its weights and tokenizer, and reports its info (under qemu-user for a
-    cross target).  Returns a note when it cannot be run here."""
-    if run_prefix and not shutil.which(run_prefix[0]):
-        return f"not run: {run_prefix[0]} is not installed (examples/setup.sh installs it)"
-    r = subprocess.run([*run_prefix, str(binary), "--info"], capture_output=True, text=True, timeout=120)
-    if r.returncode != 0:
-        raise EdgecError(f"the built program failed its self-check ({r.stderr.strip() or r.returncode}); "
-                         "this is an edgec bug, please report it")
-    return "under " + run_prefix[0] if run_prefix else ""
 
 
 def print_summary(prog: Progress, m: dict, out_dir: Path, name: str) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import EdgecError
+from edgec.errors import EdgecError
 
 
 def repo_root() -> Path:

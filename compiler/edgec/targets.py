@@ -10,9 +10,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import EdgecError
-from .lut_layout import LUT_FORMATS
-from .paths import targets_dir
+from edgec.errors import EdgecError
+from edgec.ir.block_formats import LUT_FORMATS
+from edgec.paths import targets_dir
 
 
 @dataclass

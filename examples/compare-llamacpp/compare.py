@@ -41,7 +41,7 @@ def edgec_artifact(model_path: str, ctx: int, artifact, tmp: Path) -> Path:
 
 
 def edgec_round(artifact: Path, threads: int, prompt: int, gen: int, reps: int) -> dict:
-    from edgec.bench import BenchOptions, run_bench
+    from edgec.tools.bench import BenchOptions, run_bench
     r = run_bench(BenchOptions(artifact=str(artifact), prompt_tokens=prompt, gen_tokens=gen, reps=reps,
                                threads=threads))
     return {"prompt_tok_s": r["prompt_tok_s"], "decode_tok_s": r["decode_tok_s"],
@@ -160,7 +160,7 @@ def main(argv=None) -> int:
 
     try:
         from edgec.errors import EdgecError
-        from edgec.model_registry import resolve_model
+        from edgec.frontends.model_registry import resolve_model
     except ImportError:
         die("the edgec package is not importable; run `pip install -e .` in the repository first")
     try:

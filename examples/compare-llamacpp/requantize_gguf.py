@@ -17,7 +17,7 @@ from gguf import GGMLQuantizationType as QT
 from gguf import GGUFReader, GGUFValueType, GGUFWriter, Keys, LlamaFileType, quants
 
 sys.path.insert(0, __file__.rsplit("/examples/", 1)[0] + "/compiler")
-from edgec.model_registry import resolve_model  # noqa: E402
+from edgec.frontends.model_registry import resolve_model  # noqa: E402
 
 
 def requantize(src: str, dst: str, from_type: QT = QT.Q4_1, to_type: QT = QT.Q4_0) -> int:

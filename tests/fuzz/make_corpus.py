@@ -18,7 +18,7 @@ def _load(path):
 
 def all_seeds() -> dict:
     """harness name -> {seed name: bytes}."""
-    sys.path.insert(0, str(REPO / "compiler"))
+    sys.path[:0] = [str(REPO / "compiler"), str(REPO / "tests")]   # edgec and tiny_models
     seeds = {p.stem: _load(p).seeds() for p in python_harnesses()}
     c_seeds = FUZZ / "c" / "seeds.py"
     if c_seeds.is_file():

@@ -1,5 +1,5 @@
 /* fuzz_tokenizer_bpe.c - libFuzzer harness: byte-level BPE encode/decode (see fuzz_tokenizer.h) with
- * the tiny SmolLM-style tokenizer of edgec.tiny_models (blob_tiny_bpe.inc, made by seeds.py). */
+ * the tiny SmolLM-style tokenizer of tests/tiny_models.py (blob_tiny_bpe.inc, made by seeds.py). */
 #include "fuzz_tokenizer.h"
 
 static const unsigned char blob[] = {

@@ -3,8 +3,8 @@
 SEEDS maps a harness name to a function returning {seed name: bytes}; tests/fuzz/make_corpus.py
 writes them under tests/fuzz/corpus/<harness>/.  `python tests/fuzz/c/seeds.py` rewrites the blob
 files the tokenizer harnesses #include (blob_*.inc: comma-separated bytes), built by
-edgec.tokenizer_blob from two small real tokenizers:
-  blob_tiny_bpe.inc    edgec.tiny_models.tiny_tokenizer_gpt2(): 300-token byte-level BPE with
+edgec.codegen.tokenizer_blob from two small real tokenizers:
+  blob_tiny_bpe.inc    tiny_models.tiny_tokenizer_gpt2(): 300-token byte-level BPE with
                        SmolLM's pre-tokenizer, ChatML control tokens and chat strings
   blob_tok512_spm.inc  tests/fixtures/stories260K/tok512.bin: llama2.c's 512-token SentencePiece
                        BPE with byte fallback
@@ -38,21 +38,21 @@ SAMPLE_TEXTS = {
 
 
 def bpe_tokenizer():
-    from edgec.chat_template import chat_format_from_template
-    from edgec.tiny_models import tiny_tokenizer_gpt2
+    from edgec.frontends.chat_template import chat_format_from_template
+    from tiny_models import tiny_tokenizer_gpt2
     tok, _ = tiny_tokenizer_gpt2()
     chat = chat_format_from_template(tok.chat_template, tok.tokens[tok.bos_id], tok.tokens[tok.eos_id])
     return tok, chat
 
 
 def spm_tokenizer():
-    from edgec.llama2c_reader import read_llama2c_tokenizer
+    from edgec.frontends.llama2c_reader import read_llama2c_tokenizer
     return read_llama2c_tokenizer(str(TOK512), 512), None
 
 
 def blob(kind: str) -> bytes:
     """The tokenizer blob a harness links in: kind "bpe" or "spm"."""
-    from edgec.tokenizer_blob import build_tokenizer_blob
+    from edgec.codegen.tokenizer_blob import build_tokenizer_blob
     tok, chat = bpe_tokenizer() if kind == "bpe" else spm_tokenizer()
     return build_tokenizer_blob(tok, chat)
 
@@ -130,4 +130,5 @@ SEEDS = {
 
 if __name__ == "__main__":
     sys.path.insert(0, str(REPO / "compiler"))
+    sys.path.insert(0, str(REPO / "tests"))   # tiny_models
     write_blob_includes()

@@ -15,13 +15,14 @@ from pathlib import Path
 import atheris
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "compiler"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))   # tests/: tiny_models
 import numpy  # noqa: E402,F401  (imported before instrumentation: only edgec and gguf are instrumented)
 
 with atheris.instrument_imports():
     import gguf  # noqa: F401
     from edgec.errors import EdgecError
-    from edgec.inspect_model import inspect_model
-    from edgec.load_model import load_model
+    from edgec.tools.inspect_model import inspect_model
+    from edgec.frontends.load_model import load_model
 
 WORK = tempfile.mkdtemp(prefix="fuzz_gguf-")
 PATH = os.path.join(WORK, "model.gguf")
@@ -38,9 +39,9 @@ def test_one_input(data: bytes) -> None:
 
 
 def seeds() -> dict:
-    """Valid tiny GGUFs written by edgec.tiny_models: dim 32, one layer, with 300-token tokenizers, and a
+    """Valid tiny GGUFs written by tiny_models: dim 32, one layer, with 300-token tokenizers, and a
     5 KiB one without a tokenizer (vocab 32) whose header is a larger share of the bytes mutated."""
-    from edgec.tiny_models import (make_tiny_config, random_weights, tiny_tokenizer_gpt2,
+    from tiny_models import (make_tiny_config, random_weights, tiny_tokenizer_gpt2,
                                    tiny_tokenizer_sentencepiece, write_gguf)
     out = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -22,13 +22,14 @@ from pathlib import Path
 import atheris
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "compiler"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))   # tests/: tiny_models
 import numpy  # noqa: E402,F401  (imported before instrumentation: only edgec is instrumented)
 
 with atheris.instrument_imports():
-    import edgec.hf_reader  # noqa: F401  (load_model imports it lazily: instrument it here)
-    from edgec.chat_template import chat_format_from_template
+    import edgec.frontends.hf_reader  # noqa: F401  (load_model imports it lazily: instrument it here)
+    from edgec.frontends.chat_template import chat_format_from_template
     from edgec.errors import EdgecError
-    from edgec.load_model import load_model
+    from edgec.frontends.load_model import load_model
 
 FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
          "model.safetensors.index.json", "chat_template.jinja")
@@ -134,7 +135,7 @@ def custom_mutator(data: bytes, max_size: int, seed: int) -> bytes:
 
 def _spm_tokenizer_json() -> dict:
     """A SentencePiece-style (byte_fallback, \u2581 pieces) tokenizer.json for edgec's tiny 300-token vocab."""
-    from edgec.tiny_models import tiny_tokenizer_sentencepiece
+    from tiny_models import tiny_tokenizer_sentencepiece
     tok = tiny_tokenizer_sentencepiece()
     return {"added_tokens": [{"id": i, "content": t, "special": True} for i, t in enumerate(tok.tokens[:3])],
             "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"},
@@ -159,10 +160,10 @@ def _compact(files: dict) -> dict:
 
 
 def seeds() -> dict:
-    """Valid tiny folders written by edgec.tiny_models: a llama (f16, byte-level BPE, ChatML template in
+    """Valid tiny folders written by tiny_models: a llama (f16, byte-level BPE, ChatML template in
     tokenizer_config), the same with a shard index and the template in chat_template.jinja, a qwen2
     (bf16, SentencePiece-style tokenizer.json) and a packed BitNet without tokenizer; each < 64 KiB."""
-    from edgec.tiny_models import (bitnet_make_config, hf_tokenizer_config, make_tiny_config, random_weights,
+    from tiny_models import (bitnet_make_config, hf_tokenizer_config, make_tiny_config, random_weights,
                                    tiny_tokenizer_gpt2, write_bitnet_hf_folder, write_hf_folder)
     tok, tokenizer_json = tiny_tokenizer_gpt2()
     small = dict(dim=32, hidden_dim=64, n_layers=1, n_heads=2, n_kv_heads=1, tied_embeddings=True, max_seq_len=64)

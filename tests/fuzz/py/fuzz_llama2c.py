@@ -16,11 +16,12 @@ from pathlib import Path
 import atheris
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "compiler"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))   # tests/: tiny_models
 import numpy  # noqa: E402,F401  (imported before instrumentation: only edgec is instrumented)
 
 with atheris.instrument_imports():
     from edgec.errors import EdgecError
-    from edgec.load_model import load_model
+    from edgec.frontends.load_model import load_model
 
 WORK = tempfile.mkdtemp(prefix="fuzz_llama2c-")
 MODEL, TOKENIZER = os.path.join(WORK, "model.bin"), os.path.join(WORK, "tokenizer.bin")
@@ -53,7 +54,7 @@ def test_one_input(data: bytes) -> None:
 def seeds() -> dict:
     """A tiny llama2.c model (dim 16, one layer, 270-token vocab) as legacy v0 (untied) and version 1
     (tied), each with its tokenizer.bin."""
-    from edgec.tiny_models import (make_tiny_config, random_weights, tiny_tokenizer_sentencepiece, write_llama2c,
+    from tiny_models import (make_tiny_config, random_weights, tiny_tokenizer_sentencepiece, write_llama2c,
                                    write_llama2c_tokenizer)
     tok = tiny_tokenizer_sentencepiece()
     tok.tokens, tok.token_types, tok.scores = tok.tokens[:270], tok.token_types[:270], tok.scores[:270]

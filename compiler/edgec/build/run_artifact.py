@@ -1,0 +1,192 @@
+"""One way to run a compiled artifact: natively, or under the emulator its target profile names.
+
+`edgec run`, `edgec bench`, `edgec eval` and `edgec tokenize ARTIFACT` all open the artifact here
+and build the program's command line with Artifact.command(), so a cross-compiled artifact
+(pi-zero, pi5) runs under qemu-user on this machine instead of failing with "Exec format error".
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn
+
+from edgec.errors import EdgecError
+from edgec.escaping import shell_word
+from edgec.targets import load_target, target_names
+
+EMULATOR_PACKAGE = "qemu-user"   # the Debian/Ubuntu package with qemu-aarch64 and friends
+PROGRAM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")   # what compile.sanitize_name produces
+
+# platform.machine() spellings of the architectures target profiles name
+_MACHINE_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "armv8l": "aarch64"}
+
+
+@dataclass
+class Artifact:
+    folder: Path
+    manifest: dict
+    binary: Path
+    emulator: list = field(default_factory=list)   # command prefix that runs the binary here; [] = natively
+
+    @property
+    def target(self) -> str:
+        return self.manifest["target"]["name"]
+
+    @property
+    def emulated(self) -> str | None:
+        """The emulator command line ("qemu-aarch64 -cpu cortex-a53"), or None for a native run."""
+        return " ".join(self.emulator) or None
+
+    def command(self, *args) -> list:
+        """The program's command line with args, under the emulator when one is needed."""
+        return [*self.emulator, str(self.binary), *map(str, args)]
+
+
+def host_arch() -> str:
+    m = platform.machine().lower()
+    return _MACHINE_ALIASES.get(m, m)
+
+
+def looks_like_artifact(path: Path) -> bool:
+    """A folder edgec compile wrote (or one it half wrote), rather than a model folder."""
+    return path.is_dir() and any((path / p).exists() for p in ("manifest.json", "bin", "src/model.c"))
+
+
+def open_artifact(path) -> Artifact:
+    """The artifact folder at path, its manifest, program and emulator; one-line errors for anything else."""
+    folder = Path(path)
+    manifest = read_manifest(folder)
+    name = manifest["name"]
+    binary = folder / "bin" / name
+    if not binary.is_file():
+        raise EdgecError(f"{folder} has no bin/{name} (compiled with --no-build?); build it with "
+                         f"`cmake -S {folder} -B {folder}/build && cmake --build {folder}/build` "
+                         "or recompile it with `edgec compile`")
+    return Artifact(folder, manifest, binary, emulator_for(folder, manifest))
+
+
+def read_manifest(folder: Path) -> dict:
+    """manifest.json of an artifact folder, checked to be edgec's (a dict with a plain program name)."""
+    hint = "pass an artifact folder written by `edgec compile` (out/<name>-<target>)"
+    if not folder.exists():
+        raise EdgecError(f"artifact folder {folder} does not exist; {hint}")
+    if not folder.is_dir():
+        raise EdgecError(f"{folder} is a file, not an artifact folder; {hint}")
+    path = folder / "manifest.json"
+    if not path.is_file():
+        raise EdgecError(f"{folder} is not an edgec artifact (it has no manifest.json); {hint}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise EdgecError(f"cannot read {path} ({e.strerror}); check its permissions") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise EdgecError(f"{path} is not valid JSON; recompile the artifact with `edgec compile`") from None
+    name = manifest.get("name") if isinstance(manifest, dict) else None
+    # the name becomes a path under bin/: only what edgec itself writes there is accepted
+    if not isinstance(name, str) or not PROGRAM_NAME.fullmatch(name):
+        raise EdgecError(f"{path} is not an edgec manifest (no valid program name); "
+                         "recompile the artifact with `edgec compile`")
+    bad = bad_manifest_field(manifest)
+    if bad:
+        raise EdgecError(f"{path} is not an edgec manifest ({bad} is missing or invalid); "
+                         "recompile the artifact with `edgec compile`")
+    return manifest
+
+
+# the manifest fields run, bench and eval read: (path of keys, type, must be positive)
+MANIFEST_FIELDS = [(("max_ctx",), int, True), (("model", "vocab_size"), int, True), (("target", "name"), str, False),
+                   (("sizes", "weights_bytes"), int, False), (("sizes", "kv_cache_bytes"), int, False),
+                   (("tensors",), list, False)]
+TENSOR_FIELDS = [("name", str), ("bytes", int), ("shape", list)]
+
+
+def bad_manifest_field(manifest: dict) -> str | None:
+    """The first field of MANIFEST_FIELDS (or of a tensor entry) that is absent or of the wrong type."""
+    for keys, kind, positive in MANIFEST_FIELDS:
+        value = manifest
+        for k in keys:
+            value = value.get(k) if isinstance(value, dict) else None
+        if not isinstance(value, kind) or isinstance(value, bool) or (positive and value <= 0):
+            return ".".join(keys)
+    for t in manifest["tensors"]:
+        if not isinstance(t, dict) or any(not isinstance(t.get(k), kind) for k, kind in TENSOR_FIELDS):
+            return "a tensors entry"
+    return None
+
+
+def cross_profile(target: str):
+    """The target profile of an artifact this machine cannot run natively, or None when it can (or when
+    this edgec has no such profile: then the program is tried natively and the OS says if it cannot)."""
+    if target not in target_names():
+        return None
+    profile = load_target(target)
+    return None if profile.arch in ("native", "any", host_arch()) else profile
+
+
+def emulator_for(folder: Path, manifest: dict) -> list:
+    """[] when this machine runs the program natively, else the target profile's run_prefix (qemu-user),
+    checked to be installed."""
+    target = manifest["target"]["name"]
+    profile = cross_profile(target)
+    if profile is None:
+        return []
+    if not profile.run_prefix:
+        raise EdgecError(f"{folder} is built for {target} ({profile.arch}) and this machine is {host_arch()}; "
+                         f"copy bin/{manifest['name']} to the device and run it there")
+    if shutil.which(profile.run_prefix[0]) is None:
+        raise EdgecError(f"{folder} is built for {target} ({profile.arch}) and runs here only under "
+                         f"{profile.run_prefix[0]}, which is not installed; install it with "
+                         f"`sudo apt-get install {EMULATOR_PACKAGE}` or run it on the device")
+    return list(profile.run_prefix)
+
+
+def run_instructions(out_dir: Path, name: str, target: str, example: str) -> list:
+    """The "run it:" lines `edgec compile` prints: the program itself for a native artifact; for a
+    cross-compiled one, `edgec run` (emulated here) and how to copy it to the device and run it there."""
+    profile = cross_profile(target)
+    if profile is None:
+        return [f"run it:   {shell_word(f'{out_dir}/bin/{name}')} {example}"]
+    login, folder = profile.device_login, shell_word(out_dir)
+    here = f"   (here under {profile.run_prefix[0]})" if profile.run_prefix else ""
+    return [f"run it:   edgec run {folder} {example}{here}",
+            f"          on the device: scp {shell_word(f'{out_dir}/bin/{name}')} {login}: "
+            f"&& ssh {login} {shlex.quote(f'./{name} {example}')}"]
+
+
+def explain_start_failure(art: Artifact, e: OSError) -> EdgecError:
+    """A one-line error for a program that could not be started at all."""
+    what = art.emulator[0] if art.emulator else str(art.binary)
+    if e.errno == errno.ENOEXEC:
+        return EdgecError(f"{art.binary} is not a program for this machine ({host_arch()}, target "
+                          f"{art.target}); run it on the device it was compiled for")
+    if e.errno == errno.EACCES:
+        return EdgecError(f"{what} is not executable; `chmod +x {what}` or recompile the artifact")
+    return EdgecError(f"cannot start {what} ({e.strerror}); recompile the artifact with `edgec compile`")
+
+
+def exec_program(art: Artifact, args: list) -> NoReturn:
+    """Replaces this process with the program: its stdin, stdout, stderr, signals and exit code."""
+    cmd = art.command(*args)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvp(cmd[0], cmd) if art.emulator else os.execv(cmd[0], cmd)
+    except OSError as e:
+        raise explain_start_failure(art, e) from None
+
+
+def run_captured(art: Artifact, args: list, text: bool = False) -> subprocess.CompletedProcess:
+    """Runs the program with args to completion, capturing its output."""
+    try:
+        return subprocess.run(art.command(*args), capture_output=True, text=text)
+    except OSError as e:
+        raise explain_start_failure(art, e) from None

@@ -1,0 +1,126 @@
+"""The data the generated sources (model.h, model.c, blobs, CMakeLists.txt) are rendered from.
+
+Everything model-specific is decided here and handed to the Jinja2 templates as plain
+data: shapes, blob offsets, arena offsets, which specialised matmul each layer calls.
+"""
+from __future__ import annotations
+
+import math
+
+from edgec import __version__
+from edgec.ir.model_ir import ModelIR
+from edgec.plan.memory_plan import ArenaPlan
+from edgec.plan.weights_blob import WeightsLayout
+from edgec.targets import Target
+
+QUANTIZED = {"q8_0", "q4_0", "q4_1", "tq2", "tq2_0", "tq1_0", "q2", "q3"}   # formats whose kernels take int8 (q8a) activations
+
+
+def _c_float(x: float) -> str:
+    """A float literal that round-trips to the same float32."""
+    return f"{float(x)!r}f" if "e" in repr(float(x)) or "." in repr(float(x)) else f"{float(x)!r}.0f"
+
+
+_LAYOUT_DESC = {"rowmajor": "in GGUF row order", "lut": "in 32-row bit-plane tiles (T-MAC-style table lookup)"}
+
+
+def _kernel_name(fmt: str, n: int, layout: str) -> str:
+    return f"matmul_{'' if layout == 'rowmajor' else layout + '_'}{fmt}_{n}"
+
+
+def _groups(what: str, mats: list, n: int, kernels: dict) -> list:
+    """Split matrices (dicts with fmt, layout, shape, w, out, ldo, rows) into groups of one format and layout."""
+    by_kind = {}
+    for mat in mats:
+        by_kind.setdefault((mat["fmt"], mat["layout"]), []).append(mat)
+    groups = []
+    for (fmt, layout), ms in by_kind.items():
+        act = "q8a" if fmt in QUANTIZED else "f32"
+        fname = _kernel_name(fmt, n, layout)
+        kernels[(fmt, n, layout)] = {
+            "fmt": fmt, "n": n, "fname": fname, "act": act, "layout": layout,
+            "act_desc": "int8 q8a" if act == "q8a" else "f32",
+            "layout_desc": _LAYOUT_DESC[layout] if layout != "i16" else
+                           "in 64-row ternary tiles" if fmt == "tq2" else "in 16-row interleaved tiles"}
+        shapes = ", ".join(f"[{m['shape'][0]} x {m['shape'][1]}]" for m in ms)
+        tiles = (" (64-row tiles)" if fmt == "tq2" else " (16-row tiles)") if layout == "i16" else \
+            " (32-row bit-plane tiles, LUT kernel)" if layout == "lut" else ""
+        groups.append({"what": what, "fmt": fmt + tiles, "act": act, "layout": layout,
+                       "fname": fname, "shapes": shapes, "mats": ms})
+    return groups
+
+
+def _layer_kind(ir: ModelIR, i: int, kernels: dict, layout: WeightsLayout) -> dict:
+    cfg = ir.config
+    t = lambda n: ir.tensors[f"blk.{i}.{n}.weight"]  # noqa: E731
+    mat = lambda n, out, ldo, rows: {"fmt": t(n).fmt, "shape": t(n).shape, "w": f"lw->{n}",  # noqa: E731
+                                     "layout": layout.entry(f"blk.{i}.{n}.weight").layout,
+                                     "out": out, "ldo": ldo, "rows": rows}
+    return {
+        "qkv": _groups("Q, K, V projections", [
+            mat("attn_q", "m->q", "Q_DIM", "Q_DIM"),
+            mat("attn_k", "m->k", "KV_DIM", "KV_DIM"),
+            mat("attn_v", "m->v", "KV_DIM", "KV_DIM")], cfg.dim, kernels),
+        "out": _groups("attention output projection", [mat("attn_output", "m->xb", "DIM", "DIM")],
+                       cfg.n_heads * cfg.head_dim, kernels),
+        "gate_up": _groups("FFN gate and up projections", [
+            mat("ffn_gate", "m->hb", "HIDDEN_DIM", "HIDDEN_DIM"),
+            mat("ffn_up", "m->hb2", "HIDDEN_DIM", "HIDDEN_DIM")], cfg.dim, kernels),
+        "down": _groups("FFN down projection", [mat("ffn_down", "m->xb", "DIM", "DIM")], cfg.hidden_dim, kernels),
+    }
+
+
+def build_context(ir: ModelIR, target: Target, layout: WeightsLayout, arena: ArenaPlan,
+                  name: str, max_ctx: int, source_name: str) -> dict:
+    cfg = ir.config
+    kernels: dict = {}
+    kinds, layer_kind_ids, layers = [], [], []
+    for i in range(cfg.n_layers):
+        kind = _layer_kind(ir, i, kernels, layout)
+        sig = repr([(g["fmt"]) for part in kind.values() for g in part])
+        for k in kinds:
+            if k["sig"] == sig:
+                k["layers"].append(i)
+                break
+        else:
+            kinds.append({"sig": sig, "id": len(kinds), "layers": [i], **kind})
+        layer_kind_ids.append(next(k["id"] for k in kinds if k["sig"] == sig))
+        off = {n: layout.entry(f"blk.{i}.{n}.weight").offset for n in
+               ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down")}
+        if cfg.qkv_bias:
+            off.update({f"{n}_bias": layout.entry(f"blk.{i}.{n}.bias").offset for n in ("attn_q", "attn_k", "attn_v")})
+        if cfg.sub_norms:
+            off.update({n: layout.entry(f"blk.{i}.{n}.weight").offset for n in ("attn_sub_norm", "ffn_sub_norm")})
+        layers.append({"index": i, **off})
+    for k in kinds:
+        fmts = sorted({g["fmt"] for part in ("qkv", "out", "gate_up", "down") for g in k[part]})
+        k["desc"] = "weights " + "/".join(fmts)
+        k["layer_list"] = _ranges(k["layers"])
+    embd = layout.entry("token_embd.weight")
+    out = embd if cfg.tied_embeddings else layout.entry("output.weight")
+    classifier = _groups("classifier", [{"fmt": out.fmt, "shape": out.shape, "w": "OUTPUT", "layout": out.layout,
+                                         "out": "(all_logits ? all_logits : m->logits)", "ldo": "N_VOCAB",
+                                         "rows": "N_VOCAB"}], cfg.dim, kernels)
+    return {
+        "version": __version__, "name": name, "source_name": source_name, "target": target, "cfg": cfg,
+        "max_ctx": max_ctx, "max_batch": arena.max_batch, "arena": arena, "layout": layout,
+        "q_dim": cfg.n_heads * cfg.head_dim, "kv_dim": cfg.n_kv_heads * cfg.head_dim,
+        "gqa": cfg.n_heads // cfg.n_kv_heads, "rope_half": cfg.rope_dim // 2,
+        "rope_pairs_desc": "(i, i + HEAD_DIM/2)" if cfg.rope_layout == "neox" else "(2i, 2i+1)",
+        "norm_eps": _c_float(cfg.norm_eps), "att_scale": _c_float(1.0 / math.sqrt(cfg.head_dim)),
+        "signature": layout.signature,
+        "kv16": arena.kv_cache == "f16", "kv_ctype": "uint16_t" if arena.kv_cache == "f16" else "float",
+        "embd": embd, "output": out, "output_norm_offset": layout.entry("output_norm.weight").offset,
+        "rope_cos_offset": layout.entry("rope.cos").offset, "rope_sin_offset": layout.entry("rope.sin").offset,
+        "layers": layers, "layer_kinds": kinds, "layer_kind_list": ", ".join(map(str, layer_kind_ids)),
+        "matmul_kernels": [kernels[k] for k in sorted(kernels)], "classifier": classifier,
+        "uses_q8a": any(k["act"] == "q8a" for k in kernels.values()),
+        "uses_i16": any(k["layout"] == "i16" for k in kernels.values()) or embd.layout == "i16",
+        "uses_lut": any(k["layout"] == "lut" for k in kernels.values()),
+    }
+
+
+def _ranges(ids: list) -> str:
+    if len(ids) > 1 and ids == list(range(ids[0], ids[-1] + 1)):
+        return f"{ids[0]}-{ids[-1]}"
+    return ",".join(map(str, ids))
