@@ -12,7 +12,7 @@ import pytest
 from test_kernels_neon import CROSS_GCC, OBJDUMP, QEMU, SETUP_HINT
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMON = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-static", f"-I{ROOT / 'runtime'}"]
+COMMON = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-static", f"-I{ROOT / 'runtime' / 'core'}"]
 
 
 def tools_present(compiler: str) -> bool:

@@ -15,8 +15,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from edgec import autotune as A
-from edgec import interleave_layout, ternary_layout
+from edgec.plan import autotune as A
+from edgec.plan import interleave_layout, ternary_layout
 from edgec.ir.block_formats import dequantize, quantize
 from edgec.errors import EdgecError
 from edgec.frontends.load_model import load_model
@@ -154,7 +154,7 @@ def test_bench_source_compiles_warning_free(tmp_path):
     A.build_lut_bench(A.lut_sets(mats), CC, CFLAGS, 512, tmp_path)
     src = tmp_path / "lut_bench.c"
     for cc in ("gcc", "clang"):
-        r = subprocess.run([cc, "-std=c11", "-O2", "-march=native", "-Wall", "-Wextra", "-Werror", f"-I{runtime_dir()}",
+        r = subprocess.run([cc, "-std=c11", "-O2", "-march=native", "-Wall", "-Wextra", "-Werror", f"-I{runtime_dir() / 'core'}",
                             "-c", str(src), "-o", str(tmp_path / f"{cc}.o")], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
 

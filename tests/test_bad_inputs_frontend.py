@@ -9,7 +9,7 @@ import pytest
 from edgec.errors import EdgecError
 from edgec.frontends.load_model import load_model
 from tiny_models import (make_tiny_config, random_weights, tiny_tokenizer_sentencepiece, write_gguf,
-                               write_hf_folder, write_llama2c, write_llama2c_tokenizer)
+                         write_hf_folder, write_llama2c, write_llama2c_tokenizer)
 
 
 def load_error(*args, **kwargs) -> str:

@@ -21,7 +21,7 @@ from edgec.frontends.load_model import load_model
 from edgec.ir.model_ir import tensor_to_f32
 from edgec.ir.reference import Reference
 from tiny_models import (bitnet_make_config, pack_bitnet_codes, random_weights, tiny_tokenizer_gpt2,
-                               write_bitnet_hf_folder, write_safetensors)
+                         write_bitnet_hf_folder, write_safetensors)
 from test_compile_tiny import check_against_reference
 
 

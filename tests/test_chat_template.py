@@ -102,7 +102,7 @@ def hf_render(template: str, messages: list, bos: str, eos: str) -> str:
 
 
 def runtime_render(fmt: ChatFormat, system, turns: list) -> str:
-    """A conversation as the C runtime builds it (runtime/tokenizer.h), replies as the model wrote them."""
+    """A conversation as the C runtime builds it (runtime/tokenizer/tokenizer.h), replies as the model wrote them."""
     out = fmt.bos_text
     system = system if system is not None else fmt.default_system
     if system:

@@ -50,9 +50,10 @@ def test_generated_code_compiles_without_warnings(tiny_gguf, tmp_path, cc, isa, 
     else:
         art = compile_artifact(STORIES / "stories260K.bin", tmp_path / "a", ctx=64, build=False,
                                tokenizer=str(STORIES / "tok512.bin")).out_dir
-    sources = [art / "src" / "model.c"] + sorted((art / "runtime").glob("*.c"))
+    sources = [art / "src" / "model.c"] + sorted((art / "runtime").rglob("*.c"))
+    includes = [f"-I{d}" for d in [art / "src", *sorted(p for p in (art / "runtime").iterdir() if p.is_dir())]]
     for src in sources:
-        r = subprocess.run([cc, *WARN, "-O2", *isa, "-I", art / "src", "-I", art / "runtime", "-c", src,
+        r = subprocess.run([cc, *WARN, "-O2", *isa, *includes, "-c", src,
                             "-o", tmp_path / (src.stem + ".o")], capture_output=True, text=True)
         assert r.returncode == 0, f"{cc} {src.name}:\n{r.stderr}"
 
@@ -63,7 +64,7 @@ def test_core_is_freestanding(tiny_gguf, tmp_path):
     art = compile_artifact(tiny_gguf, tmp_path / "a", ctx=64, build=False).out_dir
     builtin = subprocess.run(["clang", "-print-resource-dir"], capture_output=True, text=True).stdout.strip()
     tu = cindex.Index.create().parse(str(art / "src" / "model.c"),
-                                     args=["-std=c11", "-DEDGEC_SCALAR", f"-I{art / 'src'}", f"-I{art / 'runtime'}",
+                                     args=["-std=c11", "-DEDGEC_SCALAR", f"-I{art / 'src'}", f"-I{art / 'runtime' / 'core'}",
                                            f"-isystem{builtin}/include"])
     errors = [d.spelling for d in tu.diagnostics if d.severity >= cindex.Diagnostic.Error]
     assert not errors, errors

@@ -17,7 +17,7 @@ from conftest import compile_artifact, greedy_logits, load_ir
 from edgec.frontends.load_model import load_model
 from edgec.ir.reference import Reference
 from tiny_models import (make_tiny_config, random_weights, tiny_tokenizer_gpt2, tiny_tokenizer_sentencepiece,
-                               write_gguf, write_hf_folder, write_llama2c, write_llama2c_tokenizer)
+                         write_gguf, write_hf_folder, write_llama2c, write_llama2c_tokenizer)
 
 FORMATS = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1"]
 PROMPT = [5, 17, 42, 99, 3, 250, 7, 120]

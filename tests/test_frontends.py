@@ -15,8 +15,8 @@ from edgec.frontends.load_model import load_model
 from edgec.ir.model_ir import expected_shapes
 from edgec.ir.reference import Reference
 from tiny_models import (hf_tokenizer_config, make_tiny_config, neox_to_interleaved, random_weights,
-                               tiny_tokenizer_gpt2, tiny_tokenizer_sentencepiece, write_gguf, write_hf_folder,
-                               write_llama2c, write_llama2c_tokenizer)
+                         tiny_tokenizer_gpt2, tiny_tokenizer_sentencepiece, write_gguf, write_hf_folder,
+                         write_llama2c, write_llama2c_tokenizer)
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "stories260K")
 STORIES = os.path.join(FIXTURES, "stories260K.bin")

@@ -19,7 +19,7 @@ from edgec.errors import EdgecError
 from edgec.tools.inspect_model import inspect_model
 from edgec.frontends.load_model import load_model
 from tiny_models import (make_tiny_config, random_weights, tiny_tokenizer_gpt2, tiny_tokenizer_sentencepiece,
-                               write_gguf)
+                         write_gguf)
 from test_compile_tiny import check_against_reference
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)

@@ -14,7 +14,7 @@ from edgec.errors import EdgecError
 from edgec.frontends.hf_reader import _safetensors_header
 from edgec.frontends.load_model import load_model
 from tiny_models import (bitnet_make_config, hf_tokenizer_config, make_tiny_config, random_weights,
-                               tiny_tokenizer_gpt2, write_bitnet_hf_folder, write_hf_folder)
+                         tiny_tokenizer_gpt2, write_bitnet_hf_folder, write_hf_folder)
 
 
 def tiny_folder(path, shards=1):

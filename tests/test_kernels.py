@@ -17,7 +17,7 @@ from kernel_builds import SANITIZE, cpu_flags, kernel_isa
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "tests" / "c" / "test_kernels.c"
-COMMON = ["-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'runtime'}"]
+COMMON = ["-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'runtime' / 'core'}"]
 
 # (id, compiler, flags): the builds the kernels must pass.
 X86_BUILDS = [

@@ -21,12 +21,12 @@ import pytest
 from edgec.ir.block_formats import dequantize, quantize
 from edgec.errors import EdgecError
 from edgec.plan.lut_layout import (BLOCKS, LUT_FORMATS, TABLE_BYTES_PER_VALUE_MAX, lut_bytes, lut_get_row,
-                              lut_table_bytes, to_lut_layout)
+                                   lut_table_bytes, to_lut_layout)
 from kernel_builds import kernel_isa, runnable_builds
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "tests" / "c" / "test_kernels_lut.c"
-COMMON = ["-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'runtime'}"]
+COMMON = ["-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'runtime' / 'core'}"]
 SANITIZE = ["-O0", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]  # -O1 compiles 10x slower here
 CROSS_GCC, QEMU, OBJDUMP = "aarch64-linux-gnu-gcc", "qemu-aarch64", "aarch64-linux-gnu-objdump"
 SETUP_HINT = "run examples/setup.sh (it apt-installs gcc-aarch64-linux-gnu and qemu-user)"
@@ -164,7 +164,7 @@ def test_layout_get_row_equals_dequantize(fmt):
 
 
 def test_table_bytes_match_the_c_header():
-    header = (ROOT / "runtime" / "kernels" / "kernels_lut.h").read_text()
+    header = (ROOT / "runtime" / "core" / "kernels" / "kernels_lut.h").read_text()
     per_value = re.search(r"#define EDGEC_LUT_TABLE_BYTES_MAX\(n\) \(\(size_t\)\(n\) \* (\d+)\)", header)
     assert per_value and int(per_value.group(1)) == TABLE_BYTES_PER_VALUE_MAX
     assert lut_table_bytes(576, 32) == 32 * 576 * TABLE_BYTES_PER_VALUE_MAX

@@ -34,7 +34,7 @@ from kernel_builds import cpu_flags, kernel_isa
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "tests" / "c" / "test_kernels_lowbit.c"
-COMMON = ["-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'runtime'}"]
+COMMON = ["-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'runtime' / 'core'}"]
 AVX2 = ["-mavx2", "-mfma", "-mf16c"]
 ASAN = ["-O1", "-g", "-fsanitize=address", "-fno-sanitize-recover=all"]
 LEVELS = {"q2": 3, "q3": 7}

@@ -1,4 +1,4 @@
-"""The inference program's runtime (runtime/cli_main.c, sampler.c, threadpool.c, the tokenizer) built
+"""The inference program's runtime (runtime/program/cli_main.c, sampler.c, threadpool.c, the tokenizer) built
 around the fake model core in tests/c/fake_model, with gcc, clang and gcc + ASan/UBSan.
 
 The fake's logits after feeding token t are -|v - (7 t + 3) mod 512|, so every expected output below
@@ -13,8 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgec.paths import runtime_include_dirs
+
 REPO = Path(__file__).resolve().parents[1]
 RUNTIME = REPO / "runtime"
+GROUPS = runtime_include_dirs()
+UNIT_UNDER_TEST = {"test_sampler": RUNTIME / "sampler" / "sampler.c", "test_threadpool": RUNTIME / "program" / "threadpool.c"}
 C_TESTS = REPO / "tests" / "c"
 FAKE = C_TESTS / "fake_model"
 TOK512 = REPO / "tests" / "fixtures" / "stories260K" / "tok512.bin"
@@ -57,8 +61,8 @@ def write_blob_inc(blob: bytes, folder: Path) -> Path:
 
 
 def build_cli(cc: str, flags: list, out: Path, blob_dir: Path) -> Path:
-    sources = sorted(RUNTIME.glob("*.c")) + [FAKE / "model.c", FAKE / "blobs.c"]
-    return compile_c(cc, sources, out, flags, [RUNTIME, FAKE, blob_dir])
+    sources = sorted(p for g in GROUPS for p in g.glob("*.c")) + [FAKE / "model.c", FAKE / "blobs.c"]
+    return compile_c(cc, sources, out, flags, [*GROUPS, FAKE, blob_dir])
 
 
 def tokenizer_blob() -> bytes:
@@ -107,7 +111,7 @@ def stop_ids() -> set:
 @pytest.mark.parametrize("name", ["test_sampler", "test_threadpool"])
 def test_c_unit_tests(name, build, tmp_path):
     cc, flags = BUILDS[build]
-    exe = compile_c(cc, [C_TESTS / f"{name}.c", RUNTIME / f"{name[5:]}.c"], tmp_path / name, flags, [RUNTIME])
+    exe = compile_c(cc, [C_TESTS / f"{name}.c", UNIT_UNDER_TEST[name]], tmp_path / name, flags, GROUPS)
     r = run(exe)
     last = r.stdout.decode().strip().splitlines()[-1]
     assert r.returncode == 0 and last.endswith(" passed, 0 failed") and int(last.split()[0]) > 0, \
@@ -116,8 +120,8 @@ def test_c_unit_tests(name, build, tmp_path):
 
 def test_threadpool_under_thread_sanitizer(tmp_path):
     """The generation/done-counter handshake has no data race on the job or the slices' results."""
-    exe = compile_c("clang", [C_TESTS / "test_threadpool.c", RUNTIME / "threadpool.c"], tmp_path / "tp",
-                    ["-O1", "-g", "-fsanitize=thread"], [RUNTIME])
+    exe = compile_c("clang", [C_TESTS / "test_threadpool.c", RUNTIME / "program" / "threadpool.c"], tmp_path / "tp",
+                    ["-O1", "-g", "-fsanitize=thread"], GROUPS)
     r = run(exe)
     assert r.returncode == 0 and b"WARNING: ThreadSanitizer" not in r.stderr, r.stderr.decode()[-3000:]
     assert r.stdout.decode().strip().endswith(" passed, 0 failed")
@@ -125,8 +129,8 @@ def test_threadpool_under_thread_sanitizer(tmp_path):
 
 def test_threadpool_without_spinning(tmp_path):
     """Workers that always sleep exercise the condition-variable wake-up on every run."""
-    exe = compile_c("clang", [C_TESTS / "test_threadpool.c", RUNTIME / "threadpool.c"], tmp_path / "tp",
-                    ["-O2", "-DEDGEC_POOL_SPIN=0"], [RUNTIME])
+    exe = compile_c("clang", [C_TESTS / "test_threadpool.c", RUNTIME / "program" / "threadpool.c"], tmp_path / "tp",
+                    ["-O2", "-DEDGEC_POOL_SPIN=0"], GROUPS)
     r = run(exe)
     assert r.returncode == 0 and r.stdout.decode().strip().endswith(" passed, 0 failed"), r.stdout.decode()
 

@@ -31,7 +31,7 @@ from kernel_builds import SANITIZE, cpu_flags, kernel_isa
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "tests" / "c" / "test_kernels_ternary.c"
-COMMON = ["-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'runtime'}"]
+COMMON = ["-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'runtime' / 'core'}"]
 AVX2 = ["-O2", "-mavx2", "-mfma", "-mf16c"]
 
 # (id, compiler, flags): the builds the ternary kernels must pass.

@@ -1,5 +1,5 @@
 """tq2 in 64-row tiles: the relayout (compiler/edgec/plan/ternary_layout.py), the C kernels
-(runtime/kernels/kernels_ternary_i16*.h) under every compiler / ISA level, where kernel_choice puts
+(runtime/core/kernels/kernels_ternary_i16*.h) under every compiler / ISA level, where kernel_choice puts
 the layout, and compiled tiny --quant tq2 models against the reference.
 
 The relayout is checked against the byte formula of docs/ternary.md written out here with plain
@@ -21,21 +21,21 @@ import numpy as np
 import pytest
 
 from conftest import compile_artifact
-from edgec import block_formats
+from edgec.ir import block_formats
 from edgec.ir.block_formats import quantize, round_half_away, ternary_codes
 from edgec.errors import EdgecError
 from edgec.plan.kernel_choice import plan_all
 from edgec.ir.model_ir import ModelIR, Tensor
 from edgec.targets import load_target
 from edgec.plan.ternary_layout import (GROUP_SCALE_BYTES, TILE_BYTES, decode, group_bytes, relayout, row_uniform,
-                                  tq2_i16_bytes, undo_relayout)
+                                       tq2_i16_bytes, undo_relayout)
 from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
 from test_compile_tiny import check_against_reference
 from kernel_builds import SANITIZE, cpu_flags, kernel_isa
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "tests" / "c" / "test_kernels_ternary_i16.c"
-COMMON = ["-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'runtime'}"]
+COMMON = ["-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'runtime' / 'core'}"]
 AVX2 = ["-O2", "-mavx2", "-mfma", "-mf16c"]
 
 X86_BUILDS = [

@@ -1,4 +1,4 @@
-"""The C tokenizer (runtime/tokenizer*.c) against independent references.
+"""The C tokenizer (runtime/tokenizer/tokenizer*.c) against independent references.
 
 Byte-level BPE is checked against the HF `tokenizers` library built from SmolLM2's GGUF vocab;
 SentencePiece BPE against a pure-Python implementation of the same algorithm written here.
@@ -24,8 +24,9 @@ from edgec.frontends.chat_template import ChatFormat
 from edgec.errors import EdgecError
 from edgec.ir.model_ir import TokenizerIR
 from edgec.codegen.tokenizer_blob import build_tokenizer_blob
-from edgec.tools.tokenizer_tool import (build_tokenize_tool, decode_ids, pretokenize_lines, repo_root,
-                                  tokenize_lines, tokenize_text, tokenizer_info)
+from edgec.paths import repo_root
+from edgec.tools.tokenizer_tool import (build_tokenize_tool, decode_ids, pretokenize_lines,
+                                        tokenize_lines, tokenize_text, tokenizer_info)
 
 ROOT = repo_root()
 FIXTURES = ROOT / "tests" / "fixtures"

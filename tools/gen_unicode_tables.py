@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate runtime/unicode_tables.c: the character classes the tokenizer's pre-tokenizer needs.
+"""Generate runtime/tokenizer/unicode_tables.c: the character classes the tokenizer's pre-tokenizer needs.
 
 Classes follow the regex engine the HF `tokenizers` library uses (Oniguruma):
   letter  = \\p{L}  (general categories Lu Ll Lt Lm Lo)
@@ -103,7 +103,7 @@ def main() -> int:
                   f"Unicode {unicodedata.unidata_version})", file=sys.stderr)
             return 1
     root = Path(__file__).resolve().parents[1]
-    target = root / "runtime" / "unicode_tables.c"
+    target = root / "runtime" / "tokenizer" / "unicode_tables.c"
     target.write_text(render(database))
     print(f"wrote {target} (Unicode {database.unidata_version})")
     return 0

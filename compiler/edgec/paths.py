@@ -18,6 +18,20 @@ def runtime_dir() -> Path:
     return repo_root() / "runtime"
 
 
+# runtime/ by what each part is (docs/architecture.md): core = the model API and kernels a generated
+# model.c needs (a firmware build takes only this), then the program's parts.
+RUNTIME_GROUPS = ("core", "tokenizer", "sampler", "program")
+
+
+def runtime_include_dirs() -> list:
+    """The runtime folders a C build puts on its include path, core first."""
+    return [runtime_dir() / g for g in RUNTIME_GROUPS]
+
+
+def kernels_dir() -> Path:
+    return runtime_dir() / "core" / "kernels"
+
+
 def templates_dir() -> Path:
     return repo_root() / "templates"
 

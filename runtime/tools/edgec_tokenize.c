@@ -9,8 +9,8 @@
  *   edgec_tokenize --pretokenize BLOB FILE end offsets of each line's pre-tokenizer pieces
  *   edgec_tokenize --info BLOB             the blob's ids, flags and chat strings
  */
-#include "../tokenizer.h"
-#include "../tokenizer_internal.h"
+#include "tokenizer.h"
+#include "tokenizer_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* test_kernels.c - checks runtime/kernels against independent double-precision references.
+/* test_kernels.c - checks runtime/core/kernels against independent double-precision references.
  *
  * Build (from the repository root), e.g.:
  *   gcc -std=c11 -O2 -march=native -Wall -Wextra -Werror -Iruntime tests/c/test_kernels.c -o test_kernels -lm

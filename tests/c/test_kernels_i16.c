@@ -1,4 +1,4 @@
-/* test_kernels_i16.c - checks the i16 (16-row interleaved tile) kernels of runtime/kernels/kernels_i16*.h.
+/* test_kernels_i16.c - checks the i16 (16-row interleaved tile) kernels of runtime/core/kernels/kernels_i16*.h.
  *
  * Build (from the repository root), e.g.:
  *   gcc -std=c11 -O2 -march=native -Wall -Wextra -Werror -Iruntime tests/c/test_kernels_i16.c -o test_kernels_i16 -lm

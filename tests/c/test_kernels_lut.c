@@ -1,4 +1,4 @@
-/* test_kernels_lut.c - checks the LUT (bit-plane table lookup) kernels of runtime/kernels/kernels_lut*.h.
+/* test_kernels_lut.c - checks the LUT (bit-plane table lookup) kernels of runtime/core/kernels/kernels_lut*.h.
  *
  * Build (from the repository root), e.g.:
  *   gcc -std=c11 -O2 -march=native -Wall -Wextra -Werror -Iruntime tests/c/test_kernels_lut.c -o test_kernels_lut -lm

@@ -1,4 +1,4 @@
-/* test_kernels_ternary.c - checks runtime/kernels/kernels_ternary.h against double-precision references.
+/* test_kernels_ternary.c - checks runtime/core/kernels/kernels_ternary.h against double-precision references.
  *
  * Build (from the repository root), e.g.:
  *   gcc -std=c11 -O2 -march=native -Wall -Wextra -Werror -Iruntime tests/c/test_kernels_ternary.c -o test_kernels_ternary -lm

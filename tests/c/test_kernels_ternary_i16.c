@@ -1,4 +1,4 @@
-/* test_kernels_ternary_i16.c - checks runtime/kernels/kernels_ternary_i16*.h (tq2 in 64-row tiles).
+/* test_kernels_ternary_i16.c - checks runtime/core/kernels/kernels_ternary_i16*.h (tq2 in 64-row tiles).
  *
  * Build (from the repository root), e.g.:
  *   gcc -std=c11 -O2 -march=native -Wall -Wextra -Werror -Iruntime tests/c/test_kernels_ternary_i16.c -o t -lm

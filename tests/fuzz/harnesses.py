@@ -26,16 +26,20 @@ def all_names() -> list:
     return [p.stem for p in python_harnesses() + c_harnesses()]
 
 
+RUNTIME_GROUPS = ("core", "tokenizer", "sampler", "program")   # edgec.paths.RUNTIME_GROUPS
+
+
 def runtime_sources() -> list:
     """Every runtime .c file but the program's main (the harnesses link the library part)."""
-    return [p for p in sorted((REPO / "runtime").glob("*.c")) if p.name != "cli_main.c"]
+    return [p for g in RUNTIME_GROUPS for p in sorted((REPO / "runtime" / g).glob("*.c")) if p.name != "cli_main.c"]
 
 
 def build_c_harness(source: Path, out_dir: Path, cc: str = "clang") -> Path:
     """Builds one libFuzzer harness with ASan + UBSan; returns the executable."""
     out_dir.mkdir(parents=True, exist_ok=True)
     exe = out_dir / source.stem
-    cmd = [cc, *SANITIZE, "-I", str(REPO / "runtime"), "-o", str(exe), str(source),
+    includes = [f"-I{REPO / 'runtime' / g}" for g in RUNTIME_GROUPS]
+    cmd = [cc, *SANITIZE, *includes, "-o", str(exe), str(source),
            *map(str, runtime_sources()), "-lm", "-lpthread"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if r.returncode != 0:

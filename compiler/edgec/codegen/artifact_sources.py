@@ -9,7 +9,7 @@ from pathlib import Path
 from edgec import __version__
 from edgec.codegen.model_source import build_context
 from edgec.ir.model_ir import ModelIR
-from edgec.paths import runtime_dir
+from edgec.paths import RUNTIME_GROUPS, runtime_dir
 from edgec.plan.memory_plan import ArenaPlan
 from edgec.plan.weights_blob import WeightsLayout
 from edgec.render import render
@@ -34,10 +34,9 @@ def weights_embedding(target: Target, layout: WeightsLayout, tok_blob: bytes) ->
 
 
 def runtime_sources() -> list:
-    """Runtime files an artifact needs: every .c/.h in runtime/ and runtime/kernels/ (not tools)."""
+    """Runtime files an artifact needs, relative to runtime/: every .c/.h of each group (not tools/)."""
     rt = runtime_dir()
-    files = [p.relative_to(rt) for p in rt.glob("*.[ch]")] + [p.relative_to(rt) for p in rt.glob("kernels/*.h")]
-    return sorted(str(f) for f in files)
+    return sorted(p.relative_to(rt).as_posix() for g in RUNTIME_GROUPS for p in (rt / g).rglob("*.[ch]"))
 
 
 def write_sources(folder: Path, ir: ModelIR, target: Target, layout: WeightsLayout, arena: ArenaPlan,
@@ -57,7 +56,7 @@ def write_sources(folder: Path, ir: ModelIR, target: Target, layout: WeightsLayo
     (folder / "CMakeLists.txt").write_text(render("CMakeLists.txt.j2", {
         "version": __version__, "name": opts.name, "cmake_name": opts.name.replace("-", "_"),
         "source_name": opts.source_name, "target": target, "embed": embed, "cflags": opts.cflags,
-        "runtime_sources": [f for f in rt_files if f.endswith(".c")]}))
+        "runtime_sources": [f for f in rt_files if f.endswith(".c")], "runtime_groups": RUNTIME_GROUPS}))
     return src / "model.c"
 
 

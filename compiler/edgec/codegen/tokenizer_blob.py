@@ -92,7 +92,7 @@ def _check(tok: TokenizerIR) -> None:
                          f"{', '.join(sorted(KINDS))}")
     if tok.kind == "gpt2" and tok.pre not in PRE_TOKENIZERS:
         raise EdgecError(f"pre-tokenizer {tok.pre!r} is not supported; edgec supports "
-                         f"{', '.join(sorted(PRE_TOKENIZERS))} (add a matcher to runtime/tokenizer_pretok.c)")
+                         f"{', '.join(sorted(PRE_TOKENIZERS))} (add a matcher to runtime/tokenizer/tokenizer_pretok.c)")
     n = len(tok.tokens)
     if n == 0 or len(tok.token_types) != n or (tok.scores is not None and len(tok.scores) != n):
         raise EdgecError(f"tokenizer has {n} tokens but {len(tok.token_types)} token types"

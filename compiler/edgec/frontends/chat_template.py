@@ -45,7 +45,7 @@ HUGE_WIDTH_RE = re.compile(r"\d{7,}")   # a field width in a format string that 
 
 @dataclass
 class ChatFormat:
-    """The fields of the C runtime's edgec_chat_format (runtime/tokenizer.h)."""
+    """The fields of the C runtime's edgec_chat_format (runtime/tokenizer/tokenizer.h)."""
     has_chat: bool = False
     bos_text: str = ""
     system_prefix: str = ""

@@ -26,7 +26,7 @@ from edgec import __version__
 from edgec.errors import EdgecError
 from edgec.ir.block_formats import LUT_FORMATS
 from edgec.ir.model_ir import ModelIR
-from edgec.paths import runtime_dir, templates_dir
+from edgec.paths import kernels_dir, runtime_dir, templates_dir
 from edgec.plan.kernel_choice import I16_FORMATS, TERNARY_I16_FORMATS, plan_matrix
 from edgec.render import render
 from edgec.targets import Target, load_target
@@ -143,7 +143,7 @@ def build_lut_bench(sets: list, cc: str, cflags: list, prefetch_bytes: int, work
     (workdir / "lut_bench.c").write_text(src)
     exe = workdir / "lut_bench"
     flags = [f for f in cflags if not f.startswith("-W")]
-    r = subprocess.run([cc, "-std=c11", *flags, f"-I{runtime_dir()}", str(workdir / "lut_bench.c"), "-o", str(exe), "-lm"],
+    r = subprocess.run([cc, "-std=c11", *flags, f"-I{runtime_dir() / 'core'}", str(workdir / "lut_bench.c"), "-o", str(exe), "-lm"],
                        capture_output=True, text=True)
     if r.returncode != 0:
         first = (r.stderr.strip().splitlines() or ["no message"])[0]
@@ -188,7 +188,7 @@ def choose_lut(sets: list, timings: dict, margin: float = LUT_MARGIN) -> tuple:
 
 def _cache_key(mats: list, lut_mats: list, cc: str, cflags: list) -> str:
     h = hashlib.sha256()
-    for p in sorted((runtime_dir() / "kernels").glob("*.h")):
+    for p in sorted(kernels_dir().glob("*.h")):
         h.update(p.read_bytes())
     for t in ("autotune_bench.c.j2", "autotune_lut_bench.c.j2"):
         h.update((templates_dir() / t).read_bytes())
@@ -212,7 +212,7 @@ def _tune_layout(ir: ModelIR, mats: list, cc: str, cflags: list, reps: int, d: s
     for layout, dist in CANDIDATES:
         exe = Path(d) / f"bench_{layout}_{dist}"
         flags = [f for f in cflags if not f.startswith("-W")]
-        r = subprocess.run([cc, "-std=c11", *flags, f"-I{runtime_dir()}", f"-DLAYOUT_I16={int(layout == 'i16')}",
+        r = subprocess.run([cc, "-std=c11", *flags, f"-I{runtime_dir() / 'core'}", f"-DLAYOUT_I16={int(layout == 'i16')}",
                             f"-DEDGEC_I16_PREFETCH={dist}", str(Path(d) / "bench.c"), "-o", str(exe), "-lm"],
                            capture_output=True, text=True)
         if r.returncode != 0:

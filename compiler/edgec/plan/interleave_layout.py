@@ -1,6 +1,6 @@
 """The "i16" weight layout: GGUF row-major q4_0 / q4_1 / q8_0 blocks re-laid into 16-row tiles.
 
-The C kernels in runtime/kernels/kernels_i16*.h read it; docs/layout_i16.md gives the byte
+The C kernels in runtime/core/kernels/kernels_i16*.h read it; docs/layout_i16.md gives the byte
 formula.  Rows go 16 at a time into row groups (the last padded with all-zero GGUF blocks);
 row group g, 32-column block b is one tile at byte (g*nb + b) * TILE_BYTES[fmt], nb = n/32.
 Inside a tile (r = row in the group, 0..15; j = column in the block, 0..31):

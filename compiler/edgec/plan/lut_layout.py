@@ -1,6 +1,6 @@
 """The LUT weight layout: row-major q2 / q3 / tq2 / q4_0 / q4_1 blocks re-laid into bit-plane tiles.
 
-The C kernels in runtime/kernels/kernels_lut*.h read it; docs/lut.md gives the byte formula.
+The C kernels in runtime/core/kernels/kernels_lut*.h read it; docs/lut.md gives the byte formula.
 Every format is "w = d*q + m" with q unsigned and P bit planes (q2 2, q3 3, tq2 2, q4 4).
 Rows go 32 at a time into row groups (the last padded with zero weights: all-zero bytes);
 columns go U at a time into units (U = 64 for tq2, whose d covers 64 columns, else 32).

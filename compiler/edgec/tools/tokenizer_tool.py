@@ -10,21 +10,19 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from edgec.errors import EdgecError
-from edgec.paths import repo_root
+from edgec.paths import runtime_dir
 
 CFLAGS = ("-std=c11", "-O2", "-Wall", "-Wextra", "-Werror")
 
 
 def tokenizer_sources() -> list:
-    """The C files of the tokenizer library (runtime/tokenizer*.c and the Unicode tables)."""
-    runtime = repo_root() / "runtime"
-    return sorted(runtime.glob("tokenizer*.c")) + [runtime / "unicode_tables.c"]
+    """The C files of the tokenizer library (runtime/tokenizer/: the tokenizer and the Unicode tables)."""
+    return sorted((runtime_dir() / "tokenizer").glob("*.c"))
 
 
 def _tool_inputs() -> list:
-    runtime = repo_root() / "runtime"
-    return tokenizer_sources() + sorted(runtime.glob("tokenizer*.h")) + \
-        [runtime / "unicode_tables.h", runtime / "tools" / "edgec_tokenize.c"]
+    return tokenizer_sources() + sorted((runtime_dir() / "tokenizer").glob("*.h")) + \
+        [runtime_dir() / "tools" / "edgec_tokenize.c"]
 
 
 def build_tokenize_tool(out_dir, cc: Optional[str] = None, extra_cflags: Sequence[str] = ()) -> Path:
@@ -43,10 +41,10 @@ def build_tokenize_tool(out_dir, cc: Optional[str] = None, extra_cflags: Sequenc
     tool = out_dir / f"edgec_tokenize-{key.hexdigest()[:16]}"
     if tool.exists():
         return tool
-    runtime = repo_root() / "runtime"
+    runtime = runtime_dir()
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:  # build aside, then rename: safe in parallel
         built = Path(tmp) / "edgec_tokenize"
-        cmd = [cc, *CFLAGS, *extra_cflags, "-I", str(runtime), "-o", str(built),
+        cmd = [cc, *CFLAGS, *extra_cflags, "-I", str(runtime / "tokenizer"), "-o", str(built),
                str(runtime / "tools" / "edgec_tokenize.c"), *map(str, tokenizer_sources())]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:

@@ -1,4 +1,4 @@
-/* fuzz_args.c - libFuzzer harness: the program's option parser (runtime/cli_args.c).
+/* fuzz_args.c - libFuzzer harness: the program's option parser (runtime/program/cli_args.c).
  *
  * Input: argv[1:] separated by NUL bytes (argv[0] is "prog").  The parser must return one of its
  * codes with a one-line message on failure, never crash or exit; --prompt-ids values it accepts are

@@ -42,7 +42,7 @@ def seeds() -> dict:
     """Valid tiny GGUFs written by tiny_models: dim 32, one layer, with 300-token tokenizers, and a
     5 KiB one without a tokenizer (vocab 32) whose header is a larger share of the bytes mutated."""
     from tiny_models import (make_tiny_config, random_weights, tiny_tokenizer_gpt2,
-                                   tiny_tokenizer_sentencepiece, write_gguf)
+                             tiny_tokenizer_sentencepiece, write_gguf)
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, arch, tok, fmt in (("llama_spm_q8_0.gguf", "llama", tiny_tokenizer_sentencepiece(), "q8_0"),

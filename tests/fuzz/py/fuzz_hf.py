@@ -164,7 +164,7 @@ def seeds() -> dict:
     tokenizer_config), the same with a shard index and the template in chat_template.jinja, a qwen2
     (bf16, SentencePiece-style tokenizer.json) and a packed BitNet without tokenizer; each < 64 KiB."""
     from tiny_models import (bitnet_make_config, hf_tokenizer_config, make_tiny_config, random_weights,
-                                   tiny_tokenizer_gpt2, write_bitnet_hf_folder, write_hf_folder)
+                             tiny_tokenizer_gpt2, write_bitnet_hf_folder, write_hf_folder)
     tok, tokenizer_json = tiny_tokenizer_gpt2()
     small = dict(dim=32, hidden_dim=64, n_layers=1, n_heads=2, n_kv_heads=1, tied_embeddings=True, max_seq_len=64)
     out = {}

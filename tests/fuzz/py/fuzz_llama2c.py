@@ -55,7 +55,7 @@ def seeds() -> dict:
     """A tiny llama2.c model (dim 16, one layer, 270-token vocab) as legacy v0 (untied) and version 1
     (tied), each with its tokenizer.bin."""
     from tiny_models import (make_tiny_config, random_weights, tiny_tokenizer_sentencepiece, write_llama2c,
-                                   write_llama2c_tokenizer)
+                             write_llama2c_tokenizer)
     tok = tiny_tokenizer_sentencepiece()
     tok.tokens, tok.token_types, tok.scores = tok.tokens[:270], tok.token_types[:270], tok.scores[:270]
     out = {}
