@@ -415,9 +415,9 @@ def reference_loads_with_output_quant(monkeypatch, output_quant):
     import test_compile_tiny
 
     def load(path, tokenizer_path=None, quant=None):
-        return quantize_ir(load_model(path, tokenizer_path), quant, output_quant)
+        return quantize_ir(load_model(str(path), tokenizer_path), quant, output_quant)
     for module in (test_compile_tiny, test_arm_targets):
-        monkeypatch.setattr(module, "load_model", load)
+        monkeypatch.setattr(module, "load_ir", load)
 
 
 @pytest.mark.parametrize("target", ["host", "generic"])
