@@ -28,6 +28,30 @@ def _kernel_name(fmt: str, n: int, layout: str) -> str:
     return f"matmul_{'' if layout == 'rowmajor' else layout + '_'}{fmt}_{n}"
 
 
+# Rows per unit of work a worker takes: a weight tile (i16: 16-row quarters of the tiles; lut: 32-row
+# bit-plane tiles) or one row (row-major).
+_UNIT_ROWS = {"i16": 16, "lut": 32, "rowmajor": 1}
+
+
+def _matmul_kind(fmt: str, layout: str, act: str) -> dict:
+    """The kernel a (format, layout) calls in model.c's matmul_rows: enum name, description, unit, call."""
+    x = "(const edgec_block_q8a *)j->x" if act == "q8a" else "(const float *)j->x"
+    if layout == "i16":
+        call = f"edgec_matmul_i16_{fmt}(t->out, t->ldo, t->w, u0, u1, t->rows, {x}, j->n_tok, n)"
+        where = "in 64-row ternary tiles" if fmt == "tq2" else "in 16-row interleaved tiles"
+    elif layout == "lut":
+        call = f"edgec_matmul_lut_{fmt}(t->out, t->ldo, t->w, u0, u1, t->rows, j->tables, {x}, j->n_tok, n)"
+        where = _LAYOUT_DESC[layout]
+    elif act == "q8a":
+        call = f"edgec_matmul_{fmt}(t->out, t->ldo, t->w, u0, u1, {x}, j->n_tok, n)"
+        where = _LAYOUT_DESC[layout]
+    else:
+        call = f"edgec_matmul_{fmt}(t->out, t->ldo, t->w, u0, u1, {x}, n, j->n_tok, n)"
+        where = _LAYOUT_DESC[layout]
+    return {"enum": f"{fmt}_{layout}".upper(), "unit": _UNIT_ROWS[layout], "call": call,
+            "desc": f"{fmt} {where}, {'int8 q8a' if act == 'q8a' else 'f32'} activations"}
+
+
 def _groups(what: str, mats: list, n: int, kernels: dict) -> list:
     """Split matrices (dicts with fmt, layout, shape, w, out, ldo, rows) into groups of one format and layout."""
     by_kind = {}
@@ -37,11 +61,8 @@ def _groups(what: str, mats: list, n: int, kernels: dict) -> list:
     for (fmt, layout), ms in by_kind.items():
         act = "q8a" if fmt in QUANTIZED else "f32"
         fname = _kernel_name(fmt, n, layout)
-        kernels[(fmt, n, layout)] = {
-            "fmt": fmt, "n": n, "fname": fname, "act": act, "layout": layout,
-            "act_desc": "int8 q8a" if act == "q8a" else "f32",
-            "layout_desc": _LAYOUT_DESC[layout] if layout != "i16" else
-                           "in 64-row ternary tiles" if fmt == "tq2" else "in 16-row interleaved tiles"}
+        kernels[(fmt, n, layout)] = {"fmt": fmt, "n": n, "fname": fname, "act": act, "layout": layout,
+                                     **_matmul_kind(fmt, layout, act)}
         shapes = ", ".join(f"[{m['shape'][0]} x {m['shape'][1]}]" for m in ms)
         tiles = (" (64-row tiles)" if fmt == "tq2" else " (16-row tiles)") if layout == "i16" else \
             " (32-row bit-plane tiles, LUT kernel)" if layout == "lut" else ""
@@ -115,7 +136,11 @@ def build_context(ir: ModelIR, target: Target, layout: WeightsLayout, arena: Are
         "layers": layers, "layer_kinds": kinds, "layer_kind_list": ", ".join(map(str, layer_kind_ids)),
         "matmul_kernels": [kernels[k] for k in sorted(kernels)], "classifier": classifier,
         "uses_q8a": any(k["act"] == "q8a" for k in kernels.values()),
-        "uses_i16": any(k["layout"] == "i16" for k in kernels.values()) or embd.layout == "i16",
+        "matmul_kinds": sorted({k["enum"]: k for k in kernels.values()}.values(), key=lambda k: k["enum"]),
+        "uses_i16": any(k["layout"] == "i16" and k["fmt"] != "tq2" for k in kernels.values())
+                    or (embd.layout == "i16" and embd.fmt != "tq2"),
+        "uses_ternary_i16": any(k["layout"] == "i16" and k["fmt"] == "tq2" for k in kernels.values())
+                            or (embd.layout == "i16" and embd.fmt == "tq2"),
         "uses_lut": any(k["layout"] == "lut" for k in kernels.values()),
     }
 
