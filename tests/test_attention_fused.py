@@ -1,4 +1,4 @@
-"""The fused (online softmax) attention kernels of runtime/core/kernels/kernels_attention.h and their use.
+"""The fused (online softmax) attention kernels of runtime/core/kernels/attention.h and their use.
 
 Builds tests/c/test_attention.c (a double-precision softmax attention as the reference, odd
 lengths, 1-7 query heads per KV head, f16 and f32 K/V, extreme score ranges) once per compiler /
@@ -28,7 +28,7 @@ from test_kernels_neon import CROSS_GCC, QEMU
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "tests" / "c" / "test_attention.c"
-HEADER = ROOT / "runtime" / "core" / "kernels" / "kernels_attention.h"
+HEADER = ROOT / "runtime" / "core" / "kernels" / "attention.h"
 COMMON = ["-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'runtime' / 'core'}"]
 MIN_CHECKS = 5000   # 2 formats x (3 hd x 4 n_q x 7 n_pos + extra shapes) x 7 patterns x 3 checks, + exact checks
 

@@ -55,7 +55,7 @@ def _builds():
 
 
 def expected_isa(compiler: str, flags: list[str]) -> str:
-    """The path kernels_i16.h must pick, from the compiler's predefined macros."""
+    """The path kernels/i16.h must pick, from the compiler's predefined macros."""
     return kernel_isa(compiler, flags)
 
 

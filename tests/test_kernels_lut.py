@@ -56,7 +56,7 @@ BUILDS = runnable_builds(X86_BUILDS, NEON_BUILDS)
 
 
 def expected_isa(compiler: str, flags: list[str]) -> str:
-    """The path kernels_lut.h must pick, from the compiler's predefined macros."""
+    """The path kernels/lut.h must pick, from the compiler's predefined macros."""
     return kernel_isa(compiler, flags, vnni=False, dotprod=False)
 
 
@@ -164,7 +164,7 @@ def test_layout_get_row_equals_dequantize(fmt):
 
 
 def test_table_bytes_match_the_c_header():
-    header = (ROOT / "runtime" / "core" / "kernels" / "kernels_lut.h").read_text()
+    header = (ROOT / "runtime" / "core" / "kernels" / "lut.h").read_text()
     per_value = re.search(r"#define EDGEC_LUT_TABLE_BYTES_MAX\(n\) \(\(size_t\)\(n\) \* (\d+)\)", header)
     assert per_value and int(per_value.group(1)) == TABLE_BYTES_PER_VALUE_MAX
     assert lut_table_bytes(576, 32) == 32 * 576 * TABLE_BYTES_PER_VALUE_MAX

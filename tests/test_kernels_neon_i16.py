@@ -1,4 +1,4 @@
-"""NEON i16-layout kernels (runtime/core/kernels/kernels_i16_neon.h) cross-compiled for AArch64 and run
+"""NEON i16-layout kernels (runtime/core/kernels/arm/neon/i16.h) cross-compiled for AArch64 and run
 under qemu-aarch64: `-cpu cortex-a53` for the ARMv8.0 build (no sdot), `-cpu max` for ARMv8.2 sdot.
 
 Two programs:

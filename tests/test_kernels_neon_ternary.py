@@ -1,4 +1,4 @@
-"""NEON ternary kernels (runtime/core/kernels/kernels_ternary_neon.h: tq2, tq2_0, tq1_0, row-major)
+"""NEON ternary kernels (runtime/core/kernels/arm/neon/ternary.h: tq2, tq2_0, tq1_0, row-major)
 cross-compiled for AArch64 and run under qemu-aarch64: `-cpu cortex-a53` for the ARMv8.0 build
 (no sdot), `-cpu max` for ARMv8.2 sdot.
 

@@ -78,7 +78,7 @@ def _builds():
 
 
 def expected_isa(compiler: str, flags: list[str]) -> str:
-    """The path kernels_lowbit.h must pick, from the compiler's predefined macros."""
+    """The path kernels/lowbit.h must pick, from the compiler's predefined macros."""
     return kernel_isa(compiler, flags)
 
 

@@ -67,7 +67,7 @@ def _builds():
 
 
 def expected_isa(compiler: str, flags: list[str]) -> str:
-    """The path kernels_ternary.h must pick, from the compiler's predefined macros."""
+    """The path kernels/ternary.h must pick, from the compiler's predefined macros."""
     return kernel_isa(compiler, flags)
 
 

@@ -70,7 +70,7 @@ def _builds() -> list:
 
 
 def expected_isa(compiler: str, flags: list) -> str:
-    """The path kernels_ternary_i16.h must pick, from the compiler's predefined macros."""
+    """The path kernels/ternary_i16.h must pick, from the compiler's predefined macros."""
     return kernel_isa(compiler, flags)
 
 

@@ -14,7 +14,7 @@
  * SmolLM2-135M shapes (576x576 q/o, 192x576 k/v, 1536x576 gate/up, 576x1536 down, 49152x576
  * classifier) x n_tok 1 and 32, per format: LUT (edgec_matmul_lut_*) against the dot product
  * on the same format: q4_0 / q4_1 -> the i16 kernels (edgec_matmul_i16_*), tq2 -> edgec_matmul_tq2,
- * q2 / q3 -> edgec_matmul_q2 / _q3 (row-major, kernels_lowbit.h; written elsewhere, not tuned
+ * q2 / q3 -> edgec_matmul_q2 / _q3 (row-major, kernels/lowbit.h; written elsewhere, not tuned
  * here).  Three settings:
  *   decode   n_tok 1, the same matrix again and again (cache-resident unless it is large)
  *   stream   n_tok 1, cycling through copies that fill 384 MiB (weights come from DRAM)
@@ -33,7 +33,7 @@
 #include <time.h>
 
 #include "kernels/kernels.h"
-#include "kernels/kernels_lut.h"
+#include "kernels/lut.h"
 
 static double now_ns(void)
 {

@@ -1,4 +1,4 @@
-/* test_attention.c - the fused (online softmax) GQA attention kernels of kernels_attention.h against a
+/* test_attention.c - the fused (online softmax) GQA attention kernels of kernels/attention.h against a
  * plain double-precision softmax attention.
  *
  * For n_pos in {1, 3, 31, 32, 33, 100, 511} and around EDGEC_ATTN_BLOCK (inside, at and across a block), n_q in
@@ -14,7 +14,7 @@
 #define TEST_RNG_SEED 0x5eed1234abcd0a77ull
 #include "test_blocks.h"
 
-#include "kernels/kernels_attention.h"
+#include "kernels/attention.h"
 
 #define MAX_POS 511
 #define MAX_Q 7

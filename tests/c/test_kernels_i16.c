@@ -14,7 +14,7 @@
  */
 #define TEST_RNG_SEED 0x1616abcdef012345ull
 #include "test_blocks.h"
-#include "kernels/kernels_i16.h" /* (kernels.h includes it too) */
+#include "kernels/i16.h" /* (kernels.h includes it too) */
 
 /* ---- formats ------------------------------------------------------------------------------ */
 

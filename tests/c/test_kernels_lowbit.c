@@ -1,4 +1,4 @@
-/* test_kernels_lowbit.c - checks runtime/core/kernels/kernels_lowbit.h (q2 / q3) against references.
+/* test_kernels_lowbit.c - checks runtime/core/kernels/lowbit.h (q2 / q3) against references.
  *
  * Build (from the repository root), e.g.:
  *   gcc -std=c11 -O2 -march=native -Wall -Wextra -Werror -Iruntime tests/c/test_kernels_lowbit.c -o test_kernels_lowbit -lm

@@ -17,7 +17,7 @@
  */
 #define TEST_RNG_SEED 0x7a3e11d0c0ffee01ull
 #include "test_blocks.h"
-#include "kernels/kernels_lut.h"
+#include "kernels/lut.h"
 
 /* ---- fp16 scales ------------------------------------------------------------------------- */
 

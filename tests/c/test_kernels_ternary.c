@@ -1,4 +1,4 @@
-/* test_kernels_ternary.c - checks runtime/core/kernels/kernels_ternary.h against double-precision references.
+/* test_kernels_ternary.c - checks runtime/core/kernels/ternary.h against double-precision references.
  *
  * Build (from the repository root), e.g.:
  *   gcc -std=c11 -O2 -march=native -Wall -Wextra -Werror -Iruntime tests/c/test_kernels_ternary.c -o test_kernels_ternary -lm
@@ -11,7 +11,7 @@
  */
 #define TEST_RNG_SEED 0x7e4a5a11c0de0003ull
 #include "test_blocks.h"
-#include "kernels/kernels_ternary.h"
+#include "kernels/ternary.h"
 
 /* ---- the formats: this test's encoders (codes -> bytes) and decoders (bytes -> codes) ---- */
 

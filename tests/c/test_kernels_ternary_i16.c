@@ -18,7 +18,7 @@
  */
 #define TEST_RNG_SEED 0x7e4a5a11c0de0016ull
 #include "test_blocks.h"
-#include "kernels/kernels_ternary_i16.h"
+#include "kernels/ternary_i16.h"
 
 /* ---- this test's encoder (row-major tq2) and tiler (64-row tiles) ------------------------ */
 

@@ -188,7 +188,7 @@ def choose_lut(sets: list, timings: dict, margin: float = LUT_MARGIN) -> tuple:
 
 def _cache_key(mats: list, lut_mats: list, cc: str, cflags: list) -> str:
     h = hashlib.sha256()
-    for p in sorted(kernels_dir().glob("*.h")):
+    for p in sorted(kernels_dir().rglob("*.h")):
         h.update(p.read_bytes())
     for t in ("autotune_bench.c.j2", "autotune_lut_bench.c.j2"):
         h.update((templates_dir() / t).read_bytes())

@@ -3,7 +3,7 @@
 Quantized matrices (q4_0, q4_1, q8_0) go into 16-row interleaved tiles ("i16") on targets
 whose SIMD kernels read them, so one broadcast activation feeds 16 rows at once; float
 matrices and the generic target keep GGUF row order.  Ternary tq2 matrices get their own
-64-row tiles (ternary_layout.py, kernels_ternary_i16.h, also under the layout name "i16") on
+64-row tiles (ternary_layout.py, kernels/ternary_i16.h, also under the layout name "i16") on
 x86 targets, whose AVX-512 VNNI / AVX2 kernels read them without shifts, when every row has one
 scale (ternary_layout.row_uniform; tq2 bytes with per-block scales stay row-major); other targets
 keep them row-major.  The token embedding keeps row order unless it doubles as the classifier

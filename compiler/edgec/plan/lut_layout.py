@@ -29,7 +29,7 @@ BLOCKS = {"q2": (32, 12), "q3": (32, 16), "tq2": FORMATS["tq2"], "q4_0": FORMATS
 
 
 # Bytes of one activation vector's tables per activation value, the most any C path needs
-# (AVX-512: 20; AVX2, NEON, scalar: 8) = EDGEC_LUT_TABLE_BYTES_MAX(n) / n in kernels_lut.h.
+# (AVX-512: 20; AVX2, NEON, scalar: 8) = EDGEC_LUT_TABLE_BYTES_MAX(n) / n in kernels/lut.h.
 TABLE_BYTES_PER_VALUE_MAX = 20
 
 

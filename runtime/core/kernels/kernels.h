@@ -2,10 +2,10 @@
  *
  * Everything is static inline so calls with compile-time-constant sizes specialise per
  * shape.  The implementation is picked at compile time from the target flags:
- *   AVX-512 F+BW (VNNI vpdpbusd if __AVX512VNNI__)  -> kernels_avx512.h
- *   AVX2 + FMA + F16C                                -> kernels_avx2.h
- *   AArch64 NEON (sdot if __ARM_FEATURE_DOTPROD)     -> kernels_neon.h
- *   anything else, or -DEDGEC_SCALAR                 -> kernels_scalar.h (plain C11)
+ *   AVX-512 F+BW (VNNI vpdpbusd if __AVX512VNNI__)  -> kernels/x86/avx512/dense.h
+ *   AVX2 + FMA + F16C                                -> kernels/x86/avx2/dense.h
+ *   AArch64 NEON (sdot if __ARM_FEATURE_DOTPROD)     -> kernels/arm/neon/dense.h
+ *   anything else, or -DEDGEC_SCALAR                 -> kernels/scalar/dense.h (plain C11)
  * EDGEC_KERNELS_ISA names the chosen path ("avx512vnni", "avx512", "avx2", "neon-dotprod",
  * "neon", "scalar").
  * All paths give the same results up to float summation order; quantized activations
@@ -20,11 +20,11 @@
 #ifndef EDGEC_KERNELS_H
 #define EDGEC_KERNELS_H
 
-#include "block_formats.h"
-#include "kernels_scalar.h"
+#include "kernels/block_formats.h"
+#include "kernels/scalar/dense.h"
 
 #if !defined(EDGEC_SCALAR) && defined(__AVX512F__) && defined(__AVX512BW__)
-#include "kernels_avx512.h"
+#include "kernels/x86/avx512/dense.h"
 #if defined(__AVX512VNNI__)
 #define EDGEC_KERNELS_ISA "avx512vnni"
 #else
@@ -32,11 +32,11 @@
 #endif
 #define EDGEC_KERNEL(name) edgec_avx512_##name
 #elif !defined(EDGEC_SCALAR) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#include "kernels_avx2.h"
+#include "kernels/x86/avx2/dense.h"
 #define EDGEC_KERNELS_ISA "avx2"
 #define EDGEC_KERNEL(name) edgec_avx2_##name
 #elif !defined(EDGEC_SCALAR) && defined(__ARM_NEON) && defined(__aarch64__)
-#include "kernels_neon.h"
+#include "kernels/arm/neon/dense.h"
 #if defined(__ARM_FEATURE_DOTPROD)
 #define EDGEC_KERNELS_ISA "neon-dotprod"
 #else
@@ -68,7 +68,7 @@ static inline void edgec_matmul_f16(float *out, int ldo, const void *w, int r0, 
 static inline void edgec_matmul_bf16(float *out, int ldo, const void *w, int r0, int r1, const float *x, int ldx, int n_tok, int n)
 { EDGEC_KERNEL(matmul_bf16)(out, ldo, w, r0, r1, x, ldx, n_tok, n); }
 
-/* edgec_get_row_{q8_0,q4_0,q4_1,f32,f16,bf16}(dst, w, r, n) come from kernels_scalar.h. */
+/* edgec_get_row_{q8_0,q4_0,q4_1,f32,f16,bf16}(dst, w, r, n) come from kernels/scalar/dense.h. */
 
 /* out = x / sqrt(mean(x^2) + eps) * w; out may alias x. */
 static inline void edgec_rmsnorm(float *out, const float *x, const float *w, int n, float eps)
@@ -87,8 +87,8 @@ static inline void edgec_swiglu(float *gate, const float *up, int n) { EDGEC_KER
 /* y += x */
 static inline void edgec_add_f32(float *y, const float *x, int n) { EDGEC_KERNEL(add_f32)(y, x, n); }
 
-#include "kernels_i16.h"
-#include "kernels_ternary.h"   /* ternary weights: edgec_matmul_tq2/_tq2_0/_tq1_0, edgec_get_row_tq* */
-#include "kernels_lowbit.h"    /* q2 / q3 group weights: edgec_matmul_q2/_q3, edgec_get_row_q2/_q3 */
+#include "kernels/i16.h"
+#include "kernels/ternary.h"   /* ternary weights: edgec_matmul_tq2/_tq2_0/_tq1_0, edgec_get_row_tq* */
+#include "kernels/lowbit.h"    /* q2 / q3 group weights: edgec_matmul_q2/_q3, edgec_get_row_q2/_q3 */
 
 #endif

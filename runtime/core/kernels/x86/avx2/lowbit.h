@@ -1,11 +1,11 @@
-/* kernels_lowbit_avx2.h - q2 / q3 matmul on AVX2 + FMA + F16C.
+/* kernels/x86/avx2/lowbit.h - q2 / q3 matmul on AVX2 + FMA + F16C.
  *
- * The design of kernels_lowbit_avx512.h at half the width: chunks of 4 blocks (128 weights), qword
+ * The design of kernels/x86/avx512/lowbit.h at half the width: chunks of 4 blocks (128 weights), qword
  * k of code vector s holding weights 8s..8s+7 of block k (one shift and mask; q3 adds bit 2 from
  * qh by a byte broadcast, a bit test and an and), qs and (d, m) headers gathered from two 32-byte
  * loads by dword permutes, activations rearranged once per call to the same slices.  Integer dots
  * use vpmaddubsw (unsigned codes x signed activations) + vpmaddwd, leaving block k's sum in int32
- * lanes 2k and 2k+1.  Tiles as kernels_avx2.h: 1 row x 8 tokens for a batch, 2 rows x 1 token
+ * lanes 2k and 2k+1.  Tiles as kernels/x86/avx2/dense.h: 1 row x 8 tokens for a batch, 2 rows x 1 token
  * for a matvec; a slab of prepared activations takes 18 KB of stack.
  */
 #ifndef EDGEC_KERNELS_LOWBIT_AVX2_H
@@ -13,7 +13,7 @@
 
 #include <immintrin.h>
 
-#include "kernels_scalar.h"
+#include "kernels/scalar/dense.h"
 
 #define EDGEC_L256_CHUNK 4 /* blocks per chunk: block k's slice in qword k of each code vector */
 #define EDGEC_L256_SLAB 12 /* activation chunks (48 blocks) prepared per pass over the rows */
@@ -193,7 +193,7 @@ EDGEC_UNROLL
         }
 }
 
-/* Rows [r0, r1) x tokens [0, n_tok), as kernels_lowbit_avx512.h: tokens in groups of 8 or 1,
+/* Rows [r0, r1) x tokens [0, n_tok), as kernels/x86/avx512/lowbit.h: tokens in groups of 8 or 1,
  * activations prepared a slab at a time, 1 x 8 tiles for a batch, 2 x 1 for a matvec. */
 EDGEC_ALWAYS_INLINE void edgec_l256_matmul(int fmt, float *out, int ldo, const void *w, int r0, int r1,
                                            const edgec_block_q8a *xq, int n_tok, int n)

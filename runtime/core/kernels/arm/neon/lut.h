@@ -1,4 +1,4 @@
-/* kernels_lut_neon.h - LUT matmul on AArch64 NEON, ARMv8.0 only (tbl, no sdot): runs on a Cortex-A53.
+/* kernels/arm/neon/lut.h - LUT matmul on AArch64 NEON, ARMv8.0 only (tbl, no sdot): runs on a Cortex-A53.
  *
  * A table entry needs 10 bits (|entry| <= 508), tbl looks up bytes, so each group's table is
  * stored as 16 low bytes and 16 high bytes (two's complement: entry = 256*hi + lo).  A quad's
@@ -6,14 +6,14 @@
  * two such loads give 16 rows' A|B and C|D bytes, so every byte of a vector meets one group's
  * table and one-register tbl serves 16 rows.  Low bytes are widened into uint16 row sums
  * (uaddw), high bytes (-2..1) summed in int8 over a plane's 8 lookups; a plane's sum is then
- * lows + (highs << 8), exact modulo 2^16, and the final isum' fits int16 (see kernels_lut.h).
+ * lows + (highs << 8), exact modulo 2^16, and the final isum' fits int16 (see kernels/lut.h).
  * Each (plane, quad) loads its 8 table registers once for all 32 rows.  The small loops over
  * vector arrays are unrolled (EDGEC_UNROLL): without it gcc 12 kept the arrays on the stack
  * and ran 1.5x the instructions.
  *
  * Tables (edgec_lut_build_tables): per token, per column group q (n/4 of them), 32 bytes at
  * q*32: the 16 low bytes, then the 16 high bytes of T_q (as on AVX2).  8n bytes per token.
- * Included only by kernels_lut.h, after its scalar helpers.
+ * Included only by kernels/lut.h, after its scalar helpers.
  */
 #ifndef EDGEC_KERNELS_LUT_NEON_H
 #define EDGEC_KERNELS_LUT_NEON_H

@@ -1,4 +1,4 @@
-/* kernels_ternary.h - matmul and row lookup for ternary weights (w = d * (code - 1), code 0..2).
+/* kernels/ternary.h - matmul and row lookup for ternary weights (w = d * (code - 1), code 0..2).
  *
  * Three formats (docs/ternary.md), all row-major: a row of n weights is n/QK blocks back to back
  * at any byte alignment, so blocks are read through byte pointers and unaligned loads only.
@@ -33,8 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "block_formats.h"
-#include "kernels_scalar.h"
+#include "kernels/block_formats.h"
+#include "kernels/scalar/dense.h"
 
 typedef struct { uint16_t d; uint8_t qs[16]; } edgec_block_tq2;
 typedef struct { uint8_t qs[64]; uint16_t d; } edgec_block_tq2_0;
@@ -190,7 +190,7 @@ static inline void edgec_get_row_tq1_0(float *dst, const void *w, int r, int n) 
 /* ---- dispatch ------------------------------------------------------------------------- */
 
 #if !defined(EDGEC_SCALAR) && defined(__AVX512F__) && defined(__AVX512BW__)
-#include "kernels_ternary_avx512.h"
+#include "kernels/x86/avx512/ternary.h"
 #if defined(__AVX512VNNI__)
 #define EDGEC_TERNARY_ISA "avx512vnni"
 #else
@@ -198,11 +198,11 @@ static inline void edgec_get_row_tq1_0(float *dst, const void *w, int r, int n) 
 #endif
 #define EDGEC_TERNARY_KERNEL(name) edgec_t512_##name
 #elif !defined(EDGEC_SCALAR) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#include "kernels_ternary_avx2.h"
+#include "kernels/x86/avx2/ternary.h"
 #define EDGEC_TERNARY_ISA "avx2"
 #define EDGEC_TERNARY_KERNEL(name) edgec_t256_##name
 #elif !defined(EDGEC_SCALAR) && defined(__ARM_NEON) && defined(__aarch64__)
-#include "kernels_ternary_neon.h"
+#include "kernels/arm/neon/ternary.h"
 #if defined(__ARM_FEATURE_DOTPROD)
 #define EDGEC_TERNARY_ISA "neon-dotprod"
 #else

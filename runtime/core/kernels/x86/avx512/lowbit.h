@@ -1,4 +1,4 @@
-/* kernels_lowbit_avx512.h - q2 / q3 matmul on AVX-512 F + BW; VNNI vpdpbusd when __AVX512VNNI__.
+/* kernels/x86/avx512/lowbit.h - q2 / q3 matmul on AVX-512 F + BW; VNNI vpdpbusd when __AVX512VNNI__.
  *
  * Work goes in chunks of 8 blocks (256 weights).  A block's 8 qs bytes hold its codes in 4 slices
  * (slice s = bits 2s..2s+1 = weights 8s..8s+7), so a chunk's weights become 4 code vectors: qword k
@@ -8,7 +8,7 @@
  * the activations are rearranged once per call to the same slices.  An integer dot of the 4 vector
  * pairs then leaves block k's sum(q * qx) in int32 lanes 2k and 2k+1, which one fmadd scales by
  * d_w*d_x, and a second adds m_w*s_x; no horizontal reduction until a row is done.
- * Tiles, slabs and threads as in kernels_avx512.h: 2 rows x 8 tokens for a batch, 4 rows x 1
+ * Tiles, slabs and threads as in kernels/x86/avx512/dense.h: 2 rows x 8 tokens for a batch, 4 rows x 1
  * token for a matvec; a slab of prepared activations takes 18 KB of stack.
  */
 #ifndef EDGEC_KERNELS_LOWBIT_AVX512_H
@@ -16,7 +16,7 @@
 
 #include <immintrin.h>
 
-#include "kernels_scalar.h"
+#include "kernels/scalar/dense.h"
 
 #define EDGEC_L512_CHUNK 8 /* blocks per chunk: block k's slice in qword k of each code vector */
 #define EDGEC_L512_SLAB 6  /* activation chunks (48 blocks) prepared per pass over the rows */

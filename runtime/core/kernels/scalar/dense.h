@@ -1,4 +1,4 @@
-/* kernels_scalar.h - portable C11 kernels, no intrinsics: the "generic" target and the
+/* kernels/scalar/dense.h - portable C11 kernels, no intrinsics: the "generic" target and the
  * reference the SIMD paths are tested against.  Always compiled (kernels.h includes it
  * on every ISA); names carry the edgec_scalar_ prefix, kernels.h maps the public names.
  */
@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "block_formats.h"
+#include "kernels/block_formats.h"
 
 /* Forces inlining of the kernel building blocks, so tile sizes and formats passed as
  * constants specialise the code (accumulators stay in registers). */

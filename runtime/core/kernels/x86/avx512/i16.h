@@ -1,8 +1,8 @@
-/* kernels_i16_avx512.h - i16-layout matmul on AVX-512 F+BW, with VNNI vpdpbusd when
+/* kernels/x86/avx512/i16.h - i16-layout matmul on AVX-512 F+BW, with VNNI vpdpbusd when
  * __AVX512VNNI__ is defined (else vpmaddubsw + vpmaddwd).
  *
  * Int32 lane r of every vector is row r of a 16-row group.  Per 32-column block a tile gives
- * 8 weight operands (see kernels_i16.h); operand i times the broadcast activation dword i
+ * 8 weight operands (see kernels/i16.h); operand i times the broadcast activation dword i
  * adds 4 columns to all 16 rows, so the block's integer dots come out lane per row with no
  * horizontal reduction, and one fp16->fp32 convert of the tile's 16 scales plus an FMA
  * accumulates them in float.  Only the final 16 floats are stored (masked for a partial group).
@@ -12,7 +12,7 @@
  *         acc += d_w * (d_x * isum)            (no VNNI)  isum = sum w*qx
  * Row groups are done one after another, so decode reads the weights as one sequential
  * stream; a prompt batch unpacks each tile once into registers and reuses it for up to 8 tokens.
- * Included only by kernels_i16.h, after its scalar helpers.
+ * Included only by kernels/i16.h, after its scalar helpers.
  */
 #ifndef EDGEC_KERNELS_I16_AVX512_H
 #define EDGEC_KERNELS_I16_AVX512_H

@@ -1,7 +1,7 @@
-/* kernels_ternary_avx2.h - AVX2 + FMA + F16C ternary kernels.  Included by kernels_ternary.h;
+/* kernels/x86/avx2/ternary.h - AVX2 + FMA + F16C ternary kernels.  Included by kernels/ternary.h;
  * see there for the formats and the API.
  *
- * Same design as kernels_ternary_avx512.h at half the width, with vpmaddubsw (unsigned codes x
+ * Same design as kernels/x86/avx512/ternary.h at half the width, with vpmaddubsw (unsigned codes x
  * signed qx) + vpmaddwd for the integer dots:
  *   tq2:   groups of 2 blocks (128 weights): 128-bit lane k holds block k's 16 qs bytes; code
  *          vector s = (qs >> 2s) & 3 meets half s&1 of activation block 2k + (s>>1).
@@ -16,8 +16,8 @@
 
 #include <immintrin.h>
 
-#include "kernels_avx2.h"
-#include "kernels_scalar.h"
+#include "kernels/x86/avx2/dense.h"
+#include "kernels/scalar/dense.h"
 
 #define EDGEC_T256_XS 32 /* activation groups prepared per slab, all tokens of a tile together */
 

@@ -1,4 +1,4 @@
-/* kernels_lut_avx2.h - LUT matmul on AVX2 + FMA + F16C: vpshufb on split low/high byte tables.
+/* kernels/x86/avx2/lut.h - LUT matmul on AVX2 + FMA + F16C: vpshufb on split low/high byte tables.
  *
  * A table entry needs 10 bits (|entry| <= 508), vpshufb looks up bytes, so each group's table
  * is stored as its 16 low bytes and its 16 high bytes (two's complement: entry = 256*hi + lo),
@@ -7,11 +7,11 @@
  * same table: a quad's 32 rows x 2 bytes (nibbles A|B<<4, C|D<<4 of each row's word) are first
  * split by byte (vpackuswb of the low and of the high bytes of the two 16-row halves) into
  * AB = [rows 0-7, 16-23 | 8-15, 24-31] and CD likewise; vpunpcklbw / vpunpckhbw of a lookup then
- * give int16 rows 0..15 / 16..31 in order.  Sums stay in int16 lanes (exact, see kernels_lut.h).
+ * give int16 rows 0..15 / 16..31 in order.  Sums stay in int16 lanes (exact, see kernels/lut.h).
  *
  * Tables (edgec_lut_build_tables): per token, per column group q (n/4 of them), 32 bytes at
  * q*32: the 16 low bytes, then the 16 high bytes of T_q.  8n bytes per token.
- * Included only by kernels_lut.h, after its scalar helpers.
+ * Included only by kernels/lut.h, after its scalar helpers.
  */
 #ifndef EDGEC_KERNELS_LUT_AVX2_H
 #define EDGEC_KERNELS_LUT_AVX2_H

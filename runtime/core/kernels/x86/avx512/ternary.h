@@ -1,5 +1,5 @@
-/* kernels_ternary_avx512.h - AVX-512 (F + BW) ternary kernels, VNNI vpdpbusd when __AVX512VNNI__.
- * Included by kernels_ternary.h; see there for the formats and the API.
+/* kernels/x86/avx512/ternary.h - AVX-512 (F + BW) ternary kernels, VNNI vpdpbusd when __AVX512VNNI__.
+ * Included by kernels/ternary.h; see there for the formats and the API.
  *
  * Work goes in "groups" of 256 weights = 8 q8a activation blocks: four tq2 blocks, or one
  * tq2_0 / tq1_0 block.  A group's weights become four vectors of 64 unsigned 2-bit codes, each
@@ -20,8 +20,8 @@
 
 #include <immintrin.h>
 
-#include "kernels_avx512.h"
-#include "kernels_scalar.h"
+#include "kernels/x86/avx512/dense.h"
+#include "kernels/scalar/dense.h"
 
 #define EDGEC_T512_XS 32 /* activation groups prepared per slab, all tokens of a tile together */
 
@@ -148,7 +148,7 @@ EDGEC_ALWAYS_INLINE void edgec_t512_load_tq2(const uint8_t *blk, int count, __m5
     edgec_t512_split_codes(qs, c);
 }
 
-/* Multipliers 3^k per 16-bit lane for TQ1_0 activation blocks 5, 6, 7 (see tq1_0 in kernels_ternary.h). */
+/* Multipliers 3^k per 16-bit lane for TQ1_0 activation blocks 5, 6, 7 (see tq1_0 in kernels/ternary.h). */
 static const uint16_t edgec_t512_tq1_mult[3][32] = {
     {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3},
     {9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27},

@@ -1,12 +1,12 @@
-/* kernels_lowbit_neon.h - q2 / q3 matmul on AArch64 NEON: ARMv8.0 widening multiplies, sdot under
+/* kernels/arm/neon/lowbit.h - q2 / q3 matmul on AArch64 NEON: ARMv8.0 widening multiplies, sdot under
  * __ARM_FEATURE_DOTPROD.
  *
- * A block's codes unpack into the natural order kernels_neon.h uses for q4_1 ("lo" = weights
+ * A block's codes unpack into the natural order kernels/arm/neon/dense.h uses for q4_1 ("lo" = weights
  * 0..15, "hi" = 16..31, as int8 0..7): the 8 qs bytes shifted by 0, 2, 4, 6 and masked are
  * weights 0..7, 8..15, 16..23, 24..31, and q3's bit 2 comes from qh by a table lookup (byte
  * j >> 3 of qh spread over 8 lanes) and a bit test.  From there the chunks of 4 blocks, the
  * integer dots (edgec_neon_chunk_isum: sdot, or smull/smlal with 16 products per int16 lane,
- * |7 * 128 * 16| < 2^15) and the tiles are kernels_neon.h's: 2 rows x 1 token for a matvec,
+ * |7 * 128 * 16| < 2^15) and the tiles are kernels/arm/neon/dense.h's: 2 rows x 1 token for a matvec,
  * 1 row x 4 tokens for a batch, block k's sum in int32 lane k, d_w*d_x and m_w*s_x per lane.
  */
 #ifndef EDGEC_KERNELS_LOWBIT_NEON_H
@@ -14,9 +14,9 @@
 
 #include <arm_neon.h>
 
-#include "kernels_neon.h"
+#include "kernels/arm/neon/dense.h"
 
-#define EDGEC_LNEON_BATCH 4 /* tokens per batch tile, as q4_1 in kernels_neon.h */
+#define EDGEC_LNEON_BATCH 4 /* tokens per batch tile, as q4_1 in kernels/arm/neon/dense.h */
 
 /* Unpacks `count` (1..4) consecutive q2 / q3 blocks from blk (any alignment); the blocks past
  * count are zero codes with zero d and m, so they add nothing. */

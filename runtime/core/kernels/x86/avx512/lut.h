@@ -1,4 +1,4 @@
-/* kernels_lut_avx512.h - LUT matmul on AVX-512 F+BW: vpermw / vpermi2w look up int16 tables exactly.
+/* kernels/x86/avx512/lut.h - LUT matmul on AVX-512 F+BW: vpermw / vpermi2w look up int16 tables exactly.
  *
  * A plane's quad (64 bytes of a tile) loaded as 32 uint16 lanes holds row r's index word in
  * lane r: bit i = bit p of column 16c + i.  The layout's 4-column nibbles need 3 shifts and 4
@@ -8,14 +8,14 @@
  * ignored by the instruction, so no masking.  Entries are exact int16 (|entry| <= 6*127), no
  * byte splitting or widening.  (Measured on Zen 4: vpermw, vpermi2w, vpermb and vpshufb all
  * issue one per cycle, shifts compete with them; 6+6+4 was 15-23% faster than 4+4+4+4.)
- * Per 32-column block: isum' in int16 lanes (exact, see kernels_lut.h), widened once, and
+ * Per 32-column block: isum' in int16 lanes (exact, see kernels/lut.h), widened once, and
  * acc += d * (x.d * isum') + m' * x.s in two vectors of 16 floats.
  *
  * Tables (edgec_lut_build_tables): per token, per quad (16 columns 16c'.., c' = 2b + c over
  * the vector) EDGEC_LUT512_QUAD_TABLE = 320 bytes at c'*320: subset sums of columns 0..5
  * (64 int16), of columns 6..11 (64 int16), of columns 12..15 (16 int16, then repeated), all
  * indexed by the word's bits as they are.  20n bytes per token.
- * Included only by kernels_lut.h, after its scalar helpers.
+ * Included only by kernels/lut.h, after its scalar helpers.
  */
 #ifndef EDGEC_KERNELS_LUT_AVX512_H
 #define EDGEC_KERNELS_LUT_AVX512_H

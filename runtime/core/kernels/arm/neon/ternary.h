@@ -1,7 +1,7 @@
-/* kernels_ternary_neon.h - AArch64 NEON ternary kernels: ARMv8.2 sdot and ARMv8.0 (Cortex-A53).
- * Included by kernels_ternary.h; see there for the formats and the API.
+/* kernels/arm/neon/ternary.h - AArch64 NEON ternary kernels: ARMv8.2 sdot and ARMv8.0 (Cortex-A53).
+ * Included by kernels/ternary.h; see there for the formats and the API.
  *
- * Works like kernels_neon.h's quantized matmul, on chunks of 4 activation blocks (128 weights):
+ * Works like kernels/arm/neon/dense.h's quantized matmul, on chunks of 4 activation blocks (128 weights):
  * a chunk's codes (0..3, unsigned, as stored) sit in two int8x16 vectors per activation block,
  * "lo" meeting qs[0..15] and "hi" qs[16..31], and edgec_neon_chunk_isum leaves block k's exact
  * sum(code * qx) in int32 lane k (sdot; or smull/smlal into int16 lanes on ARMv8.0, where
@@ -23,7 +23,7 @@
 
 #include <arm_neon.h>
 
-#include "kernels_neon.h"
+#include "kernels/arm/neon/dense.h"
 
 #define EDGEC_TNEON_ROWS 2   /* bounds of the tile loops */
 #define EDGEC_TNEON_TOKENS 4

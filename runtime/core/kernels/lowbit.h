@@ -1,4 +1,4 @@
-/* kernels_lowbit.h - matmul and row lookup for edgec's low-bit group formats q2 and q3.
+/* kernels/lowbit.h - matmul and row lookup for edgec's low-bit group formats q2 and q3.
  *
  * Both (block_formats.h, docs/formats.md): 32 weights per block, w[j] = d*q[j] + m as q4_1,
  * d and m IEEE fp16 bits, q unsigned; row-major, a row of n weights is n/32 blocks back to back
@@ -25,8 +25,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "block_formats.h"
-#include "kernels_scalar.h"
+#include "kernels/block_formats.h"
+#include "kernels/scalar/dense.h"
 
 /* Internal ids, so one kernel body serves both formats (distinct from the other headers' ids). */
 enum { EDGEC_FMT_Q2 = 32, EDGEC_FMT_Q3 };
@@ -134,7 +134,7 @@ static inline void edgec_get_row_q3(float *dst, const void *w, int r, int n) { e
 /* ---- dispatch ------------------------------------------------------------------------- */
 
 #if !defined(EDGEC_SCALAR) && defined(__AVX512F__) && defined(__AVX512BW__)
-#include "kernels_lowbit_avx512.h"
+#include "kernels/x86/avx512/lowbit.h"
 #if defined(__AVX512VNNI__)
 #define EDGEC_LOWBIT_ISA "avx512vnni"
 #else
@@ -142,11 +142,11 @@ static inline void edgec_get_row_q3(float *dst, const void *w, int r, int n) { e
 #endif
 #define EDGEC_LOWBIT_KERNEL(name) edgec_l512_##name
 #elif !defined(EDGEC_SCALAR) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#include "kernels_lowbit_avx2.h"
+#include "kernels/x86/avx2/lowbit.h"
 #define EDGEC_LOWBIT_ISA "avx2"
 #define EDGEC_LOWBIT_KERNEL(name) edgec_l256_##name
 #elif !defined(EDGEC_SCALAR) && defined(__ARM_NEON) && defined(__aarch64__)
-#include "kernels_lowbit_neon.h"
+#include "kernels/arm/neon/lowbit.h"
 #if defined(__ARM_FEATURE_DOTPROD)
 #define EDGEC_LOWBIT_ISA "neon-dotprod"
 #else

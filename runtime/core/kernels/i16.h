@@ -1,4 +1,4 @@
-/* kernels_i16.h - matmul and row lookup on the "i16" weight layout (16-row interleaved tiles).
+/* kernels/i16.h - matmul and row lookup on the "i16" weight layout (16-row interleaved tiles).
  *
  * Layout (docs/layout_i16.md; written by compiler/edgec/interleave_layout.py), for a q4_0, q4_1
  * or q8_0 matrix of `rows` x n (n % 32 == 0, nb = n/32): rows go 16 at a time into row groups
@@ -32,8 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "block_formats.h"
-#include "kernels_scalar.h"
+#include "kernels/block_formats.h"
+#include "kernels/scalar/dense.h"
 
 #define EDGEC_I16_ROWS 16     /* rows per group: one per int32 lane of a 512-bit vector */
 #define EDGEC_I16_OPERANDS 8  /* 4-column weight operands per 32-column block */
@@ -64,7 +64,7 @@ static inline int edgec_i16_groups(int rows) { return (rows + EDGEC_I16_ROWS - 1
 /* ---- scalar path: plain C11 on the same bytes ---------------------------------------- */
 
 /* sum_j w[r][j]*qx[j] over one tile's 32 columns for lane r, exact (q4_0: nibble-8,
- * q4_1: nibble, q8_0: signed weight): the same integers kernels_scalar.h sums per block.
+ * q4_1: nibble, q8_0: signed weight): the same integers kernels/scalar/dense.h sums per block.
  * Activations are read through int8_t pointers (gcc 12 once vectorised a u8->s8 cast wrongly). */
 static inline int edgec_i16_scalar_isum(int fmt, const uint8_t *tile, int r, const int8_t *qx)
 {
@@ -84,7 +84,7 @@ static inline int edgec_i16_scalar_isum(int fmt, const uint8_t *tile, int r, con
     return s;
 }
 
-/* Row r of a tile as kernels_scalar.h's block ints: q8_0 qs, q4_0 nibble-8, q4_1 nibble. */
+/* Row r of a tile as kernels/scalar/dense.h's block ints: q8_0 qs, q4_0 nibble-8, q4_1 nibble. */
 static inline int edgec_i16_scalar_weight(int fmt, const uint8_t *tile, int r, int j)
 {
     const uint8_t *lane = tile + edgec_i16_scale_bytes(fmt) + 4 * r;
@@ -101,7 +101,7 @@ static inline void edgec_i16_scalar_scales(int fmt, const uint8_t *tile, int r, 
     *m = fmt == EDGEC_FMT_Q4_1 ? edgec_fp16_to_fp32(edgec_load_u16(tile + 32 + 2 * r)) : 0.0f;
 }
 
-/* Group g x tokens t..t+T-1 (T a constant <= 8), row by row, with kernels_scalar.h's float
+/* Group g x tokens t..t+T-1 (T a constant <= 8), row by row, with kernels/scalar/dense.h's float
  * operations in its order, so the results equal edgec_scalar_matmul_* bit for bit. */
 EDGEC_ALWAYS_INLINE void edgec_i16_scalar_group(int fmt, int T, float *out, int ldo, const uint8_t *w, int g, int rows,
                                                 const edgec_block_q8a *xq, int t, int nb)
@@ -173,7 +173,7 @@ static inline void edgec_get_row_i16_q8_0(float *dst, const void *w, int r, int 
 /* ---- dispatch ------------------------------------------------------------------------- */
 
 #if !defined(EDGEC_SCALAR) && defined(__AVX512F__) && defined(__AVX512BW__)
-#include "kernels_i16_avx512.h"
+#include "kernels/x86/avx512/i16.h"
 #if defined(__AVX512VNNI__)
 #define EDGEC_I16_ISA "avx512vnni"
 #else
@@ -181,11 +181,11 @@ static inline void edgec_get_row_i16_q8_0(float *dst, const void *w, int r, int 
 #endif
 #define EDGEC_I16_KERNEL(name) edgec_i16_avx512_##name
 #elif !defined(EDGEC_SCALAR) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#include "kernels_i16_avx2.h"
+#include "kernels/x86/avx2/i16.h"
 #define EDGEC_I16_ISA "avx2"
 #define EDGEC_I16_KERNEL(name) edgec_i16_avx2_##name
 #elif !defined(EDGEC_SCALAR) && defined(__ARM_NEON) && defined(__aarch64__)
-#include "kernels_i16_neon.h"
+#include "kernels/arm/neon/i16.h"
 #if defined(__ARM_FEATURE_DOTPROD)
 #define EDGEC_I16_ISA "neon-dotprod"
 #else

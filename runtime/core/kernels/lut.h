@@ -1,4 +1,4 @@
-/* kernels_lut.h - T-MAC-style lookup-table (LUT) matmul for 2-, 3- and 4-bit weights.
+/* kernels/lut.h - T-MAC-style lookup-table (LUT) matmul for 2-, 3- and 4-bit weights.
  *
  * Every format served is "w = d*q + m per 32 columns" with q unsigned:
  *   q2  (2 planes)  q 0..3,  d, m per 32 columns
@@ -55,8 +55,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "block_formats.h"
-#include "kernels_scalar.h"
+#include "kernels/block_formats.h"
+#include "kernels/scalar/dense.h"
 
 #ifndef EDGEC_BLOCK_Q2_DEFINED
 #define EDGEC_BLOCK_Q2_DEFINED
@@ -267,17 +267,17 @@ static inline void edgec_get_row_lut_q4_1(float *dst, const void *w, int r, int 
 
 #if !defined(EDGEC_SCALAR) && defined(__AVX512F__) && defined(__AVX512BW__)
 #define EDGEC_LUT_TABLE_BYTES(n) ((size_t)(n) * 20)
-#include "kernels_lut_avx512.h"
+#include "kernels/x86/avx512/lut.h"
 #define EDGEC_LUT_ISA "avx512"
 #define EDGEC_LUT_KERNEL(name) edgec_lut512_##name
 #elif !defined(EDGEC_SCALAR) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #define EDGEC_LUT_TABLE_BYTES(n) ((size_t)(n) * 8)
-#include "kernels_lut_avx2.h"
+#include "kernels/x86/avx2/lut.h"
 #define EDGEC_LUT_ISA "avx2"
 #define EDGEC_LUT_KERNEL(name) edgec_lut256_##name
 #elif !defined(EDGEC_SCALAR) && defined(__ARM_NEON) && defined(__aarch64__)
 #define EDGEC_LUT_TABLE_BYTES(n) ((size_t)(n) * 8)
-#include "kernels_lut_neon.h"
+#include "kernels/arm/neon/lut.h"
 #define EDGEC_LUT_ISA "neon"
 #define EDGEC_LUT_KERNEL(name) edgec_lutneon_##name
 #else

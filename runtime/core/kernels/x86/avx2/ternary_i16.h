@@ -1,5 +1,5 @@
-/* kernels_ternary_i16_avx2.h - tq2 64-row tiles on AVX2 + FMA + F16C (vpmaddubsw + vpmaddwd).
- * Included only by kernels_ternary_i16.h; layout and API there.
+/* kernels/x86/avx2/ternary_i16.h - tq2 64-row tiles on AVX2 + FMA + F16C (vpmaddubsw + vpmaddwd).
+ * Included only by kernels/ternary_i16.h; layout and API there.
  *
  * A 256-bit vector holds half of a 64-byte chunk: half h, int32 lane r is row 16s + 8h + r in the
  * chain of field s.  With 16 ymm registers a group goes in two passes, one per half, each keeping

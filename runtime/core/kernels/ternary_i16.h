@@ -1,4 +1,4 @@
-/* kernels_ternary_i16.h - matmul and row lookup for tq2 (ternary) weights in 64-row tiles.
+/* kernels/ternary_i16.h - matmul and row lookup for tq2 (ternary) weights in 64-row tiles.
  *
  * Layout (docs/ternary.md; written by compiler/edgec/ternary_layout.py), for a tq2 matrix of
  * rows x n whose rows each carry one fp16 d (n % 64 == 0, nb = n/64): rows go 64 at a time into row
@@ -18,7 +18,7 @@
  * seeds the integer chain).  The SIMD paths add isum * d_x per activation block into a float sum
  * per row (one FMA) and multiply it by the row's d_w once, at the end of the group's column slab:
  * out = (sum over blocks) * d_w, plus the earlier slabs' results for n > 2048.  The scalar path
- * adds (float)isum * (d_w * d_x) per block in kernels_ternary.h's order (d_w read from the group's
+ * adds (float)isum * (d_w * d_x) per block in kernels/ternary.h's order (d_w read from the group's
  * row scales), so it equals edgec_scalar_matmul_tq2 bit for bit.
  *
  * API (static inline; the path is picked at compile time like kernels.h; EDGEC_TERNARY_I16_ISA):
@@ -37,8 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "block_formats.h"
-#include "kernels_scalar.h"
+#include "kernels/block_formats.h"
+#include "kernels/scalar/dense.h"
 
 #define EDGEC_TI16_ROWS 64          /* rows per group: 16 int32 lanes x 4 two-bit fields */
 #define EDGEC_TI16_COLS 64          /* columns per tile: one tq2 block per row */
@@ -84,7 +84,7 @@ static inline int edgec_ti16_code(const uint8_t *tile, int j, int c)
 
 /* ---- scalar path: plain C11 on the same bytes --------------------------------------- */
 
-/* Rows of group G x token t, row by row, with kernels_ternary.h's scalar float operations in its order. */
+/* Rows of group G x token t, row by row, with kernels/ternary.h's scalar float operations in its order. */
 static inline void edgec_ti16_scalar_group(float *out, const uint8_t *w, int G, int rows, const edgec_block_q8a *x, int nb)
 {
     const uint8_t *group = w + (size_t)G * edgec_ti16_group_bytes(EDGEC_TI16_COLS * nb);
@@ -143,7 +143,7 @@ typedef struct {
 /* ---- dispatch ------------------------------------------------------------------------- */
 
 #if !defined(EDGEC_SCALAR) && defined(__AVX512F__) && defined(__AVX512BW__)
-#include "kernels_ternary_i16_avx512.h"
+#include "kernels/x86/avx512/ternary_i16.h"
 #if defined(__AVX512VNNI__)
 #define EDGEC_TERNARY_I16_ISA "avx512vnni"
 #else
@@ -152,7 +152,7 @@ typedef struct {
 #define EDGEC_TI16_KERNEL(name) edgec_ti16_avx512_##name
 #define EDGEC_TI16_SIMD 1
 #elif !defined(EDGEC_SCALAR) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#include "kernels_ternary_i16_avx2.h"
+#include "kernels/x86/avx2/ternary_i16.h"
 #define EDGEC_TERNARY_I16_ISA "avx2"
 #define EDGEC_TI16_KERNEL(name) edgec_ti16_avx2_##name
 #define EDGEC_TI16_SIMD 1

@@ -1,7 +1,7 @@
-/* kernels_i16_avx2.h - i16-layout matmul on AVX2 + FMA + F16C.  Included only by
- * kernels_i16.h, after its scalar helpers.
+/* kernels/x86/avx2/i16.h - i16-layout matmul on AVX2 + FMA + F16C.  Included only by
+ * kernels/i16.h, after its scalar helpers.
  *
- * Same layout and formulas as kernels_i16_avx512.h at half the width: a 64-byte tile chunk
+ * Same layout and formulas as kernels/x86/avx512/i16.h at half the width: a 64-byte tile chunk
  * is two 256-bit halves, rows 0-7 and rows 8-15, int32 lane r of a half is one row.  Integer
  * dots use vpmaddubsw (unsigned weight bytes x signed activation bytes -> int16 pairs) and
  * vpmaddwd with ones:

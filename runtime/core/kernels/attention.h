@@ -1,4 +1,4 @@
-/* kernels_attention.h - attention of the query heads that share one KV head over its slice of the KV cache.
+/* kernels/attention.h - attention of the query heads that share one KV head over its slice of the KV cache.
  *
  * The cache is head-major: for each layer and KV head, max_ctx rows of head_dim values, so the
  * keys of one head are contiguous rows.  Rows are f32 or IEEE f16 (uint16_t bits); queries and
@@ -17,7 +17,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "kernels.h"
+#include "kernels/kernels.h"
 #if !defined(EDGEC_SCALAR) && (defined(__AVX512F__) || (defined(__F16C__) && defined(__AVX__)))
 #include <immintrin.h>
 #endif

@@ -1,5 +1,5 @@
-/* kernels_ternary_i16_avx512.h - tq2 64-row tiles on AVX-512 F+BW, VNNI vpdpbusd when __AVX512VNNI__
- * (else vpmaddubsw + vpmaddwd).  Included only by kernels_ternary_i16.h; layout and API there.
+/* kernels/x86/avx512/ternary_i16.h - tq2 64-row tiles on AVX-512 F+BW, VNNI vpdpbusd when __AVX512VNNI__
+ * (else vpmaddubsw + vpmaddwd).  Included only by kernels/ternary_i16.h; layout and API there.
  *
  * Int32 lane r of every vector belongs to row 16s + r of the group in the chain of field s.  Per
  * 64-byte chunk: one load, four ANDs (one per field, no shifts: field s keeps its 4^s) and four

@@ -1,7 +1,7 @@
-/* kernels_i16_neon.h - i16-layout matmul on AArch64 NEON: ARMv8.2 sdot and ARMv8.0 (Cortex-A53).
- * Included only by kernels_i16.h, after its scalar helpers; same contract as kernels_i16_avx2.h.
+/* kernels/arm/neon/i16.h - i16-layout matmul on AArch64 NEON: ARMv8.2 sdot and ARMv8.0 (Cortex-A53).
+ * Included only by kernels/i16.h, after its scalar helpers; same contract as kernels/x86/avx2/i16.h.
  *
- * A tile's 64-byte chunk c (kernels_i16.h's layout) is 4 q-registers, "quads": quad u holds rows
+ * A tile's 64-byte chunk c (kernels/i16.h's layout) is 4 q-registers, "quads": quad u holds rows
  * 4u..4u+3, row 4u+k's 4 bytes in int32 lane k.  So one register x one activation dword adds
  * 4 columns to 4 rows, and a row group is 4 quads with no horizontal reduction per block.
  *   __ARM_FEATURE_DOTPROD: vdotq_laneq_s32(acc, operand, x, lane) takes the activation dword
@@ -27,7 +27,7 @@
 
 #include <arm_neon.h>
 
-#include "kernels_neon.h"
+#include "kernels/arm/neon/dense.h"
 
 #define EDGEC_I16_NEON_QUADS 4  /* 4-row registers per 16-row group */
 #define EDGEC_I16_NEON_TOKENS 4 /* bound of the token loops (largest batch pass) */
