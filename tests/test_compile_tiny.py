@@ -17,7 +17,7 @@ from conftest import compile_artifact, greedy_logits, load_ir
 from edgec.frontends.load_model import load_model
 from edgec.ir.reference import Reference
 from tiny_models import (make_tiny_config, random_weights, tiny_tokenizer_gpt2, tiny_tokenizer_sentencepiece,
-                         write_gguf, write_hf_folder, write_llama2c, write_llama2c_tokenizer)
+                         write_hf_folder, write_llama2c, write_llama2c_tokenizer, write_tiny_gguf)
 
 FORMATS = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1"]
 PROMPT = [5, 17, 42, 99, 3, 250, 7, 120]
@@ -63,9 +63,7 @@ def assert_greedy_matches(c_ids, ref_rows, scale):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_gguf_format_target(tmp_path, fmt, target):
     cfg = make_tiny_config()
-    tok, _ = tiny_tokenizer_gpt2()
-    path = tmp_path / f"tiny-{fmt}.gguf"
-    write_gguf(path, cfg, random_weights(cfg, seed=1), fmt, tok)
+    path = write_tiny_gguf(tmp_path / f"tiny-{fmt}.gguf", cfg, fmt, seed=1)
     res = compile_artifact(path, tmp_path / "out", target=target, ctx=128)
     check_against_reference(path, res.binary, tmp_path)
 
@@ -76,9 +74,7 @@ def test_gguf_mixed_formats_two_threads(tmp_path):
     weights = random_weights(cfg, seed=2)
     fmts = {n: ("f32" if a.ndim == 1 else "q8_0" if n == "token_embd.weight" else
                 "f16" if n.startswith("blk.1.") else "q4_1") for n, a in weights.items()}
-    tok, _ = tiny_tokenizer_gpt2()
-    path = tmp_path / "mixed.gguf"
-    write_gguf(path, cfg, weights, fmts, tok)
+    path = write_tiny_gguf(tmp_path / "mixed.gguf", cfg, fmts, weights=weights)
     res = compile_artifact(path, tmp_path / "out", ctx=128)
     assert "attention_1" in (res.out_dir / "src" / "model.c").read_text()
     check_against_reference(path, res.binary, tmp_path, threads=2)
@@ -86,9 +82,7 @@ def test_gguf_mixed_formats_two_threads(tmp_path):
 
 def test_gguf_qwen2_bias_neox(tmp_path):
     cfg = make_tiny_config(arch="qwen2", qkv_bias=True, rope_layout="neox")
-    tok, _ = tiny_tokenizer_gpt2()
-    path = tmp_path / "qwen.gguf"
-    write_gguf(path, cfg, random_weights(cfg, seed=3), "q8_0", tok)
+    path = write_tiny_gguf(tmp_path / "qwen.gguf", cfg, "q8_0", seed=3)
     res = compile_artifact(path, tmp_path / "out", ctx=128)
     check_against_reference(path, res.binary, tmp_path)
 
@@ -99,9 +93,7 @@ def test_kv_cache_f16(tmp_path, target):
     Tolerance: every position within 1.5e-2 of max |logit| (f16 rounding turns summation-order
     differences into 5e-4 steps), greedy identical except at near-ties."""
     cfg = make_tiny_config()
-    tok, _ = tiny_tokenizer_gpt2()
-    path = tmp_path / "kv.gguf"
-    write_gguf(path, cfg, random_weights(cfg, seed=8), "q4_1", tok)
+    path = write_tiny_gguf(tmp_path / "kv.gguf", cfg, "q4_1", seed=8)
     res = compile_artifact(path, tmp_path / "out", target=target, ctx=128, kv_cache="f16")
     assert res.manifest["kv_cache"] == "f16"
     assert res.manifest["sizes"]["kv_cache_bytes"] == 2 * cfg.n_layers * 128 * cfg.n_kv_heads * cfg.head_dim * 2
@@ -116,9 +108,7 @@ def test_kv_cache_f16(tmp_path, target):
 def test_long_prompt_crosses_batches(tmp_path):
     """A prompt longer than one prefill chunk (32) must equal the reference too."""
     cfg = make_tiny_config()
-    tok, _ = tiny_tokenizer_gpt2()
-    path = tmp_path / "t.gguf"
-    write_gguf(path, cfg, random_weights(cfg, seed=4), "q4_0", tok)
+    path = write_tiny_gguf(tmp_path / "t.gguf", cfg, "q4_0", seed=4)
     res = compile_artifact(path, tmp_path / "out", ctx=128)
     ir = load_model(str(path))
     prompt = [(i * 37 + 11) % cfg.vocab_size for i in range(75)]

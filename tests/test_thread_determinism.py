@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import compile_artifact, greedy_logits, run_binary
-from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
+from tiny_models import make_tiny_config, write_tiny_gguf
 
 PROMPT = [5, 17, 42, 99, 3, 250, 7, 120, 33, 64, 1, 2, 77]
 
@@ -20,9 +20,7 @@ PROMPT = [5, 17, 42, 99, 3, 250, 7, 120, 33, 64, 1, 2, 77]
 @pytest.mark.parametrize("fmt", ["f16", "q8_0", "q4_0", "q4_1"])
 def test_logits_bit_identical_across_threads(tmp_path, fmt, target):
     cfg = make_tiny_config(hidden_dim=160, vocab_size=317)   # row counts that do not split evenly
-    tok, _ = tiny_tokenizer_gpt2()
-    path = tmp_path / "m.gguf"
-    write_gguf(path, cfg, random_weights(cfg, seed=11), fmt, tok)
+    path = write_tiny_gguf(tmp_path / "m.gguf", cfg, fmt, seed=11)
     res = compile_artifact(path, tmp_path / "out", target=target, ctx=64)
     runs = [greedy_logits(res.binary, PROMPT, 12, cfg.vocab_size, tmp_path, threads=t) for t in (1, 2, 3)]
     for other in runs[1:]:
@@ -31,9 +29,7 @@ def test_logits_bit_identical_across_threads(tmp_path, fmt, target):
 
 def test_sampling_same_seed_any_threads(tmp_path):
     cfg = make_tiny_config()
-    tok, _ = tiny_tokenizer_gpt2()
-    path = tmp_path / "m.gguf"
-    write_gguf(path, cfg, random_weights(cfg, seed=12), "q4_1", tok)
+    path = write_tiny_gguf(tmp_path / "m.gguf", cfg, "q4_1", seed=12)
     res = compile_artifact(path, tmp_path / "out", ctx=64)
     outs = {run_binary(res.binary, "--prompt-ids", "5,6,7", "-n", 40, "-t", 0.9, "--seed", 42, "--print-ids",
                        "--ignore-eos", "--threads", t).stdout for t in (1, 2)}

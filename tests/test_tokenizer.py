@@ -161,6 +161,12 @@ def assigned_codepoint_lines() -> list:
     return lines
 
 
+def write_blob(path: Path, ir: TokenizerIR, **kw) -> Path:
+    """Writes the tokenizer blob of ir (build_tokenizer_blob's keywords, e.g. chat=) to path."""
+    path.write_bytes(build_tokenizer_blob(ir, **kw))
+    return path
+
+
 # ---- fixtures -----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
@@ -185,9 +191,7 @@ def smollm_ir() -> TokenizerIR:
 
 @pytest.fixture(scope="session")
 def smollm_blob(smollm_ir, work) -> Path:
-    path = work / "smollm.tok"
-    path.write_bytes(build_tokenizer_blob(smollm_ir))
-    return path
+    return write_blob(work / "smollm.tok", smollm_ir)
 
 
 @pytest.fixture(scope="session")
@@ -202,9 +206,7 @@ def tok512_ir() -> TokenizerIR:
 
 @pytest.fixture(scope="session")
 def tok512_blob(tok512_ir, work) -> Path:
-    path = work / "tok512.tok"
-    path.write_bytes(build_tokenizer_blob(tok512_ir))
-    return path
+    return write_blob(work / "tok512.tok", tok512_ir)
 
 
 @pytest.fixture(scope="session")
@@ -336,8 +338,7 @@ HF_PRETOKENIZERS = {
 @pytest.mark.parametrize("pre", sorted(HF_PRETOKENIZERS))
 def test_pretokenizer_matches_hf_regex(pre, smollm_ir, work):
     tool = build_tokenize_tool(work / "build", cc="gcc")
-    blob = work / f"pre-{pre}.tok"
-    blob.write_bytes(build_tokenizer_blob(dataclasses.replace(smollm_ir, pre=pre), chat=ChatFormat()))
+    blob = write_blob(work / f"pre-{pre}.tok", dataclasses.replace(smollm_ir, pre=pre), chat=ChatFormat())
     codepoints = work / "codepoints.txt"
     codepoints.write_bytes(("\n".join(assigned_codepoint_lines()) + "\n").encode("utf-8"))
     hf = HF_PRETOKENIZERS[pre]()
@@ -365,10 +366,9 @@ def test_llama3_ignore_merges_takes_whole_tokens(smollm_ir, work):
     new_id = len(smollm_ir.tokens)  # a whole token no merge sequence produces
     ir = dataclasses.replace(smollm_ir, tokens=smollm_ir.tokens + ["Ġunmergeable"],
                              token_types=list(smollm_ir.token_types) + [1], pre="llama3")
-    blob = work / "llama3.tok"
-    blob.write_bytes(build_tokenizer_blob(ir, chat=ChatFormat()))
+    blob = write_blob(work / "llama3.tok", ir, chat=ChatFormat())
     assert tokenize_lines_of(tool, blob, b"x unmergeable\n")[0][-1] == new_id
-    blob.write_bytes(build_tokenizer_blob(dataclasses.replace(ir, pre="qwen2"), chat=ChatFormat()))
+    write_blob(blob, dataclasses.replace(ir, pre="qwen2"), chat=ChatFormat())
     assert new_id not in tokenize_lines_of(tool, blob, b"x unmergeable\n")[0]
 
 
@@ -434,8 +434,8 @@ def test_sanitized_build_runs_clean(sanitized_tool, smollm_blob, tok512_blob, in
             flat = [i for line in ids for i in line] + [-5, 10 ** 6]  # bad ids decode to nothing
             assert decode_ids(sanitized_tool, blob, flat, env=env) == decode_ids(plain, blob, flat)
             assert decode_ids(plain, blob, [-5, 10 ** 6]) == b""
-    pre_blob = work / "sanitize-llama3.tok"
-    pre_blob.write_bytes(build_tokenizer_blob(dataclasses.replace(gguf_tokenizer_ir(smollm_gguf_path()), pre="llama3")))
+    pre_blob = write_blob(work / "sanitize-llama3.tok",
+                          dataclasses.replace(gguf_tokenizer_ir(smollm_gguf_path()), pre="llama3"))
     for blob in (smollm_blob, pre_blob):
         for path in (SAMPLE, invalid_utf8_file):
             assert pretokenize_lines(sanitized_tool, blob, path, env=env) == pretokenize_lines(plain, blob, path)
@@ -510,8 +510,7 @@ def test_special_tokens_match_longest_first(tool, work):
     tokens = byte_tokens + ["<x>", "<x>y"]
     ir = TokenizerIR(kind="gpt2", tokens=tokens, token_types=[1] * len(byte_tokens) + [3, 3], merges=[],
                      pre="gpt2", eos_id=len(tokens) - 1)
-    blob = work / "tiny.tok"
-    blob.write_bytes(build_tokenizer_blob(ir))
+    blob = write_blob(work / "tiny.tok", ir)
     path = work / "tiny.txt"
     path.write_bytes(b"<x>y<x>z<x\n")
     got = tokenize_lines(tool, blob, path, parse_special=True)[0]

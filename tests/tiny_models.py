@@ -414,6 +414,14 @@ def tiny_tokenizer_gpt2() -> tuple:
     return tok, tokenizer_json
 
 
+def write_tiny_gguf(path, cfg: ModelConfig, fmt_by_tensor="f32", seed: int = 0, weights: dict = None):
+    """write_gguf of cfg with the tiny GPT-2 tokenizer and weights (default: random_weights(cfg, seed));
+    returns path."""
+    tok, _ = tiny_tokenizer_gpt2()
+    write_gguf(path, cfg, random_weights(cfg, seed=seed) if weights is None else weights, fmt_by_tensor, tok)
+    return path
+
+
 def hf_tokenizer_config(tok: TokenizerIR) -> dict:
     """tokenizer_config.json for a TokenizerIR (special tokens by text, add_bos, chat template)."""
     config = {"add_bos_token": tok.add_bos, "chat_template": tok.chat_template}

@@ -144,12 +144,19 @@ def load_target(name: str) -> Target:
     return t
 
 
-def _host_cpu_flags() -> set:
+def cpuinfo_field(key: str):
+    """What follows the ":" of the first /proc/cpuinfo line starting with key; None where there is
+    no such line (or no /proc/cpuinfo)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
+                if line.startswith(key):
+                    return line.split(":", 1)[1]
     except OSError:
         pass
-    return set()
+    return None
+
+
+def _host_cpu_flags() -> set:
+    flags = cpuinfo_field("flags")
+    return set() if flags is None else set(flags.split())

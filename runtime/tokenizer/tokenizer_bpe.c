@@ -12,22 +12,16 @@ typedef struct {
     tok_heap heap;
 } bpe_scratch;
 
-static int push_pair(const edgec_tokenizer *t, bpe_scratch *w, int left)
+/* Byte-level pairs merge by the rank of their merge rule. */
+static int merge_by_rank(const edgec_tokenizer *t, const char *text, const tok_symbol *l, const tok_symbol *r,
+                         float *key, int32_t *result)
 {
-    int right = w->symbols[left].next;
-    if (right < 0) return 0;
-    int rank = tok_lookup_merge(t, w->symbols[left].id, w->symbols[right].id);
+    (void)text;
+    int rank = tok_lookup_merge(t, l->id, r->id);
     if (rank < 0) return 0;
-    tok_candidate c = {(float)rank, left, right, w->symbols[left].start,
-                       w->symbols[left].len + w->symbols[right].len, t->merges[rank].result};
-    return tok_heap_push(&w->heap, c);
-}
-
-/* A candidate is stale if either symbol was merged away or grew since it was pushed. */
-static int still_valid(const bpe_scratch *w, const tok_candidate *c)
-{
-    const tok_symbol *l = &w->symbols[c->left], *r = &w->symbols[c->right];
-    return l->len > 0 && r->len > 0 && l->next == c->right && l->len + r->len == c->size;
+    *key = (float)rank;
+    *result = t->merges[rank].result;
+    return 1;
 }
 
 /* Merges one piece s[0..len) and emits its tokens. */
@@ -60,21 +54,7 @@ static int bpe_piece(const edgec_tokenizer *t, const unsigned char *s, size_t le
     }
     if (n == 0) return 0;
     w->symbols[n - 1].next = -1;
-    w->heap.n = 0;
-    for (int i = 0; i + 1 < n; i++)
-        if (push_pair(t, w, i) != 0) return -1;
-    while (w->heap.n > 0) {
-        tok_candidate c = tok_heap_pop(&w->heap);
-        if (!still_valid(w, &c)) continue;
-        tok_symbol *l = &w->symbols[c.left], *r = &w->symbols[c.right];
-        l->id = c.result;
-        l->len += r->len;
-        l->next = r->next;
-        if (r->next >= 0) w->symbols[r->next].prev = c.left;
-        r->len = 0;
-        if (l->prev >= 0 && push_pair(t, w, l->prev) != 0) return -1;
-        if (push_pair(t, w, c.left) != 0) return -1;
-    }
+    if (tok_merge_symbols(t, (const char *)s, w->symbols, n, &w->heap, merge_by_rank) != 0) return -1;
     for (int i = 0; i >= 0; i = w->symbols[i].next) tok_emit(sink, w->symbols[i].id);
     return 0;
 }

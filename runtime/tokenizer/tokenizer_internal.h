@@ -115,4 +115,16 @@ typedef struct {
     int32_t prev, next; /* -1 at the ends */
 } tok_symbol;
 
+/* How an encoder merges two adjacent symbols whose bytes are text[l->start .. r->start + r->len):
+ * sets *key (the lowest merges first) and *result (the token made), returns 1; or returns 0 if
+ * the pair does not merge. */
+typedef int (*tok_pair_rule)(const edgec_tokenizer *t, const char *text, const tok_symbol *l,
+                             const tok_symbol *r, float *key, int32_t *result);
+
+/* Merges the linked symbols[0..n) of text pair by pair, best candidate first (leftmost on ties),
+ * until no adjacent pair merges; heap is scratch space the caller frees. Returns 0, or -1 if out
+ * of memory. */
+int tok_merge_symbols(const edgec_tokenizer *t, const char *text, tok_symbol *symbols, int n,
+                      tok_heap *heap, tok_pair_rule rule);
+
 #endif

@@ -8,60 +8,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    const char *text;
-    tok_symbol *symbols;
-    tok_heap heap;
-} spm_work;
-
-static int push_pair(const edgec_tokenizer *t, spm_work *w, int left)
+/* SentencePiece pairs merge when their bytes are a token, the highest score first; byte-fallback
+ * symbols (id -1) never merge. */
+static int merge_by_score(const edgec_tokenizer *t, const char *text, const tok_symbol *l, const tok_symbol *r,
+                          float *key, int32_t *result)
 {
-    const tok_symbol *l = &w->symbols[left];
-    if (l->next < 0 || l->id < 0 || w->symbols[l->next].id < 0) return 0;
-    int size = l->len + w->symbols[l->next].len;
-    int id = tok_lookup_text(t, w->text + l->start, (size_t)size);
+    if (l->id < 0 || r->id < 0) return 0;
+    int id = tok_lookup_text(t, text + l->start, (size_t)(l->len + r->len));
     if (id < 0) return 0;
-    tok_candidate c = {-t->tokens[id].score, left, l->next, l->start, size, id};
-    return tok_heap_push(&w->heap, c);
+    *key = -t->tokens[id].score;
+    *result = id;
+    return 1;
 }
 
-static int still_valid(const spm_work *w, const tok_candidate *c)
-{
-    const tok_symbol *l = &w->symbols[c->left], *r = &w->symbols[c->right];
-    return l->len > 0 && r->len > 0 && l->next == c->right && l->len + r->len == c->size;
-}
-
-static void emit_symbol(const edgec_tokenizer *t, const spm_work *w, const tok_symbol *sym, tok_sink *sink)
+static void emit_symbol(const edgec_tokenizer *t, const char *text, const tok_symbol *sym, tok_sink *sink)
 {
     if (sym->id >= 0) {
         tok_emit(sink, sym->id);
         return;
     }
     for (int k = 0; k < sym->len; k++) { /* byte fallback */
-        int id = t->byte_token[(unsigned char)w->text[sym->start + k]];
+        int id = t->byte_token[(unsigned char)text[sym->start + k]];
         if (id < 0) id = t->unk;
         if (id >= 0) tok_emit(sink, id);
         else sink->dropped++;
     }
-}
-
-static int merge_all(const edgec_tokenizer *t, spm_work *w, int n)
-{
-    for (int i = 0; i + 1 < n; i++)
-        if (push_pair(t, w, i) != 0) return -1;
-    while (w->heap.n > 0) {
-        tok_candidate c = tok_heap_pop(&w->heap);
-        if (!still_valid(w, &c)) continue;
-        tok_symbol *l = &w->symbols[c.left], *r = &w->symbols[c.right];
-        l->id = c.result;
-        l->len += r->len;
-        l->next = r->next;
-        if (r->next >= 0) w->symbols[r->next].prev = c.left;
-        r->len = 0;
-        if (l->prev >= 0 && push_pair(t, w, l->prev) != 0) return -1;
-        if (push_pair(t, w, c.left) != 0) return -1;
-    }
-    return 0;
 }
 
 int tok_encode_sentencepiece(const edgec_tokenizer *t, const unsigned char *s, size_t len, tok_sink *sink)
@@ -71,7 +42,7 @@ int tok_encode_sentencepiece(const edgec_tokenizer *t, const unsigned char *s, s
     if (total > INT32_MAX) return -1;
     char *text = malloc(total);
     tok_symbol *symbols = malloc(total * sizeof *symbols);
-    spm_work w = {text, symbols, {0}};
+    tok_heap heap = {0};
     int rc = -1;
     if (!text || !symbols) goto done;
     if (prefix) text[0] = ' ';
@@ -87,12 +58,12 @@ int tok_encode_sentencepiece(const edgec_tokenizer *t, const unsigned char *s, s
         n++;
         i += clen;
     }
-    if (merge_all(t, &w, n) != 0) goto done;
-    for (int i = 0; i >= 0; i = symbols[i].next) emit_symbol(t, &w, &symbols[i], sink);
+    if (tok_merge_symbols(t, text, symbols, n, &heap, merge_by_score) != 0) goto done;
+    for (int i = 0; i >= 0; i = symbols[i].next) emit_symbol(t, text, &symbols[i], sink);
     rc = 0;
 done:
     free(text);
     free(symbols);
-    free(w.heap.items);
+    free(heap.items);
     return rc;
 }

@@ -7,20 +7,7 @@
 #include <string.h>
 
 #include "sampler.h"
-
-static int n_passed, n_failed;
-
-#define CHECK(cond, ...)                                   \
-    do {                                                   \
-        if (cond) {                                        \
-            n_passed++;                                    \
-        } else {                                           \
-            n_failed++;                                    \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);    \
-            printf(__VA_ARGS__);                           \
-            printf("\n");                                  \
-        }                                                  \
-    } while (0)
+#include "test_check.h"
 
 #define MAX_VOCAB 1024
 #define N_DRAWS 20000
@@ -383,6 +370,5 @@ int main(void) {
     test_non_finite_logits_are_reported_in_every_mode();
     test_first_nonfinite();
     test_extreme_finite_logits();
-    printf("%d passed, %d failed\n", n_passed, n_failed);
-    return n_failed != 0;
+    return check_summary();
 }

@@ -10,20 +10,7 @@
 #include <time.h>
 
 #include "threadpool.h"
-
-static int n_passed, n_failed;
-
-#define CHECK(cond, ...)                                   \
-    do {                                                   \
-        if (cond) {                                        \
-            n_passed++;                                    \
-        } else {                                           \
-            n_failed++;                                    \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);    \
-            printf(__VA_ARGS__);                           \
-            printf("\n");                                  \
-        }                                                  \
-    } while (0)
+#include "test_check.h"
 
 #define N_RUNS 10000
 
@@ -232,16 +219,22 @@ static void make_on_time(timed_job *job) { /* a worker woken late (a loaded CPU)
     job->caller_outlasts = 1;
 }
 
+/* Zeroes job and starts the two-thread pool it runs on; NULL (a failed check) if the pool cannot start. */
+static edgec_threadpool *start_timed_pool(timed_job *job) {
+    memset(job, 0, sizeof(*job));
+    job->pool_size = 2;
+    edgec_threadpool *pool = edgec_threadpool_create(job->pool_size);
+    CHECK(pool != NULL, "create(2) failed");
+    return pool;
+}
+
 /* Late workers start a stretch of SOLO_RUNS solo runs after one window, twice as long after the
  * next late window; an on-time task gets the full pool back when the stretch ends, and its
  * on-time window resets the next stretch to SOLO_RUNS. */
 static void test_solo_fallback(void) {
     static timed_job job;
-    memset(&job, 0, sizeof(job));
-    edgec_threadpool *pool = edgec_threadpool_create(2);
-    CHECK(pool != NULL, "create(2) failed");
+    edgec_threadpool *pool = start_timed_pool(&job);
     if (!pool) return;
-    job.pool_size = 2;
     make_slow(&job);
     /* every slow run gives the caller >= 2 us, so each is judged and windows end on multiples of 128 */
     int full1 = runs_in_mode(pool, &job, 0, 3 * SOLO_WINDOW);
@@ -268,11 +261,8 @@ static void test_solo_fallback(void) {
 /* Runs that give the caller < 2 us are not judged, however late the workers: never solo. */
 static void test_short_runs_stay_parallel(void) {
     static timed_job job;
-    memset(&job, 0, sizeof(job));
-    edgec_threadpool *pool = edgec_threadpool_create(2);
-    CHECK(pool != NULL, "create(2) failed");
+    edgec_threadpool *pool = start_timed_pool(&job);
     if (!pool) return;
-    job.pool_size = 2;
     job.worker_sleep_ns = 1000000; /* the caller's slice is ~100 ns of counting */
     /* were they judged, the first window would be late and run SOLO_WINDOW + 1 solo */
     int full = runs_in_mode(pool, &job, 0, SOLO_WINDOW + 1);
@@ -289,6 +279,5 @@ int main(void) {
     test_parallel_sum();
     test_solo_fallback();
     test_short_runs_stay_parallel();
-    printf("%d passed, %d failed\n", n_passed, n_failed);
-    return n_failed != 0;
+    return check_summary();
 }

@@ -164,15 +164,30 @@ def _json_type(value) -> str:
 _REQUIRED = object()
 
 
-def _int_field(obj: dict, key: str, where: str, default=_REQUIRED, minimum: int = 1) -> int:
-    """obj[key] as a whole JSON number >= minimum (null or absent: default, or an error if required)."""
+def _typed_value(obj: dict, key: str, where: str, required: bool, is_kind, kind: str):
+    """obj[key] if is_kind(it) holds (else an error that expected `kind`); None when null or absent
+    (an error if required)."""
     value = obj.get(key)
     if value is None:
-        if default is _REQUIRED:
+        if required:
             raise EdgecError(f"{where}: {key} is missing; fix or re-download the file")
+        return None
+    if not is_kind(value):
+        raise EdgecError(f"{where}: {key} is {_json_type(value)}, expected {kind}; fix the file")
+    return value
+
+
+def _is_finite_number(value) -> bool:
+    # a huge int would overflow math.isfinite
+    return type(value) in (int, float) and not (type(value) is int and abs(value) > 10 ** 300) \
+        and math.isfinite(value)
+
+
+def _int_field(obj: dict, key: str, where: str, default=_REQUIRED, minimum: int = 1) -> int:
+    """obj[key] as a whole JSON number >= minimum (null or absent: default, or an error if required)."""
+    value = _typed_value(obj, key, where, default is _REQUIRED, lambda v: type(v) is int, "a whole number")
+    if value is None:
         return default
-    if type(value) is not int:
-        raise EdgecError(f"{where}: {key} is {_json_type(value)}, expected a whole number; fix the file")
     if value < minimum:
         raise EdgecError(f"{where}: {key} is {value}, expected at least {minimum}; fix the file")
     return value
@@ -180,45 +195,28 @@ def _int_field(obj: dict, key: str, where: str, default=_REQUIRED, minimum: int 
 
 def _number_field(obj: dict, key: str, where: str, default=_REQUIRED, positive: bool = False) -> float:
     """obj[key] as a finite JSON number (and > 0 if positive)."""
-    value = obj.get(key)
+    value = _typed_value(obj, key, where, default is _REQUIRED, _is_finite_number, "a finite number")
     if value is None:
-        if default is _REQUIRED:
-            raise EdgecError(f"{where}: {key} is missing; fix or re-download the file")
         return default
-    if type(value) not in (int, float) or (type(value) is int and abs(value) > 10 ** 300) \
-            or not math.isfinite(value):
-        raise EdgecError(f"{where}: {key} is {_json_type(value)}, expected a finite number; fix the file")
     if positive and value <= 0:
         raise EdgecError(f"{where}: {key} is {value!r}, expected a number above 0; fix the file")
     return float(value)
 
 
 def _bool_field(obj: dict, key: str, where: str, default: bool) -> bool:
-    value = obj.get(key)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise EdgecError(f"{where}: {key} is {_json_type(value)}, expected true or false; fix the file")
-    return value
+    value = _typed_value(obj, key, where, False, lambda v: isinstance(v, bool), "true or false")
+    return default if value is None else value
 
 
 def _str_field(obj: dict, key: str, where: str, default=None):
-    value = obj.get(key)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise EdgecError(f"{where}: {key} is {_json_type(value)}, expected a string; fix the file")
-    return value
+    value = _typed_value(obj, key, where, False, lambda v: isinstance(v, str), "a string")
+    return default if value is None else value
 
 
 def _dict_field(obj: dict, key: str, where: str) -> dict:
     """obj[key] as an object ({} when null or absent)."""
-    value = obj.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise EdgecError(f"{where}: {key} is {_json_type(value)}, expected an object; fix the file")
-    return value
+    value = _typed_value(obj, key, where, False, lambda v: isinstance(v, dict), "an object")
+    return {} if value is None else value
 
 
 # ---- config.json -> ModelConfig ----

@@ -29,7 +29,7 @@ from edgec.ir.model_ir import ModelIR
 from edgec.paths import kernels_dir, runtime_dir, templates_dir
 from edgec.plan.kernel_choice import I16_FORMATS, TERNARY_I16_FORMATS, plan_matrix
 from edgec.render import render
-from edgec.targets import Target, load_target
+from edgec.targets import Target, cpuinfo_field, load_target
 
 # The formats whose LUT-or-dot choice is measured.  q4_0/q4_1 are not candidates: their LUT kernels
 # ran 0.45-0.6x the i16 tiles cache-resident and 0.72x in a whole SmolLM2 decode, but this
@@ -54,14 +54,8 @@ def _matrices(ir: ModelIR) -> list:
 
 
 def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
+    name = cpuinfo_field("model name")
+    return "unknown" if name is None else name.strip()
 
 
 # Matrices of a layer in forward order, and which activation vector each reads: matrices that

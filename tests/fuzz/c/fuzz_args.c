@@ -11,16 +11,12 @@
 
 #include "cli_args.h"
 
+#define FUZZ_HARNESS "fuzz_args"
+#include "fuzz_require.h"
+
 #define N_VOCAB 512
 #define MAX_CTX 64
 #define MAX_ARGS 256
-
-static void require(int ok, const char *what) {
-    if (!ok) {
-        fprintf(stderr, "fuzz_args: property violated: %s\n", what);
-        abort();
-    }
-}
 
 /* Splits a NUL-terminated copy of the input on NUL into argv; returns argc. */
 static int split_args(char *buf, size_t size, char **argv) {

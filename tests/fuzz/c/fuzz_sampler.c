@@ -16,15 +16,11 @@
 
 #include "sampler.h"
 
+#define FUZZ_HARNESS "fuzz_sampler"
+#include "fuzz_require.h"
+
 #define MAX_VOCAB 2048
 #define HEADER_BYTES 35
-
-static void require(int ok, const char *what) {
-    if (!ok) {
-        fprintf(stderr, "fuzz_sampler: property violated: %s\n", what);
-        abort();
-    }
-}
 
 /* Reads n bytes at *at into out (zeros past the end); advances *at. */
 static void take(const uint8_t *data, size_t size, size_t *at, void *out, size_t n) {

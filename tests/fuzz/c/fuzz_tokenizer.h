@@ -1,4 +1,8 @@
-/* fuzz_tokenizer.h - the body shared by fuzz_tokenizer_bpe.c and fuzz_tokenizer_spm.c.
+/* fuzz_tokenizer.h - the whole text harness; fuzz_tokenizer_bpe.c and fuzz_tokenizer_spm.c are
+ * this with their blobs:
+ *   #define FUZZ_HARNESS "fuzz_tokenizer_bpe"
+ *   #define FUZZ_TOKENIZER_BLOB "blob_tiny_bpe.inc"   (comma-separated bytes, made by seeds.py)
+ *   #include "fuzz_tokenizer.h"
  *
  * Input: one control byte, then the text.  The text is encoded with special-token parsing off,
  * on, and on only inside spans laid out by the control byte (c = 0: no spans; else spans of
@@ -17,21 +21,19 @@
 #include <string.h>
 
 #include "tokenizer.h"
+#include "fuzz_require.h"
+
+#ifndef FUZZ_TOKENIZER_BLOB
+#error "define FUZZ_TOKENIZER_BLOB (the blob_*.inc file to fuzz) before including fuzz_tokenizer.h"
+#endif
 
 #define FUZZ_MAX_SPANS 4096
-
-static void fuzz_require(int ok, const char *what) {
-    if (!ok) {
-        fprintf(stderr, "fuzz_tokenizer: property violated: %s\n", what);
-        abort();
-    }
-}
 
 static edgec_tokenizer *fuzz_load_blob(const unsigned char *blob, size_t len) {
     char err[256];
     edgec_tokenizer *t = edgec_tokenizer_load(blob, len, err, sizeof(err));
     if (!t) {
-        fprintf(stderr, "fuzz_tokenizer: the linked-in blob does not load: %s\n", err);
+        fprintf(stderr, FUZZ_HARNESS ": the linked-in blob does not load: %s\n", err);
         abort();
     }
     return t;
@@ -42,17 +44,17 @@ static int32_t *fuzz_encode(const edgec_tokenizer *t, const char *text, size_t l
                             int n_spans, int *n) {
     size_t dropped = 1;
     int need = edgec_tokenizer_encode_spans(t, text, len, spans, n_spans, NULL, 0, &dropped);
-    fuzz_require(need >= 0, "encode succeeds");
-    fuzz_require(dropped == 0, "no byte is dropped by a tokenizer that covers every byte");
+    require(need >= 0, "encode succeeds");
+    require(dropped == 0, "no byte is dropped by a tokenizer that covers every byte");
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)(need ? need : 1));
-    fuzz_require(ids != NULL, "memory for the ids");
+    require(ids != NULL, "memory for the ids");
     int half = need / 2; /* a buffer too small: the same answer, nothing written past it (ASan watches) */
-    fuzz_require(edgec_tokenizer_encode_spans(t, text, len, spans, n_spans, ids, half, NULL) == need,
+    require(edgec_tokenizer_encode_spans(t, text, len, spans, n_spans, ids, half, NULL) == need,
                  "a too-small buffer gets the full size");
-    fuzz_require(edgec_tokenizer_encode_spans(t, text, len, spans, n_spans, ids, need, NULL) == need,
+    require(edgec_tokenizer_encode_spans(t, text, len, spans, n_spans, ids, need, NULL) == need,
                  "the same size twice");
     for (int i = 0; i < need; i++)
-        fuzz_require(ids[i] >= 0 && ids[i] < edgec_tokenizer_n_vocab(t), "ids in the vocabulary");
+        require(ids[i] >= 0 && ids[i] < edgec_tokenizer_n_vocab(t), "ids in the vocabulary");
     *n = need;
     return ids;
 }
@@ -60,9 +62,9 @@ static int32_t *fuzz_encode(const edgec_tokenizer *t, const char *text, size_t l
 static void fuzz_check_round_trip(const edgec_tokenizer *t, const int32_t *ids, int n, const char *text, size_t len) {
     size_t need = edgec_tokenizer_decode(t, ids, n, NULL, 0);
     char *out = malloc(need + 1);
-    fuzz_require(out != NULL, "memory for the decoded text");
-    fuzz_require(edgec_tokenizer_decode(t, ids, n, out, need + 1) == need, "decode gives the same size twice");
-    fuzz_require(need == len && memcmp(out, text, len) == 0, "decode(encode(text)) == text");
+    require(out != NULL, "memory for the decoded text");
+    require(edgec_tokenizer_decode(t, ids, n, out, need + 1) == need, "decode gives the same size twice");
+    require(need == len && memcmp(out, text, len) == 0, "decode(encode(text)) == text");
     free(out);
 }
 
@@ -95,11 +97,11 @@ static void fuzz_tokenizer_text(const edgec_tokenizer *t, const uint8_t *data, s
     int32_t *spanned = fuzz_encode(t, text, len, spans, n_spans, &n_spans_ids);
 
     int32_t *via_flag = malloc(sizeof(int32_t) * (size_t)(n_special + n_plain + 1));
-    fuzz_require(via_flag != NULL, "memory");
+    require(via_flag != NULL, "memory");
     n_whole = edgec_tokenizer_encode(t, text, len, 1, via_flag, n_special);
-    fuzz_require(same_ids(via_flag, n_whole, special, n_special), "parse_special 1 == one span over the whole text");
+    require(same_ids(via_flag, n_whole, special, n_special), "parse_special 1 == one span over the whole text");
     n_whole = edgec_tokenizer_encode(t, text, len, 0, via_flag, n_plain);
-    fuzz_require(same_ids(via_flag, n_whole, plain, n_plain), "parse_special 0 == no spans");
+    require(same_ids(via_flag, n_whole, plain, n_plain), "parse_special 0 == no spans");
 
     fuzz_check_round_trip(t, plain, n_plain, text, len);
     fuzz_check_round_trip(t, special, n_special, text, len);
@@ -108,6 +110,17 @@ static void fuzz_tokenizer_text(const edgec_tokenizer *t, const uint8_t *data, s
     free(special);
     free(spanned);
     free(via_flag);
+}
+
+static const unsigned char fuzz_blob[] = {
+#include FUZZ_TOKENIZER_BLOB
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    static edgec_tokenizer *t;
+    if (!t) t = fuzz_load_blob(fuzz_blob, sizeof(fuzz_blob));
+    fuzz_tokenizer_text(t, data, size);
+    return 0;
 }
 
 #endif

@@ -11,12 +11,8 @@
 
 #include "tokenizer.h"
 
-static void require(int ok, const char *what) {
-    if (!ok) {
-        fprintf(stderr, "fuzz_tokenizer_blob: property violated: %s\n", what);
-        abort();
-    }
-}
+#define FUZZ_HARNESS "fuzz_tokenizer_blob"
+#include "fuzz_require.h"
 
 static const char TEXT[] = "<s>Once upon a time <|im_start|>user\nhi<|im_end|> caf\xc3\xa9 \xff 123 it's  ";
 
