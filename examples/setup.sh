@@ -13,6 +13,11 @@ done
 for tool_pkg in aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-aarch64:qemu-user; do
   command -v "${tool_pkg%%:*}" >/dev/null 2>&1 || need_apt+=("${tool_pkg#*:}")
 done
+# The program's HTTP server (--serve) links libmicrohttpd and cJSON, found with pkg-config (docs/server.md)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+for header_pkg in microhttpd.h:libmicrohttpd-dev cjson/cJSON.h:libcjson-dev; do
+  [ -f "/usr/include/${header_pkg%%:*}" ] || need_apt+=("${header_pkg#*:}")
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt-get"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -1,4 +1,4 @@
-"""The `edgec` command line: compile, inspect, targets, run, tokenize, bench, eval."""
+"""The `edgec` command line: compile, inspect, targets, run, serve, tokenize, bench, eval."""
 from __future__ import annotations
 
 import argparse
@@ -45,6 +45,13 @@ def cmd_run(a) -> int:
     this process becomes the program, so its streams and exit code are the program's."""
     from edgec.build.run_artifact import exec_program, open_artifact
     exec_program(open_artifact(a.artifact), a.args)
+
+
+def cmd_serve(a) -> int:
+    """Runs an artifact's program as its OpenAI-compatible HTTP server (--serve and the given flags, under
+    the emulator for a cross-compiled one); this process becomes the server."""
+    from edgec.build.run_artifact import exec_program, open_artifact
+    exec_program(open_artifact(a.artifact), ["--serve", *a.args])
 
 
 def cmd_tokenize(a) -> int:
@@ -147,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("args", nargs=argparse.REMAINDER, help="the program's flags, passed as they are (-p TEXT -n N ...)")
     r.set_defaults(fn=cmd_run)
 
+    v = sub.add_parser("serve", help="serve an artifact over HTTP with the OpenAI API (docs/server.md)",
+                       usage="edgec serve ARTIFACT [--port N] [--host ADDR] [--api-key-file FILE] [program flags ...]")
+    v.add_argument("artifact", help="a compiled artifact folder (out/<name>-<target>)")
+    v.add_argument("args", nargs=argparse.REMAINDER,
+                   help="the program's flags, passed as they are (--port 8080 --host 0.0.0.0 --max-queue 16 -t 0.7 ...)")
+    v.set_defaults(fn=cmd_serve)
+
     k = sub.add_parser("tokenize", help="token ids of each line of a file (one output line per input line)")
     k.add_argument("model", help="a compiled artifact folder, or a model")
     k.add_argument("--file", "-f", required=True)
@@ -177,9 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def split_program_args(argv: list) -> tuple:
-    """`edgec run ARTIFACT ...`: everything after ARTIFACT is the program's, verbatim (argparse would
+    """`edgec run|serve ARTIFACT ...`: everything after ARTIFACT is the program's, verbatim (argparse would
     drop a `--` and read flags of its own). Returns (argv for edgec, the program's args or None)."""
-    if len(argv) >= 2 and argv[0] == "run" and not argv[1].startswith("-"):
+    if len(argv) >= 2 and argv[0] in ("run", "serve") and not argv[1].startswith("-"):
         return argv[:2], argv[2:]
     return argv, None
 

@@ -19,8 +19,9 @@ def runtime_dir() -> Path:
 
 
 # runtime/ by what each part is (docs/architecture.md): core = the model API and kernels a generated
-# model.c needs (a firmware build takes only this), then the program's parts.
-RUNTIME_GROUPS = ("core", "tokenizer", "sampler", "program")
+# model.c needs (a firmware build takes only this), then the program's parts; server = the program's
+# HTTP server (--serve), compiled in only where libmicrohttpd and cJSON are found (see CMakeLists.txt.j2).
+RUNTIME_GROUPS = ("core", "tokenizer", "sampler", "program", "server")
 
 
 def runtime_include_dirs() -> list:

@@ -47,6 +47,11 @@ void edgec_model_set_parallel(edgec_model *m, edgec_parallel_fn fn, void *pool, 
 /* Forgets the KV cache: the next token fed is at position 0. */
 void edgec_model_reset(edgec_model *m);
 
+/* Keeps the first pos tokens of the KV cache (0 <= pos <= edgec_model_pos) and forgets the rest:
+ * the next token fed is at position pos.  Returns 0, or -1 (nothing changed) if pos is out of range.
+ * A server uses it to reuse a cached prompt prefix. */
+int edgec_model_rewind(edgec_model *m, int pos);
+
 /* Number of tokens in the KV cache. */
 int edgec_model_pos(const edgec_model *m);
 

@@ -37,6 +37,13 @@ void edgec_cli_print_usage(FILE *f, const char *prog) {
         "  --dump-logits FILE    write float32 logits of every prompt position and generated step\n"
         "  --timings-json FILE   write prefill/decode timings as JSON\n"
         "  --info                print the model's build information and exit\n"
+        "  --serve               answer OpenAI-style HTTP requests (docs/server.md); the sampling\n"
+        "                        flags above are the defaults of each request, -n its max_tokens\n"
+        "  --host ADDR           address to listen on with --serve (default 127.0.0.1)\n"
+        "  --port N              port to listen on with --serve (default 8080; 0 = any free port)\n"
+        "  --api-key-file FILE   require a key: one name:key per line (or set EDGEC_API_KEY)\n"
+        "  --max-queue N         requests that may wait for the model (default 16; more get 429)\n"
+        "  --timeout S           seconds a client has to send a whole request (default 30)\n"
         "  -h, --help            show this help\n",
         prog, EDGEC_MAX_THREADS);
 }
@@ -102,6 +109,10 @@ static void set_defaults(edgec_cli_options *o) {
     o->repeat_penalty = 1.0f;
     o->repeat_last_n = 64;
     o->n_threads = default_threads();
+    o->host = "127.0.0.1";
+    o->port = 8080;
+    o->max_queue = 16;
+    o->timeout_s = 30;
 }
 
 /* ---- flags ---- */
@@ -115,6 +126,7 @@ static int set_switch(edgec_cli_options *o, const char *a) {
               : !strcmp(a, "--info")             ? &o->info
               : !strcmp(a, "--print-ids")        ? &o->print_ids
               : !strcmp(a, "--print-prompt-ids") ? &o->print_prompt_ids
+              : !strcmp(a, "--serve")            ? &o->serve
               : NULL;
     if (flag) *flag = 1;
     return flag != NULL;
@@ -124,7 +136,7 @@ static int takes_value(const char *a) {
     static const char *const with_value[] = {
         "-p", "-f", "-n", "-t", "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty",
         "--repeat-last-n", "--seed", "--threads", "-s", "--system", "--prompt-ids",
-        "--dump-logits", "--timings-json"};
+        "--dump-logits", "--timings-json", "--host", "--port", "--api-key-file", "--max-queue", "--timeout"};
     for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
         if (!strcmp(a, with_value[k])) return 1;
     return 0;
@@ -146,8 +158,27 @@ static int set_float(float *out, const char *a, const char *v, float min, float 
     return EDGEC_ARGS_OK;
 }
 
+/* Sets a server flag; returns -1 if a is not one. */
+static int set_server_value(edgec_cli_options *o, const char *a, const char *v, char *err, size_t err_len) {
+    if (!strcmp(a, "--host")) {
+        if (!v[0]) return fail(EDGEC_ARGS_BAD, err, err_len, "--host needs an address, such as 127.0.0.1 or 0.0.0.0");
+        o->host = v;
+    }
+    else if (!strcmp(a, "--api-key-file")) o->api_key_file = v;
+    else if (!strcmp(a, "--port")) return set_int(&o->port, a, v, 0, 65535, err, err_len);
+    else if (!strcmp(a, "--max-queue")) return set_int(&o->max_queue, a, v, 0, 4096, err, err_len);
+    else if (!strcmp(a, "--timeout")) return set_int(&o->timeout_s, a, v, 1, 86400, err, err_len);
+    else return -1;
+    return EDGEC_ARGS_OK;
+}
+
 /* Sets the flag a (one that takes a value) to v. */
 static int set_value(edgec_cli_options *o, const char *a, const char *v, char *err, size_t err_len) {
+    int server_rc = set_server_value(o, a, v, err, err_len);
+    if (server_rc != -1) {
+        o->server_flag_given = 1;
+        return server_rc;
+    }
     if (!strcmp(a, "-p")) o->prompt = v;
     else if (!strcmp(a, "-f")) o->prompt_file = v;
     else if (!strcmp(a, "-s") || !strcmp(a, "--system")) o->system = v;
@@ -182,6 +213,16 @@ static int check_combinations(const edgec_cli_options *o, char *err, size_t err_
         return fail(EDGEC_ARGS_BAD, err, err_len, "--prompt-ids replaces -p/-f; give only one of them");
     if (o->tokenize && !o->prompt_file)
         return fail(EDGEC_ARGS_BAD, err, err_len, "--tokenize needs the file to tokenize: --tokenize -f FILE");
+    if (o->serve && (o->prompt || o->prompt_file || o->prompt_ids || o->chat || o->tokenize))
+        return fail(EDGEC_ARGS_BAD, err, err_len,
+                    "--serve takes its prompts over HTTP; drop -p/-f/--prompt-ids/--chat/--tokenize");
+    if (o->serve && (o->dump_logits || o->timings_json || o->print_ids || o->print_prompt_ids))
+        return fail(EDGEC_ARGS_BAD, err, err_len,
+                    "--serve does not write --dump-logits/--timings-json/--print-ids/--print-prompt-ids; "
+                    "its numbers are in GET /metrics");
+    if (o->server_flag_given && !o->serve)
+        return fail(EDGEC_ARGS_BAD, err, err_len,
+                    "--host/--port/--api-key-file/--max-queue/--timeout are for the server: add --serve");
     if (o->chat && (o->prompt || o->prompt_file || o->prompt_ids))
         return fail(EDGEC_ARGS_BAD, err, err_len,
                     "--chat reads its turns from stdin; drop -p/-f/--prompt-ids (use -s for a system prompt)");

@@ -30,6 +30,13 @@ typedef struct {
     int chat, ignore_eos, special, tokenize, info, print_ids, print_prompt_ids;
     const char *dump_logits;   /* --dump-logits FILE */
     const char *timings_json;  /* --timings-json FILE */
+    int serve;                 /* --serve: answer OpenAI-style HTTP requests (runtime/server) */
+    const char *host;          /* --host ADDR, default 127.0.0.1 */
+    int port;                  /* --port N, default 8080 */
+    const char *api_key_file;  /* --api-key-file FILE: one name:key per line */
+    int max_queue;             /* --max-queue N: requests waiting for the slot, default 16 */
+    int timeout_s;             /* --timeout S: seconds a client has to send a whole request, default 30 */
+    int server_flag_given;     /* one of --host/--port/--api-key-file/--max-queue/--timeout was given */
 } edgec_cli_options;
 
 /* What edgec_cli_parse_args found. */

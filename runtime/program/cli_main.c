@@ -14,10 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chat_text.h"
 #include "cli_args.h"
 #include "edgec_blobs.h"
 #include "model.h"
 #include "sampler.h"
+#include "server.h"
 #include "threadpool.h"
 #include "timing.h"
 #include "tokenizer.h"
@@ -144,6 +146,7 @@ static void print_info(void) {
 #ifdef EDGEC_KERNELS_ISA
     printf("kernels: %s\n", EDGEC_KERNELS_ISA);
 #endif
+    printf("server: %s\n", edgec_server_built_in() ? "yes" : "no (built without libmicrohttpd/cJSON)");
 }
 
 static void load_tokenizer(void) {
@@ -372,35 +375,6 @@ static void generate(const options *o, const float *logits, double t_start) {
 
 /* ---- chat ---- */
 
-/* One chat turn's text in R.text, with the spans of the template's markers: special-token text
- * is matched only there, so what the user (or -s) writes can never become a control token. */
-#define MAX_TURN_MARKERS 8
-typedef struct {
-    size_t len;
-    edgec_text_span markers[MAX_TURN_MARKERS];
-    int n_markers;
-} chat_turn;
-
-/* Appends n bytes of s to R.text. */
-static void append_bytes(chat_turn *turn, const char *s, size_t n) {
-    reserve_text(turn->len + n + 1);
-    memcpy(R.text + turn->len, s, n);
-    turn->len += n;
-    R.text[turn->len] = '\0';
-}
-
-/* Appends what the user or -s wrote: plain text. */
-static void append_content(chat_turn *turn, const char *s, size_t n) { append_bytes(turn, s, n); }
-
-/* Appends a template marker: special-token text inside it is a control token. */
-static void append_marker(chat_turn *turn, const char *s) {
-    if (!s || !s[0]) return;
-    size_t start = turn->len;
-    append_bytes(turn, s, strlen(s));
-    if (turn->n_markers < MAX_TURN_MARKERS)
-        turn->markers[turn->n_markers++] = (edgec_text_span){start, turn->len};
-}
-
 static void strip_line_end(char *line, ssize_t *len) {
     while (*len > 0 && (line[*len - 1] == '\n' || line[*len - 1] == '\r')) line[--*len] = '\0';
 }
@@ -411,23 +385,33 @@ static int is_blank(const char *s) {
     return 1;
 }
 
-/* For models without a chat template: a plain transcript a base model can continue. */
-static const edgec_chat_format plain_chat = {
-    .has_chat = 1, .bos_text = "",
-    .system_prefix = "", .system_suffix = "\n\n",
-    .user_prefix = "User: ", .user_suffix = "\n",
-    .assistant_prefix = "Assistant:", .assistant_suffix = "\n",
-    .default_system = "",
-};
+/* The turn's text: conversation start (BOS, system) or the end of the previous reply, then the user's
+ * message and the reply's opening; a BOS token id goes into R.tokens at *pos.  It is encoded as one
+ * text (markers and content are not encoded apart), so ordinary text gives the ids it always gave,
+ * also in the plain transcript whose markers hold no special tokens. */
+static void render_turn(edgec_chat_text *turn, const edgec_chat_format *fmt, const options *o, int first_turn,
+                        const char *line, size_t line_len, int *pos) {
+    edgec_chat_text_clear(turn);
+    int rc;
+    if (first_turn) {
+        if (edgec_chat_starts_with_bos_id(fmt, R.tok)) R.tokens[(*pos)++] = edgec_tokenizer_bos(R.tok);
+        rc = edgec_chat_begin(turn, fmt, o->system, o->system ? strlen(o->system) : 0);
+    } else {
+        rc = edgec_chat_reply_close(turn, fmt);
+    }
+    if (rc == 0) rc = edgec_chat_user(turn, fmt, line, line_len);
+    if (rc == 0) rc = edgec_chat_reply_open(turn, fmt);
+    if (rc != 0) die(1, "cannot allocate memory for the chat turn; free some memory");
+}
 
 /* One user turn per stdin line; each reply is streamed and ended with a newline. */
 static void chat_loop(const options *o) {
-    const edgec_chat_format *fmt = edgec_tokenizer_chat(R.tok);
-    if (!fmt || !fmt->has_chat) fmt = &plain_chat;
-    const char *system = o->system ? o->system : fmt->default_system;
+    const edgec_chat_format *fmt = edgec_chat_format_or_plain(R.tok);
     int interactive = isatty(STDIN_FILENO);
     char *line = NULL;
     size_t line_cap = 0;
+    edgec_chat_text turn;
+    edgec_chat_text_init(&turn);
     int first_turn = 1;
     for (;;) {
         if (interactive) {
@@ -443,32 +427,10 @@ static void chat_loop(const options *o) {
         strip_line_end(line, &line_len);
         if (is_blank(line)) continue;
 
-        /* the turn's text: conversation start or the end of the previous reply, then the user's message.
-         * It is encoded as one text (markers and content are not encoded apart), so ordinary text gives
-         * the ids it always gave, also in the plain transcript whose markers hold no special tokens. */
-        chat_turn turn = {0};
-        reserve_text(1);
-        R.text[0] = '\0';
         int pos = edgec_model_pos(&R.model);
-        if (first_turn) {
-            int bos = edgec_tokenizer_bos(R.tok);
-            if (fmt->bos_text && fmt->bos_text[0]) append_marker(&turn, fmt->bos_text);
-            else if (bos >= 0 && edgec_tokenizer_add_bos(R.tok)) R.tokens[pos++] = bos;
-            if (system && system[0]) {
-                append_marker(&turn, fmt->system_prefix);
-                append_content(&turn, system, strlen(system));
-                append_marker(&turn, fmt->system_suffix);
-            }
-        } else {
-            append_marker(&turn, fmt->assistant_suffix);
-        }
-        append_marker(&turn, fmt->user_prefix);
-        append_content(&turn, line, (size_t)line_len);
-        append_marker(&turn, fmt->user_suffix);
-        append_marker(&turn, fmt->assistant_prefix);
-
+        render_turn(&turn, fmt, o, first_turn, line, (size_t)line_len, &pos);
         int start = edgec_model_pos(&R.model);
-        int end = encode_after(pos, R.text, turn.len, turn.markers, turn.n_markers, "conversation");
+        int end = encode_after(pos, turn.text.p, turn.text.len, turn.markers, turn.n_markers, "conversation");
         if (end == start) continue; /* nothing to feed: an empty template and message */
         if (o->print_prompt_ids) show_fed_ids(start, end);
         double t0 = edgec_now_ms();
@@ -479,6 +441,7 @@ static void chat_loop(const options *o) {
         fflush(stdout);
         first_turn = 0;
     }
+    edgec_chat_text_free(&turn);
     free(line);
 }
 
@@ -555,12 +518,32 @@ static void release(void) {
     free(R.st.token_ms);
 }
 
+/* ---- --serve ---- */
+
+/* Loads the model and answers HTTP requests until a signal; returns the exit code. */
+static int serve(options *o) {
+    if (!edgec_server_built_in()) return edgec_server_run(NULL); /* says how to get a server */
+    load_tokenizer();
+    warn_if_oversubscribed(o);
+    load(o);
+    edgec_server_config cfg = {
+        .model = &R.model, .tok = R.tok, .host = o->host, .port = o->port, .api_key_file = o->api_key_file,
+        .max_queue = o->max_queue, .timeout_s = o->timeout_s,
+        .temperature = o->temperature, .top_p = o->top_p, .min_p = o->min_p, .repeat_penalty = o->repeat_penalty,
+        .top_k = o->top_k, .repeat_last_n = o->repeat_last_n, .max_tokens = o->n_gen, .ignore_eos = o->ignore_eos,
+    };
+    int rc = edgec_server_run(&cfg);
+    release();
+    return rc;
+}
+
 int main(int argc, char **argv) {
     options o = parse_args_or_exit(argc, argv);
     if (o.info) {
         print_info();
         return 0;
     }
+    if (o.serve) return serve(&o);
     load_tokenizer();
     if (o.tokenize) {
         int rc = tokenize_file(o.prompt_file);

@@ -1,6 +1,6 @@
 """One way to run a compiled artifact: natively, or under the emulator its target profile names.
 
-`edgec run`, `edgec bench`, `edgec eval` and `edgec tokenize ARTIFACT` all open the artifact here
+`edgec run`, `edgec serve`, `edgec bench`, `edgec eval` and `edgec tokenize ARTIFACT` all open the artifact here
 and build the program's command line with Artifact.command(), so a cross-compiled artifact
 (pi-zero, pi5) runs under qemu-user on this machine instead of failing with "Exec format error".
 """
