@@ -1,6 +1,6 @@
 """The LUT (bit-plane table lookup) kernels and their weight layout.
 
-Builds tests/c/test_kernels_lut.c once per compiler / ISA path (scalar, AVX2, AVX-512 with gcc and
+Builds tests/c/test_kernels_lut.c once per compiler / ISA path (scalar, AVX2, this CPU's best with gcc and
 clang; NEON cross-compiled for ARMv8.0 and run under qemu's Cortex-A53; a sanitizer build) in
 parallel, and checks that each passed every check on the path its flags select.  The Python
 layout (edgec.plan.lut_layout) is checked against block_formats' dequantization, the C test's own
@@ -8,11 +8,8 @@ tiler and the C row lookup.
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -22,88 +19,23 @@ from edgec.ir.block_formats import dequantize, quantize
 from edgec.errors import EdgecError
 from edgec.plan.lut_layout import (BLOCKS, LUT_FORMATS, TABLE_BYTES_PER_VALUE_MAX, lut_bytes, lut_get_row,
                                    lut_table_bytes, to_lut_layout)
-from kernel_builds import kernel_isa, runnable_builds
+from kernel_builds import BUILDS, CTest, builds
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "tests" / "c" / "test_kernels_lut.c"
-COMMON = ["-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'runtime' / 'core'}"]
-SANITIZE = ["-O0", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]  # -O1 compiles 10x slower here
-CROSS_GCC, QEMU, OBJDUMP = "aarch64-linux-gnu-gcc", "qemu-aarch64", "aarch64-linux-gnu-objdump"
-SETUP_HINT = "run examples/setup.sh (it apt-installs gcc-aarch64-linux-gnu and qemu-user)"
-
-# id -> (compiler, flags, run prefix, test-program arguments, EDGEC_LUT_ISA it must report)
-X86_BUILDS = {
-    "clang-asan-ubsan-avx512": ("clang", SANITIZE + ["-march=native"], [], ["--small"], "avx512"),
-    "gcc-scalar": ("gcc", ["-O2", "-DEDGEC_SCALAR"], [], [], "scalar"),
-    "clang-scalar": ("clang", ["-O2", "-DEDGEC_SCALAR"], [], [], "scalar"),
-    # gcc 12 auto-vectorises scalar int code for this CPU (it once got vpdpbusd's signedness wrong)
-    "gcc-scalar-native": ("gcc", ["-O2", "-march=native", "-DEDGEC_SCALAR"], [], [], "scalar"),
-    "gcc-avx2": ("gcc", ["-O2", "-mavx2", "-mfma", "-mf16c"], [], [], "avx2"),
-    "clang-avx2": ("clang", ["-O2", "-mavx2", "-mfma", "-mf16c"], [], [], "avx2"),
-    "gcc-avx512": ("gcc", ["-O2", "-march=native"], [], [], "avx512"),
-    "clang-avx512": ("clang", ["-O2", "-march=native"], [], [], "avx512"),
-    "gcc-avx512-big": ("gcc", ["-O2", "-march=native"], [], ["--big"], "avx512"),   # 49152 x 576
-}
-NEON_BUILDS = {
-    "gcc-neon-a53": (CROSS_GCC, ["-O2", "-static", "-march=armv8-a", "-mtune=cortex-a53"],
-                     [QEMU, "-cpu", "cortex-a53"], [], "neon"),
-}
+C_TEST = CTest("test_kernels_lut.c", "EDGEC_LUT_ISA", vnni=False, dotprod=False)
+runs = C_TEST.fixture()
+SMALL, BIG = BUILDS["clang-asan-ubsan-O0-native"].running("small", "--small"), BUILDS["gcc-native"].running("big", "--big")
 
 
-
-
-BUILDS = runnable_builds(X86_BUILDS, NEON_BUILDS)
-
-
-def expected_isa(compiler: str, flags: list[str]) -> str:
-    """The path kernels/lut.h must pick, from the compiler's predefined macros."""
-    return kernel_isa(compiler, flags, vnni=False, dotprod=False)
-
-
-def _build_and_run(exe: Path, compiler: str, flags: list[str], prefix: list[str], args: list[str]):
-    """(build, run) CompletedProcesses; run is None when the build failed."""
-    build = subprocess.run([compiler, *COMMON, *flags, str(SOURCE), "-o", str(exe), "-lm"], capture_output=True, text=True)
-    if build.returncode != 0:
-        return build, None
-    return build, subprocess.run([*prefix, str(exe), *args], capture_output=True, text=True, timeout=300)
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[str, Future]:
-    """Builds and runs every test program in parallel (once per session); tests wait on theirs."""
-    out_dir = tmp_path_factory.mktemp("lut")
-    pool = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1))
-    futures = {}
-    for build_id, (compiler, flags, prefix, args, _) in BUILDS.items():
-        if all(shutil.which(t) for t in [compiler, *prefix[:1]]):  # else the test itself fails with SETUP_HINT
-            futures[build_id] = pool.submit(_build_and_run, out_dir / f"test_kernels_lut_{build_id}", compiler, flags, prefix, args)
-    yield futures
-    pool.shutdown(wait=True, cancel_futures=True)
-
-
-@pytest.mark.parametrize("build_id", list(BUILDS))
-def test_lut_kernels_build_and_pass(runs, build_id):
-    compiler, flags, prefix, args, isa_want = BUILDS[build_id]
-    missing = [t for t in [compiler, *prefix[:1]] if shutil.which(t) is None]
-    assert not missing, f"{', '.join(missing)} not found: {SETUP_HINT}"
-    assert expected_isa(compiler, flags) == isa_want, f"{compiler} {flags} no longer defines the macros of {isa_want}"
-    build, run = runs[build_id].result()
-    assert build.returncode == 0, f"build failed:\n{build.stderr[-3000:]}"
-    assert build.stderr == "", f"unexpected compiler output:\n{build.stderr[-3000:]}"
-    out = run.stdout + run.stderr
-    isa = re.search(r"^EDGEC_LUT_ISA=(\w+)$", run.stdout, re.M)
-    assert isa, f"no ISA line in the output:\n{out[-3000:]}"
-    assert isa.group(1) == isa_want, f"flags {flags} built the {isa.group(1)} path"
-    lines = run.stdout.strip().splitlines()
-    summary = re.fullmatch(r"(\d+) passed, (\d+) failed", lines[-1]) if lines else None
-    assert summary, f"no summary as the last line (crash or sanitizer report?):\n{out[-3000:]}"
-    passed, failed = map(int, summary.groups())
-    assert failed == 0 and run.returncode == 0, f"{failed} checks failed:\n{out[-3000:]}"
-    want = 8 if "--big" in args else 2000 if "--small" in args else 3000
+# the slowest first: they start first
+@pytest.mark.parametrize("build", [BUILDS["gcc-neon-a53"], SMALL, *builds("gcc-scalar", "clang-scalar", "gcc-scalar-native", "gcc-avx2",
+                                                                          "clang-avx2", "gcc-native", "clang-native"), BIG], ids=str)
+def test_lut_kernels_build_and_pass(runs, build):
+    passed = C_TEST.passed(runs, build)
+    want = 8 if build == BIG else 2000 if build == SMALL else 3000   # --big: one 49152 x 576 matrix
     assert passed >= want, f"only {passed} checks ran"
-    if prefix:  # NEON: table lookups really compiled in, and no ARMv8.2 dot product
-        exe = Path(build.args[build.args.index("-o") + 1])
-        disasm = subprocess.run([OBJDUMP, "-d", str(exe)], capture_output=True, text=True, check=True).stdout
+    if build.qemu_cpu:  # NEON: table lookups really compiled in, and no ARMv8.2 dot product
+        disasm = runs[build].disassembly()
         assert re.search(r"\btbl\b", disasm), "no tbl instruction in the NEON build"
         assert not re.search(r"\b[su]dot\b", disasm), "sdot/udot in an ARMv8.0 build"
 
@@ -201,10 +133,9 @@ def test_layout_rejects_bad_input():
 @pytest.fixture(scope="module")
 def c_tool(runs) -> Path:
     """An x86 test program for the --tile / --get-rows modes (any path: they do not depend on it)."""
-    build_id = "gcc-scalar"
-    build, _ = runs[build_id].result()
-    assert build.returncode == 0, build.stderr
-    return Path(build.args[build.args.index("-o") + 1])
+    outcome = runs[BUILDS["gcc-scalar"]]
+    outcome.assert_compiled_clean()
+    return outcome.exe
 
 
 @pytest.mark.parametrize("fmt", LUT_FORMATS)

@@ -9,11 +9,7 @@ with Reference(mimic_kernels=True) as tests/test_compile_tiny.py does.
 """
 from __future__ import annotations
 
-import platform
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,56 +26,11 @@ from edgec.targets import load_target
 from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf, write_hf_folder
 from test_arm_targets import qemu_logits_vs_reference
 from test_compile_tiny import check_against_reference
-from kernel_builds import cpu_flags, kernel_isa
+from kernel_builds import NEON, CTest, builds
 
-ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "tests" / "c" / "test_kernels_lowbit.c"
-COMMON = ["-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'runtime' / 'core'}"]
-AVX2 = ["-mavx2", "-mfma", "-mf16c"]
-ASAN = ["-O1", "-g", "-fsanitize=address", "-fno-sanitize-recover=all"]
 LEVELS = {"q2": 3, "q3": 7}
-
-# (id, compiler, flags, qemu -cpu or None): the builds the kernels must pass.  ASan guards the
-# masked loads of a row's last chunk; UBSan is added on the scalar build only (with the SIMD
-# headers it makes clang 14 take a minute per build).
-X86_BUILDS = [
-    ("gcc-native", "gcc", ["-O2", "-march=native"], None),
-    ("clang-native", "clang", ["-O2", "-march=native"], None),
-    ("gcc-avx2", "gcc", ["-O2", *AVX2], None),
-    ("clang-avx2", "clang", ["-O2", *AVX2], None),
-    ("gcc-scalar", "gcc", ["-O2", "-DEDGEC_SCALAR"], None),
-    # gcc 12 vectorises scalar int8 dots for this CPU (and has got vpdpbusd's signedness wrong)
-    ("gcc-scalar-native", "gcc", ["-O2", "-march=native", "-DEDGEC_SCALAR"], None),
-    ("gcc-native-novnni", "gcc", ["-O2", "-march=native", "-mno-avx512vnni"], None),
-    ("clang-asan-native", "clang", ASAN + ["-march=native"], None),
-    ("clang-asan-avx2", "clang", ASAN + AVX2, None),
-    ("clang-asan-ubsan-scalar", "clang", ASAN[:-1] + ["-fsanitize=address,undefined", "-fno-sanitize-recover=all",
-                                                      "-DEDGEC_SCALAR"], None),
-]
-CROSS_GCC, QEMU, OBJDUMP = "aarch64-linux-gnu-gcc", "qemu-aarch64", "aarch64-linux-gnu-objdump"
-ARM_STATIC = ["-O2", "-static"]
-ARM_BUILDS = [
-    ("gcc-neon-a53", CROSS_GCC, ARM_STATIC + ["-march=armv8-a", "-mtune=cortex-a53"], "cortex-a53"),
-    ("gcc-neon-dotprod", CROSS_GCC, ARM_STATIC + ["-march=armv8.2-a+dotprod"], "max"),
-    ("clang-neon-a53", "clang", ARM_STATIC + ["--target=aarch64-linux-gnu", "-march=armv8-a", "-mtune=cortex-a53"], "cortex-a53"),
-    ("clang-neon-dotprod", "clang", ARM_STATIC + ["--target=aarch64-linux-gnu", "-march=armv8.2-a+dotprod"], "max"),
-]
-SETUP_HINT = "run examples/setup.sh (it apt-installs gcc-aarch64-linux-gnu and qemu-user)"
-
-
-
-
-def _builds():
-    if platform.machine() not in ("x86_64", "AMD64"):
-        return [b for b in X86_BUILDS if not any(f in b[2] for f in ("-mavx2", "-mno-avx512vnni"))]
-    flags = cpu_flags()
-    builds = X86_BUILDS if {"avx2", "fma", "f16c"} <= flags else [b for b in X86_BUILDS if "-mavx2" not in b[2]]
-    return builds + ARM_BUILDS
-
-
-def expected_isa(compiler: str, flags: list[str]) -> str:
-    """The path kernels/lowbit.h must pick, from the compiler's predefined macros."""
-    return kernel_isa(compiler, flags)
+C_TEST = CTest("test_kernels_lowbit.c", "EDGEC_LOWBIT_ISA")
+runs = C_TEST.fixture()
 
 
 # ---- the layout by definition ---------------------------------------------------------------
@@ -361,39 +312,17 @@ def kernel_cases(tmp_path_factory):
     return cases
 
 
-def _run(exe: Path, cpu, *args) -> subprocess.CompletedProcess:
-    cmd = [QEMU, "-cpu", cpu, str(exe), *map(str, args)] if cpu else [str(exe), *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-
-
-@pytest.mark.parametrize("build_id,compiler,flags,cpu", _builds(), ids=[b[0] for b in _builds()])
-def test_c_kernels(tmp_path, kernel_cases, build_id, compiler, flags, cpu):
-    tools = [compiler] + ([CROSS_GCC, QEMU, OBJDUMP] if cpu else [])
-    missing = [t for t in tools if shutil.which(t) is None]
-    assert not missing, f"{', '.join(missing)} not found" + (f": {SETUP_HINT}" if cpu else "")
-    exe = tmp_path / "test_kernels_lowbit"
-    build = subprocess.run([compiler, *COMMON, *flags, str(SOURCE), "-o", str(exe), "-lm"], capture_output=True, text=True)
-    assert build.returncode == 0, f"build failed:\n{build.stderr[-3000:]}"
-    assert build.stderr == "", f"unexpected compiler output:\n{build.stderr[-3000:]}"
-    isa_want = expected_isa(compiler, [f for f in flags if f != "-static"])
-
-    run = _run(exe, cpu)
-    out = run.stdout + run.stderr
-    isa = re.search(r"^EDGEC_LOWBIT_ISA=([\w-]+)$", run.stdout, re.M)
-    assert isa, f"no ISA line in the output:\n{out[-3000:]}"
-    assert isa.group(1) == isa_want, f"flags {flags} built the {isa.group(1)} path"
-    summary = re.search(r"^(\d+) passed, (\d+) failed$", run.stdout, re.M)
-    assert summary, f"no summary line (crash or sanitizer report?):\n{out[-3000:]}"
-    passed, failed = map(int, summary.groups())
-    assert failed == 0 and run.returncode == 0, f"{failed} checks failed:\n{out[-3000:]}"
+@pytest.mark.parametrize("build", builds(
+    "gcc-native", "clang-native", "gcc-avx2", "clang-avx2", "gcc-scalar", "gcc-scalar-native", "gcc-native-novnni",
+    # ASan guards the masked loads of a row's last chunk; UBSan only on the scalar build (see kernel_builds)
+    "clang-asan-native", "clang-asan-avx2", "clang-asan-ubsan-scalar", *NEON), ids=str)
+def test_c_kernels(tmp_path, runs, kernel_cases, build):
+    passed = C_TEST.passed(runs, build)
     assert passed > 900, f"only {passed} checks ran"
-    if cpu:  # sdot (ARMv8.2 dot product) must appear exactly in the dot-product builds
-        disasm = subprocess.run([OBJDUMP, "-d", str(exe)], capture_output=True, text=True, check=True).stdout
-        assert (re.search(r"\bsdot\b", disasm) is not None) == (isa_want == "neon-dotprod")
-
+    exe, isa_want = runs[build].exe, build.expected_isa()
     for case in kernel_cases:
         result = tmp_path / "out.bin"
-        r = _run(exe, cpu, "--case", case["path"], result)
+        r = build.run(exe, "--case", case["path"], result, timeout=300)
         assert r.returncode == 0, f"{case['name']}: {r.stdout}{r.stderr}"
         T, rows, n = case["n_tok"], case["rows"], case["n"]
         got = np.fromfile(result, dtype=np.float32)

@@ -2,16 +2,13 @@
 the C kernels under every compiler / ISA level, and compiled tiny models against the reference.
 
 The C test (tests/c/test_kernels_ternary.c) checks the kernels against its own encoders and a
-double-precision reference.  Here the Python side is checked against gguf.quants (the reference
-implementation GGUF files are written with) and against small independent decoders written below;
+double-precision reference, built for x86 and AArch64 (run under qemu-aarch64).  Here the Python side
+is checked against gguf.quants (the reference implementation GGUF files are written with) and against
+small independent decoders written below;
 compiled programs are compared with Reference(mimic_kernels=True) as tests/test_compile_tiny.py does.
 """
 from __future__ import annotations
 
-import platform
-import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -27,67 +24,21 @@ from edgec.plan.quantize_model import TERNARY_WARNING, quantize_ir
 from edgec.ir.reference import QuantMatrix, quantize_activations
 from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf, write_hf_folder
 from test_compile_tiny import check_against_reference
-from kernel_builds import SANITIZE, cpu_flags, kernel_isa
+from kernel_builds import CLANG_NEON, NEON, CTest, builds
 
-ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "tests" / "c" / "test_kernels_ternary.c"
-COMMON = ["-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'runtime' / 'core'}"]
-AVX2 = ["-O2", "-mavx2", "-mfma", "-mf16c"]
+# The whole C test runs under qemu for gcc, the Pi targets' compiler; clang only builds it warning-free
+# (its NEON builds run the model shapes in tests/test_kernels_neon_ternary.py).
+C_TEST = CTest("test_kernels_ternary.c", "EDGEC_TERNARY_ISA", build_only=CLANG_NEON)
+runs = C_TEST.fixture()
 
-# (id, compiler, flags): the builds the ternary kernels must pass.
-X86_BUILDS = [
-    ("gcc-native", "gcc", ["-O2", "-march=native"]),
-    ("clang-native", "clang", ["-O2", "-march=native"]),
-    ("gcc-avx2", "gcc", AVX2),
-    ("clang-avx2", "clang", AVX2),
-    ("gcc-scalar", "gcc", ["-O2", "-DEDGEC_SCALAR"]),
-    # gcc 12 vectorises scalar int8 dots for this CPU (and has got vpdpbusd's signedness wrong)
-    ("gcc-scalar-native", "gcc", ["-O2", "-march=native", "-DEDGEC_SCALAR"]),
+
+@pytest.mark.parametrize("build", builds(
+    "gcc-native", "clang-native", "gcc-avx2", "clang-avx2", "gcc-scalar", "gcc-scalar-native",
     # AVX-512 without VNNI (maddubs) and without GFNI (shift + mask code unpacking)
-    ("gcc-native-novnni-nogfni", "gcc", ["-O2", "-march=native", "-mno-avx512vnni", "-mno-gfni"]),
-    ("clang-asan-ubsan-native", "clang", SANITIZE + ["-march=native"]),
-    ("clang-asan-ubsan-avx2", "clang", SANITIZE + ["-mavx2", "-mfma", "-mf16c"]),
-]
-PORTABLE_BUILDS = [
-    ("gcc-native", "gcc", ["-O2", "-march=native"]),
-    ("clang-native", "clang", ["-O2", "-march=native"]),
-    ("gcc-scalar", "gcc", ["-O2", "-DEDGEC_SCALAR"]),
-    ("clang-asan-ubsan-native", "clang", SANITIZE + ["-march=native"]),
-]
-
-
-
-
-def _builds():
-    if platform.machine() not in ("x86_64", "AMD64"):
-        return PORTABLE_BUILDS
-    if not {"avx2", "fma", "f16c"} <= cpu_flags():  # the AVX2 builds could not run here
-        return [b for b in X86_BUILDS if "avx2" not in b[0]]
-    return X86_BUILDS
-
-
-def expected_isa(compiler: str, flags: list[str]) -> str:
-    """The path kernels/ternary.h must pick, from the compiler's predefined macros."""
-    return kernel_isa(compiler, flags)
-
-
-@pytest.mark.parametrize("compiler,flags", [b[1:] for b in _builds()], ids=[b[0] for b in _builds()])
-def test_c_kernels_build_and_pass(tmp_path, compiler, flags):
-    assert shutil.which(compiler), f"{compiler} is needed to build the kernel tests"
-    exe = tmp_path / "test_kernels_ternary"
-    build = subprocess.run([compiler, *COMMON, *flags, str(SOURCE), "-o", str(exe), "-lm"], capture_output=True, text=True)
-    assert build.returncode == 0, f"build failed:\n{build.stderr}"
-    assert build.stderr == "", f"unexpected compiler output:\n{build.stderr}"
-    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=600)
-    out = run.stdout + run.stderr
-    isa = re.search(r"^EDGEC_TERNARY_ISA=(\w+)$", run.stdout, re.M)
-    assert isa, f"no ISA line in the output:\n{out[-3000:]}"
-    assert isa.group(1) == expected_isa(compiler, flags), f"flags {flags} built the {isa.group(1)} path"
-    summary = re.search(r"^(\d+) passed, (\d+) failed$", run.stdout, re.M)
-    assert summary, f"no summary line (crash or sanitizer report?):\n{out[-3000:]}"
-    passed, failed = map(int, summary.groups())
-    assert failed == 0 and run.returncode == 0, f"{failed} checks failed:\n{out[-3000:]}"
-    assert passed > 400, f"only {passed} checks ran"
+    "gcc-native-novnni-nogfni", "clang-asan-ubsan-native", "clang-asan-ubsan-avx2", *NEON), ids=str)
+def test_c_kernels_build_and_pass(runs, build):
+    passed = C_TEST.passed(runs, build)
+    assert passed is None or passed > 400, f"only {passed} checks ran"
 
 
 # ---- tq2: edgec's own format ---------------------------------------------------------------

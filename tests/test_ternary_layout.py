@@ -1,5 +1,5 @@
 """tq2 in 64-row tiles: the relayout (compiler/edgec/plan/ternary_layout.py), the C kernels
-(runtime/core/kernels/kernels_ternary_i16*.h) under every compiler / ISA level, where kernel_choice puts
+(runtime/core/kernels/ternary_i16.h and its ISA folders) under every compiler / ISA level, where kernel_choice puts
 the layout, and compiled tiny --quant tq2 models against the reference.
 
 The relayout is checked against the byte formula of docs/ternary.md written out here with plain
@@ -11,9 +11,6 @@ double-precision reference; here its tiler is compared with relayout() byte for 
 """
 from __future__ import annotations
 
-import platform
-import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -31,56 +28,16 @@ from edgec.plan.ternary_layout import (GROUP_SCALE_BYTES, TILE_BYTES, decode, gr
                                        tq2_i16_bytes, undo_relayout)
 from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
 from test_compile_tiny import check_against_reference
-from kernel_builds import SANITIZE, cpu_flags, kernel_isa
+from kernel_builds import BUILDS, C_TESTS, HAS_AVX2, Build, CTest, built, builds, cpu_lacks, is_x86_host
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "tests" / "c" / "test_kernels_ternary_i16.c"
-COMMON = ["-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'runtime' / 'core'}"]
-AVX2 = ["-O2", "-mavx2", "-mfma", "-mf16c"]
-
-X86_BUILDS = [
-    ("gcc-native", "gcc", ["-O2", "-march=native"]),
-    ("clang-native", "clang", ["-O2", "-march=native"]),
-    ("gcc-avx2", "gcc", AVX2),
-    ("clang-avx2", "clang", AVX2),
-    ("gcc-scalar", "gcc", ["-O2", "-DEDGEC_SCALAR"]),
-    ("gcc-scalar-native", "gcc", ["-O2", "-march=native", "-DEDGEC_SCALAR"]),   # auto-vectorised scalar code
-    ("gcc-native-novnni", "gcc", ["-O2", "-march=native", "-mno-avx512vnni"]),  # vpmaddubsw path
-    ("clang-native-novnni", "clang", ["-O2", "-march=native", "-mno-avx512vnni"]),
-    ("clang-asan-ubsan-native", "clang", SANITIZE + ["-march=native"]),
-    ("clang-asan-ubsan-avx2", "clang", SANITIZE + ["-mavx2", "-mfma", "-mf16c"]),
-]
-PORTABLE_BUILDS = [
-    ("gcc-native", "gcc", ["-O2", "-march=native"]),
-    ("clang-native", "clang", ["-O2", "-march=native"]),
-    ("gcc-scalar", "gcc", ["-O2", "-DEDGEC_SCALAR"]),
-]
+C_TEST = CTest("test_kernels_ternary_i16.c", "EDGEC_TERNARY_I16_ISA")
+runs = C_TEST.fixture()
 
 
-
-
-def _builds() -> list:
-    if platform.machine() not in ("x86_64", "AMD64"):
-        return PORTABLE_BUILDS
-    flags = cpu_flags()
-    builds = X86_BUILDS if {"avx2", "fma", "f16c"} <= flags else [b for b in X86_BUILDS if "avx2" not in b[0]]
-    if not {"avx512f", "avx512bw"} <= flags:   # the native builds would not be AVX-512 builds; keep them anyway
-        builds = [b for b in builds if "novnni" not in b[0]]
-    return builds
-
-
-def expected_isa(compiler: str, flags: list) -> str:
-    """The path kernels/ternary_i16.h must pick, from the compiler's predefined macros."""
-    return kernel_isa(compiler, flags)
-
-
-def build(tmp_path: Path, compiler: str, flags: list) -> Path:
-    assert shutil.which(compiler), f"{compiler} is needed to build the ternary tile kernel tests"
-    exe = tmp_path / "test_kernels_ternary_i16"
-    r = subprocess.run([compiler, *COMMON, *flags, str(SOURCE), "-o", str(exe), "-lm"], capture_output=True, text=True)
-    assert r.returncode == 0, f"build failed:\n{r.stderr}"
-    assert r.stderr == "", f"unexpected compiler output:\n{r.stderr}"
-    return exe
+def c_test(tmp_path: Path, build: Build) -> Path:
+    """The C test program built under build (for its --tile and --dump modes)."""
+    return built(build, C_TESTS / C_TEST.source, tmp_path / "test_kernels_ternary_i16")
 
 
 def tq2_matrix(rows: int, n: int, seed: int) -> bytes:
@@ -178,24 +135,18 @@ def test_per_block_scales_are_not_row_uniform():
 
 # ---- the C kernels -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("compiler,flags", [b[1:] for b in _builds()], ids=[b[0] for b in _builds()])
-def test_c_kernels_build_and_pass(tmp_path, compiler, flags):
-    exe = build(tmp_path, compiler, flags)
-    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=600)
-    out = run.stdout + run.stderr
-    isa = re.search(r"^EDGEC_TERNARY_I16_ISA=(\w+)$", run.stdout, re.M)
-    assert isa, f"no ISA line in the output:\n{out[-3000:]}"
-    assert isa.group(1) == expected_isa(compiler, flags), f"flags {flags} built the {isa.group(1)} path"
-    summary = re.search(r"^(\d+) passed, (\d+) failed$", run.stdout, re.M)
-    assert summary, f"no summary line (crash or sanitizer report?):\n{out[-3000:]}"
-    passed, failed = map(int, summary.groups())
-    assert failed == 0 and run.returncode == 0, f"{failed} checks failed:\n{out[-3000:]}"
+@pytest.mark.parametrize("build", builds(
+    "gcc-native", "clang-native", "gcc-avx2", "clang-avx2", "gcc-scalar", "gcc-scalar-native",   # auto-vectorised scalar code
+    "gcc-native-novnni", "clang-native-novnni",   # the vpmaddubsw path
+    "clang-asan-ubsan-native", "clang-asan-ubsan-avx2"), ids=str)
+def test_c_kernels_build_and_pass(runs, build):
+    passed = C_TEST.passed(runs, build)
     assert passed >= 150, f"only {passed} checks ran"
 
 
 def test_c_tiler_matches_relayout(tmp_path):
     """The C test's own tiler (what the kernels were checked with) writes relayout()'s bytes."""
-    exe = build(tmp_path, "gcc", ["-O1"])
+    exe = c_test(tmp_path, BUILDS["gcc-scalar"])
     for rows, n in [(576, 576), (100, 192), (1, 64)]:
         raw = tq2_matrix(rows, n, seed=rows)
         (tmp_path / "in.bin").write_bytes(raw)
@@ -209,23 +160,20 @@ def test_simd_paths_agree_bit_for_bit(tmp_path):
     """AVX-512 VNNI, AVX-512 without VNNI and AVX2 do the same float operations in the same order
     (the field scales 4^s come off exactly), so a fixed matmul gives the same bits on each.
     (Elsewhere: the scalar path under gcc and clang.)"""
-    flags = cpu_flags()
-    if platform.machine() not in ("x86_64", "AMD64"):
-        builds = [(cc, ["-O2", "-DEDGEC_SCALAR", "-ffp-contract=off"]) for cc in ("gcc", "clang")]
+    if is_x86_host():
+        paths = [b for b in builds("clang-avx2", "gcc-avx2", "gcc-native", "clang-native-novnni") if b.skip_reason() is None]
     else:
-        builds = [("clang", AVX2), ("gcc", AVX2)] if {"avx2", "fma", "f16c"} <= flags else []
-        if {"avx512f", "avx512bw"} <= flags:
-            builds += [("gcc", ["-O2", "-march=native"]), ("clang", ["-O2", "-march=native", "-mno-avx512vnni"])]
-    assert len(builds) >= 2, "this x86-64 machine has neither AVX2 nor AVX-512"
+        paths = builds("gcc-scalar-nocontract", "clang-scalar-nocontract")
+    assert len(paths) >= 2, "this x86-64 machine has neither AVX2 nor AVX-512"
     dumps = []
-    for i, (cc, fl) in enumerate(builds):
+    for i, build in enumerate(paths):
         (tmp_path / str(i)).mkdir()
-        exe = build(tmp_path / str(i), cc, fl)
+        exe = c_test(tmp_path / str(i), build)
         r = subprocess.run([str(exe), "--dump", str(tmp_path / f"{i}.bin")], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         dumps.append((tmp_path / f"{i}.bin").read_bytes())
     assert len(dumps[0]) == 200 * 5 * 4 and np.isfinite(np.frombuffer(dumps[0], np.float32)).all()
-    assert all(d == dumps[0] for d in dumps), f"the paths {builds} disagree"
+    assert all(d == dumps[0] for d in dumps), f"the paths {', '.join(map(str, paths))} disagree"
 
 
 # ---- where the layout goes, and compiled models --------------------------------------------------
@@ -239,7 +187,7 @@ def _tq2_ir(tied: bool) -> ModelIR:
     return ModelIR(config=cfg, tensors=tensors, tokenizer=None)
 
 
-@pytest.mark.parametrize("target,tiled", [("host", platform.machine() in ("x86_64", "AMD64")), ("x86-avx512", True),
+@pytest.mark.parametrize("target,tiled", [("host", is_x86_host()), ("x86-avx512", True),
                                           ("x86-avx2", True), ("generic", False), ("pi5", False)])
 def test_kernel_choice_tiles_tq2_on_x86(target, tiled):
     plans = plan_all(_tq2_ir(tied=False), load_target(target))
@@ -253,18 +201,13 @@ def test_kernel_choice_tiles_tq2_on_x86(target, tiled):
             "a tied embedding is the classifier: tiled"
 
 
-def _runs_here(target: str) -> bool:
-    return target not in ("x86-avx2",) or (platform.machine() in ("x86_64", "AMD64") and {"avx2", "fma", "f16c"} <= cpu_flags())
-
-
-TQ2_TARGETS = [t for t in [("host", False, 1), ("host", True, 2), ("x86-avx2", True, 1), ("generic", False, 1)] if _runs_here(t[0])]
-
-
-@pytest.mark.parametrize("target,tied,threads", TQ2_TARGETS)
+@pytest.mark.parametrize("target,tied,threads", [("host", False, 1), ("host", True, 2), ("x86-avx2", True, 1), ("generic", False, 1)])
 def test_quant_tq2_compiled_against_reference(tmp_path, target, tied, threads):
     """A tiny model (kv rows 32, vocab 300: partial 64-row groups) with --quant tq2, compiled and run
     greedily against Reference(mimic_kernels=True); host and x86-avx2 (the AVX2 kernels) tile every
     tq2 matrix, generic keeps row order."""
+    if target == "x86-avx2" and cpu_lacks(HAS_AVX2, "the x86-avx2 target"):
+        pytest.skip(cpu_lacks(HAS_AVX2, "the x86-avx2 target"))
     cfg = make_tiny_config(tied_embeddings=tied)
     tok, _ = tiny_tokenizer_gpt2()
     path = tmp_path / "tiny.gguf"
@@ -272,7 +215,7 @@ def test_quant_tq2_compiled_against_reference(tmp_path, target, tied, threads):
     res = compile_artifact(path, tmp_path / "out", target=target, ctx=128, quant="tq2")
     layouts = {t["name"]: t["layout"] for t in res.manifest["tensors"] if t["format"] == "tq2"}
     assert len(layouts) == 7 * cfg.n_layers + (1 if tied else 2), "every matrix is tq2"
-    tiled = target == "x86-avx2" or (target == "host" and platform.machine() in ("x86_64", "AMD64"))
+    tiled = target == "x86-avx2" or (target == "host" and is_x86_host())
     lookup = layouts.pop("token_embd.weight")
     assert lookup == ("i16" if tiled and tied else "rowmajor")
     assert set(layouts.values()) == {"i16" if tiled else "rowmajor"}
@@ -301,7 +244,7 @@ def test_per_block_tq2_stays_rowmajor_and_matches_reference(tmp_path, monkeypatc
     layouts = {t["name"]: t["layout"] for t in res.manifest["tensors"] if t["format"] == "tq2"}
     down = {n: l for n, l in layouts.items() if "ffn_down" in n}
     assert len(down) == cfg.n_layers and set(down.values()) == {"rowmajor"}, down
-    if platform.machine() in ("x86_64", "AMD64"):
+    if is_x86_host():
         assert layouts["blk.0.ffn_up.weight"] == layouts["output.weight"] == "i16"
     check_against_reference(path, res.binary, tmp_path, quant="tq2")
 
@@ -314,7 +257,7 @@ def test_stories260k_quant_tq2_against_reference(tmp_path):
     res = compile_artifact(stories / "stories260K.bin", tmp_path / "out", target="host", ctx=128, quant="tq2",
                            tokenizer=str(stories / "tok512.bin"))
     layouts = {t["name"]: (t["format"], t["layout"]) for t in res.manifest["tensors"]}
-    tiled = "i16" if platform.machine() in ("x86_64", "AMD64") else "rowmajor"
+    tiled = "i16" if is_x86_host() else "rowmajor"
     assert layouts["blk.0.ffn_gate.weight"] == layouts["token_embd.weight"] == ("tq2", tiled)
     assert layouts["blk.0.ffn_down.weight"][0] == "f16"
     check_against_reference(stories / "stories260K.bin", res.binary, tmp_path, tokenizer_path=stories / "tok512.bin",

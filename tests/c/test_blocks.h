@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "kernels/kernels.h"
+#include "test_check.h"
 
 #ifndef TEST_RNG_SEED
 #error "define TEST_RNG_SEED (the test's fixed random seed) before including test_blocks.h"
@@ -30,9 +31,7 @@
 
 /* ---- checks ---------------------------------------------------------------------------------- */
 
-static int n_passed, n_failed;
-
-/* Counts one check; prints what failed. */
+/* Counts one check (test_check.h's counters and summary); prints what failed. */
 static inline int check(int ok, const char *fmt, ...)
 {
     if (ok) {
@@ -47,13 +46,6 @@ static inline int check(int ok, const char *fmt, ...)
     printf("\n");
     va_end(ap);
     return 0;
-}
-
-/* Prints "N passed, M failed" and gives the exit status: 1 on any failure. */
-static inline int check_summary(void)
-{
-    printf("%d passed, %d failed\n", n_passed, n_failed);
-    return n_failed ? 1 : 0;
 }
 
 /* ---- random numbers (splitmix64, fixed seed) --------------------------------------------------- */
@@ -133,6 +125,66 @@ static inline void wr16(uint8_t *p, uint16_t v)
     p[1] = (uint8_t)(v >> 8);
 }
 
+/* ---- GGUF q8_0 / q4_0 / q4_1 by definition ----------------------------------------------------- */
+
+/* The GGUF formats of 32-weight blocks that the tests quantize with their own encoders. */
+typedef enum { GGUF_Q8_0, GGUF_Q4_0, GGUF_Q4_1 } gguf_format;
+
+/* Bytes per 32-weight block: fp16 d (and q4_1's fp16 m), then the codes. */
+static inline int gguf_block_bytes(gguf_format f) { return f == GGUF_Q8_0 ? 34 : f == GGUF_Q4_0 ? 18 : 20; }
+
+/* Encodes one row of n floats into GGUF blocks (ggml-style reference quantizers). */
+static inline void ref_encode_gguf_row(gguf_format f, const float *x, uint8_t *dst, int n)
+{
+    for (int b = 0; b < n / 32; b++, x += 32, dst += gguf_block_bytes(f)) {
+        float amax = 0, vmax = 0, mn = x[0], mx = x[0];
+        for (int j = 0; j < 32; j++) {
+            if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); vmax = x[j]; }
+            mn = x[j] < mn ? x[j] : mn;
+            mx = x[j] > mx ? x[j] : mx;
+        }
+        if (f == GGUF_Q8_0) { /* d = amax/127, q = round(x/d) */
+            float d = amax / 127, id = d ? 1 / d : 0;
+            wr16(dst, ref_to_half(d));
+            for (int j = 0; j < 32; j++) dst[2 + j] = (uint8_t)(int8_t)lrintf(x[j] * id);
+        } else if (f == GGUF_Q4_0) { /* d = (value of max |x|)/-8, q = x/d + 8 in [0, 15] */
+            float d = vmax / -8, id = d ? 1 / d : 0;
+            wr16(dst, ref_to_half(d));
+            for (int j = 0; j < 16; j++) {
+                int q0 = (int)(x[j] * id + 8.5f), q1 = (int)(x[j + 16] * id + 8.5f);
+                dst[2 + j] = (uint8_t)((q0 > 15 ? 15 : q0) | (q1 > 15 ? 15 : q1) << 4);
+            }
+        } else { /* q4_1: d = (max-min)/15, m = min, q = (x-m)/d in [0, 15] */
+            float d = (mx - mn) / 15, id = d ? 1 / d : 0;
+            wr16(dst, ref_to_half(d));
+            wr16(dst + 2, ref_to_half(mn));
+            for (int j = 0; j < 16; j++) {
+                int q0 = (int)((x[j] - mn) * id + 0.5f), q1 = (int)((x[j + 16] - mn) * id + 0.5f);
+                dst[4 + j] = (uint8_t)((q0 > 15 ? 15 : q0) | (q1 > 15 ? 15 : q1) << 4);
+            }
+        }
+    }
+}
+
+/* Code of column j of a GGUF row: q8_0's int8, a q4 format's unsigned nibble. */
+static inline int ref_gguf_code(gguf_format f, const uint8_t *row, int j)
+{
+    const uint8_t *blk = row + (size_t)(j / 32) * gguf_block_bytes(f);
+    const int k = j % 32;
+    if (f == GGUF_Q8_0) return (int8_t)blk[2 + k];
+    const uint8_t *qs = blk + (f == GGUF_Q4_0 ? 2 : 4);
+    return k < 16 ? qs[k] & 15 : qs[k - 16] >> 4;
+}
+
+/* Weight j of a GGUF row, by the format's definition. */
+static inline double ref_gguf_weight(gguf_format f, const uint8_t *row, int j)
+{
+    const uint8_t *blk = row + (size_t)(j / 32) * gguf_block_bytes(f);
+    const double d = ref_half(rd16(blk));
+    const int q = ref_gguf_code(f, row, j);
+    return f == GGUF_Q8_0 ? d * q : f == GGUF_Q4_0 ? d * (q - 8) : d * q + ref_half(rd16(blk + 2));
+}
+
 /* ---- activations -------------------------------------------------------------------------------- */
 
 /* q8a blocks of x by the definition: d = amax/127, q = x*(1/d) rounded half away, s = d * sum(q). */
@@ -178,6 +230,20 @@ static inline void extreme_activations(edgec_block_q8a *xq, int n_tok, int nb)
             x->d = 1.0f;
             x->s = (float)sum;
         }
+}
+
+/* One token's nb q8a blocks with d = 1 and every qs at +-127 (the int16 edge): -127 where (j + b) % period == 0. */
+static inline void plus_minus_127_activations(edgec_block_q8a *xq, int nb, int period)
+{
+    for (int b = 0; b < nb; b++) {
+        int sum = 0;
+        for (int j = 0; j < 32; j++) {
+            xq[b].qs[j] = (int8_t)((j + b) % period == 0 ? -127 : 127);
+            sum += xq[b].qs[j];
+        }
+        xq[b].d = 1.0f;
+        xq[b].s = (float)sum;
+    }
 }
 
 /* Double-precision reference out[t][r] = sum_j wd[r][j] * d*qs of xq, and mag = sum of |terms| (for tolerances). */
@@ -227,23 +293,60 @@ static inline range_errors compare_rows(const float *out, const float *out_scala
     return e;
 }
 
+/* Outputs in rows [r0, r1) where a and b differ by more than 1e-5 * mag (exact: in any bit). */
+static inline int count_differing(const float *a, const float *b, int ldo, const double *mag, int rows, int r0, int r1, int n_tok, int exact)
+{
+    int differ = 0;
+    for (int t = 0; t < n_tok; t++)
+        for (int r = r0; r < r1; r++) {
+            const size_t i = (size_t)t * ldo + r;
+            differ += exact ? memcmp(&a[i], &b[i], sizeof(float)) != 0 : !(fabs(a[i] - b[i]) <= 1e-5 * mag[(size_t)t * rows + r] + 1e-30);
+        }
+    return differ;
+}
+
 /* A row-major kernel pair and its row lookup, as kernels.h declares them. */
 typedef void (*rowmajor_matmul_fn)(float *, int, const void *, int, int, const edgec_block_q8a *, int, int);
 typedef void (*rowmajor_get_row_fn)(float *, const void *, int, int);
 
-/* The row-major kernel check the format tests share: rows x n weights w (decoded exactly as wd), random
- * activations; matmul and its scalar twin over three row ranges (all, inner, an odd thread-like slice)
- * against the double reference, then get_row against wd exactly.  isa names the SIMD path in messages. */
-static inline void check_rowmajor_kernels(const char *name, const char *isa, rowmajor_matmul_fn mm, rowmajor_matmul_fn mm_scalar,
-                                          rowmajor_get_row_fn get_row, const uint8_t *w, const double *wd, int rows, int n, int n_tok)
+/* A row-major weight format under test: its kernels, and the test's own random weights of it. */
+typedef struct rowmajor_format {
+    const char *name;
+    int block_weights, block_bytes;
+    int max_code;     /* the largest code the test's encoder writes */
+    rowmajor_matmul_fn mm, mm_scalar;
+    rowmajor_get_row_fn get_row;
+    /* rows x n random weights: their bytes in w (the test's own encoder), their values in wd (its own decoder) */
+    void (*make_weights)(const struct rowmajor_format *f, uint8_t *w, double *wd, int rows, int n);
+} rowmajor_format;
+
+static inline size_t rowmajor_row_bytes(const rowmajor_format *f, int n) { return (size_t)(n / f->block_weights) * f->block_bytes; }
+
+/* A 1-row matmul of n weights w (scales 1), dispatched and scalar, must give the integer want exactly. */
+static inline void check_exact_row(const rowmajor_format *f, const char *isa, const void *w, const edgec_block_q8a *xq, int n, long want)
+{
+    float out = 0, out_scalar = 0;
+    f->mm(&out, 1, w, 0, 1, xq, 1, n);
+    f->mm_scalar(&out_scalar, 1, w, 0, 1, xq, 1, n);
+    check(out == (float)want && out_scalar == (float)want, "%s exact sum: got %g (%s), %g (scalar), want %ld", f->name, out, isa, out_scalar, want);
+}
+
+/* The row-major kernel check the format tests share: rows x n random weights of f (at an odd address: the
+ * kernels must not assume alignment), random activations; matmul and its scalar twin over three row
+ * ranges (all, inner, an odd thread-like slice) against the double reference, then get_row against the
+ * weights exactly.  isa names the SIMD path in messages. */
+static inline void check_rowmajor_kernels(const rowmajor_format *f, const char *isa, int n, int rows, int n_tok)
 {
     const int ldo = rows + 5, nb = n / 32;
+    uint8_t *wbuf = malloc(rows * rowmajor_row_bytes(f, n) + 8), *w = wbuf + 3;
+    double *wd = malloc(sizeof(double) * (size_t)rows * n);
     float *xf = malloc(sizeof(float) * (size_t)n * n_tok);
     edgec_block_q8a *xq = malloc(sizeof(edgec_block_q8a) * (size_t)nb * n_tok);
     double *ref = malloc(sizeof(double) * (size_t)rows * n_tok), *mag = malloc(sizeof(double) * (size_t)rows * n_tok);
     float *out = malloc(sizeof(float) * (size_t)ldo * n_tok), *out_scalar = malloc(sizeof(float) * (size_t)ldo * n_tok);
     float *row = malloc(sizeof(float) * (size_t)n);
 
+    f->make_weights(f, w, wd, rows, n);
     random_activations(xf, xq, n, n_tok);
     ref_matmul_q8a(wd, xq, rows, n, n_tok, ref, mag);
     int ranges[3][2] = {{0, rows}, {1, rows - 1}, {3, rows > 9 ? 9 : rows}};
@@ -251,20 +354,20 @@ static inline void check_rowmajor_kernels(const char *name, const char *isa, row
         int r0 = ranges[k][0], r1 = ranges[k][1];
         if (r0 >= r1) continue;
         for (size_t i = 0; i < (size_t)ldo * n_tok; i++) out[i] = out_scalar[i] = POISON;
-        mm(out, ldo, w, r0, r1, xq, n_tok, n);
-        mm_scalar(out_scalar, ldo, w, r0, r1, xq, n_tok, n);
+        f->mm(out, ldo, w, r0, r1, xq, n_tok, n);
+        f->mm_scalar(out_scalar, ldo, w, r0, r1, xq, n_tok, n);
         range_errors e = compare_rows(out, out_scalar, ldo, ref, mag, rows, r0, r1, n_tok);
         check(!e.bad && !e.bad_scalar && !e.stray, "matmul %s n=%d rows=%d n_tok=%d r=[%d,%d): %d wrong (%s), %d wrong (scalar), %d stray writes, worst err/tol %.3g",
-              name, n, rows, n_tok, r0, r1, e.bad, isa, e.bad_scalar, e.stray, e.worst);
+              f->name, n, rows, n_tok, r0, r1, e.bad, isa, e.bad_scalar, e.stray, e.worst);
     }
 
     int bad_rows = 0;   /* d * code is exact in float */
     for (int r = 0; r < rows; r++) {
-        get_row(row, w, r, n);
+        f->get_row(row, w, r, n);
         for (int j = 0; j < n; j++) bad_rows += row[j] != (float)wd[(size_t)r * n + j];
     }
-    check(!bad_rows, "get_row %s n=%d rows=%d: %d values differ from the reference decoding", name, n, rows, bad_rows);
-    free(xf); free(xq); free(ref); free(mag); free(out); free(out_scalar); free(row);
+    check(!bad_rows, "get_row %s n=%d rows=%d: %d values differ from the reference decoding", f->name, n, rows, bad_rows);
+    free(wbuf); free(wd); free(xf); free(xq); free(ref); free(mag); free(out); free(out_scalar); free(row);
 }
 
 /* ---- time and files ----------------------------------------------------------------------------- */
@@ -275,6 +378,61 @@ static inline double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Repetitions for a benchmark of rows x n weights and n_tok tokens: about 4e8 multiply-adds, at least 20. */
+static inline int bench_reps(int rows, int n, int n_tok) { return (int)(4e8 / ((double)rows * n * n_tok)) + 20; }
+
+/* The fastest of reps runs of call(ctx), in seconds: the machine may be shared, and a preempted run is just slower. */
+static inline double best_time(void (*call)(const void *), const void *ctx, int reps)
+{
+    double best = 1e30;
+    for (int i = 0; i < reps; i++) {
+        const double t0 = now_s();
+        call(ctx);
+        const double dt = now_s() - t0;
+        best = dt < best ? dt : best;
+    }
+    return best;
+}
+
+/* One row-major matmul call, for best_time. */
+typedef struct {
+    rowmajor_matmul_fn mm;
+    float *out;
+    const void *w;
+    const edgec_block_q8a *xq;
+    int rows, n_tok, n;
+} rowmajor_call;
+
+static inline void run_rowmajor_call(const void *ctx)
+{
+    const rowmajor_call *c = ctx;
+    c->mm(c->out, c->rows, c->w, 0, c->rows, c->xq, c->n_tok, c->n);
+}
+
+/* Times mm on rows x n weights w (row_bytes each) for n_tok random tokens; prints weight GB/s and the MAC rate. */
+static inline void bench_rowmajor(const char *name, const char *isa, rowmajor_matmul_fn mm, const void *w, size_t row_bytes, int rows, int n, int n_tok)
+{
+    float *x = malloc(sizeof(float) * (size_t)n * n_tok), *out = malloc(sizeof(float) * (size_t)rows * n_tok);
+    edgec_block_q8a *xq = malloc(sizeof(edgec_block_q8a) * (size_t)(n / 32) * n_tok);
+    fill_random(x, n * n_tok);
+    for (int t = 0; t < n_tok; t++) edgec_quantize_q8a(x + (size_t)t * n, xq + (size_t)t * (n / 32), n);
+    const rowmajor_call call = {mm, out, w, xq, rows, n_tok, n};
+    const double best = best_time(run_rowmajor_call, &call, bench_reps(rows, n, n_tok));
+    printf("%-9s %5d x %-5d n_tok=%-2d %9.1f us  %7.2f GB/s  %7.2f Gweights*tok/s (%s)\n", name, rows, n, n_tok, best * 1e6,
+           (double)rows * row_bytes / best / 1e9, (double)rows * n * n_tok / best / 1e9, isa);
+    free(x); free(out); free(xq);
+}
+
+/* rows x n random weights of f times n_tok tokens, timed (bench_rowmajor). */
+static inline void bench_rowmajor_format(const rowmajor_format *f, const char *isa, int rows, int n, int n_tok)
+{
+    uint8_t *w = malloc(rows * rowmajor_row_bytes(f, n));
+    double *wd = malloc(sizeof(double) * (size_t)rows * n);
+    f->make_weights(f, w, wd, rows, n);
+    bench_rowmajor(f->name, isa, f->mm, w, rowmajor_row_bytes(f, n), rows, n, n_tok);
+    free(w); free(wd);
 }
 
 /* Reads exactly `bytes` bytes of the file at path into buf; 1 on success. */

@@ -1,4 +1,4 @@
-/* test_check.h - pass/fail counting shared by the C unit tests outside the kernels
+/* test_check.h - pass/fail counting shared by every C unit test (test_blocks.h includes it for the kernel tests)
  * (test_sampler.c, test_threadpool.c).
  *   CHECK(x == 3, "x should be 3, got %d", x);
  *   ...

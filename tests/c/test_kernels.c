@@ -1,7 +1,7 @@
 /* test_kernels.c - checks runtime/core/kernels against independent double-precision references.
  *
  * Build (from the repository root), e.g.:
- *   gcc -std=c11 -O2 -march=native -Wall -Wextra -Werror -Iruntime tests/c/test_kernels.c -o test_kernels -lm
+ *   gcc -std=c11 -O2 -march=native -Wall -Wextra -Werror -Iruntime/core tests/c/test_kernels.c -o test_kernels -lm
  * Run: ./test_kernels            (prints "N passed, M failed", exit status 1 on any failure)
  *      ./test_kernels --bench    (times a 1536x576 q4_1 matvec and reports GB/s)
  *
@@ -39,64 +39,34 @@ typedef struct {
     const char *name;
     int quantized;     /* 1: 32-blocks with q8a activations, 0: float weights */
     int block_bytes;   /* bytes per 32 weights (quantized) or per weight (float) */
+    gguf_format gguf;  /* quantized: which (test_blocks.h encodes and decodes it) */
     matmul_q_fn mq, mq_scalar;
     matmul_f_fn mf, mf_scalar;
     get_row_fn get_row;
 } format;
 
 static const format formats[] = {
-    {"q8_0", 1, 34, edgec_matmul_q8_0, edgec_scalar_matmul_q8_0, NULL, NULL, edgec_get_row_q8_0},
-    {"q4_0", 1, 18, edgec_matmul_q4_0, edgec_scalar_matmul_q4_0, NULL, NULL, edgec_get_row_q4_0},
-    {"q4_1", 1, 20, edgec_matmul_q4_1, edgec_scalar_matmul_q4_1, NULL, NULL, edgec_get_row_q4_1},
-    {"f32", 0, 4, NULL, NULL, edgec_matmul_f32, edgec_scalar_matmul_f32, edgec_get_row_f32},
-    {"f16", 0, 2, NULL, NULL, edgec_matmul_f16, edgec_scalar_matmul_f16, edgec_get_row_f16},
-    {"bf16", 0, 2, NULL, NULL, edgec_matmul_bf16, edgec_scalar_matmul_bf16, edgec_get_row_bf16},
+    {"q8_0", 1, 34, GGUF_Q8_0, edgec_matmul_q8_0, edgec_scalar_matmul_q8_0, NULL, NULL, edgec_get_row_q8_0},
+    {"q4_0", 1, 18, GGUF_Q4_0, edgec_matmul_q4_0, edgec_scalar_matmul_q4_0, NULL, NULL, edgec_get_row_q4_0},
+    {"q4_1", 1, 20, GGUF_Q4_1, edgec_matmul_q4_1, edgec_scalar_matmul_q4_1, NULL, NULL, edgec_get_row_q4_1},
+    {"f32", 0, 4, 0, NULL, NULL, edgec_matmul_f32, edgec_scalar_matmul_f32, edgec_get_row_f32},
+    {"f16", 0, 2, 0, NULL, NULL, edgec_matmul_f16, edgec_scalar_matmul_f16, edgec_get_row_f16},
+    {"bf16", 0, 2, 0, NULL, NULL, edgec_matmul_bf16, edgec_scalar_matmul_bf16, edgec_get_row_bf16},
 };
 #define N_FORMATS (int)(sizeof formats / sizeof formats[0])
 
 static size_t row_bytes(const format *f, int n) { return f->quantized ? (size_t)n / 32 * f->block_bytes : (size_t)n * f->block_bytes; }
 
-/* Encodes one row of n floats into dst in format f (ggml-style reference quantizers). */
+/* Encodes one row of n floats into dst in format f (quantized: ggml-style reference quantizers). */
 static void encode_row(const format *f, const float *x, uint8_t *dst, int n)
 {
-    if (!f->quantized) {
-        for (int j = 0; j < n; j++) {
-            if (!strcmp(f->name, "f32")) memcpy(dst + 4 * j, &x[j], 4);
-            else wr16(dst + 2 * j, !strcmp(f->name, "f16") ? ref_to_half(x[j]) : ref_to_bf16(x[j]));
-        }
+    if (f->quantized) {
+        ref_encode_gguf_row(f->gguf, x, dst, n);
         return;
     }
-    for (int b = 0; b < n / 32; b++, x += 32, dst += f->block_bytes) {
-        float amax = 0, vmax = 0, mn = x[0], mx = x[0];
-        for (int j = 0; j < 32; j++) {
-            if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); vmax = x[j]; }
-            mn = x[j] < mn ? x[j] : mn;
-            mx = x[j] > mx ? x[j] : mx;
-        }
-        if (!strcmp(f->name, "q8_0")) { /* d = amax/127, q = round(x/d) */
-            float d = amax / 127, id = d ? 1 / d : 0;
-            wr16(dst, ref_to_half(d));
-            for (int j = 0; j < 32; j++) dst[2 + j] = (uint8_t)(int8_t)lrintf(x[j] * id);
-        } else if (!strcmp(f->name, "q4_0")) { /* d = (value of max |x|)/-8, q = x/d + 8 in [0, 15] */
-            float d = vmax / -8, id = d ? 1 / d : 0;
-            wr16(dst, ref_to_half(d));
-            for (int j = 0; j < 16; j++) {
-                int q0 = (int)(x[j] * id + 8.5f), q1 = (int)(x[j + 16] * id + 8.5f);
-                q0 = q0 > 15 ? 15 : q0;
-                q1 = q1 > 15 ? 15 : q1;
-                dst[2 + j] = (uint8_t)(q0 | q1 << 4);
-            }
-        } else { /* q4_1: d = (max-min)/15, m = min, q = (x-m)/d in [0, 15] */
-            float d = (mx - mn) / 15, id = d ? 1 / d : 0;
-            wr16(dst, ref_to_half(d));
-            wr16(dst + 2, ref_to_half(mn));
-            for (int j = 0; j < 16; j++) {
-                int q0 = (int)((x[j] - mn) * id + 0.5f), q1 = (int)((x[j + 16] - mn) * id + 0.5f);
-                q0 = q0 > 15 ? 15 : q0;
-                q1 = q1 > 15 ? 15 : q1;
-                dst[4 + j] = (uint8_t)(q0 | q1 << 4);
-            }
-        }
+    for (int j = 0; j < n; j++) {
+        if (!strcmp(f->name, "f32")) memcpy(dst + 4 * j, &x[j], 4);
+        else wr16(dst + 2 * j, !strcmp(f->name, "f16") ? ref_to_half(x[j]) : ref_to_bf16(x[j]));
     }
 }
 
@@ -104,19 +74,10 @@ static void encode_row(const format *f, const float *x, uint8_t *dst, int n)
 static void decode_row(const format *f, const uint8_t *src, double *w, int n)
 {
     for (int j = 0; j < n; j++) {
-        const char *nm = f->name;
-        if (!strcmp(nm, "f32")) { float v; memcpy(&v, src + 4 * j, 4); w[j] = v; continue; }
-        if (!strcmp(nm, "f16")) { w[j] = ref_half(rd16(src + 2 * j)); continue; }
-        if (!strcmp(nm, "bf16")) { w[j] = ref_bf16(rd16(src + 2 * j)); continue; }
-        const uint8_t *blk = src + (size_t)(j / 32) * f->block_bytes;
-        int k = j % 32;
-        double d = ref_half(rd16(blk));
-        if (!strcmp(nm, "q8_0")) w[j] = d * (int8_t)blk[2 + k];
-        else {
-            const uint8_t *qs = blk + (!strcmp(nm, "q4_0") ? 2 : 4);
-            int nib = k < 16 ? qs[k] & 15 : qs[k - 16] >> 4;
-            w[j] = !strcmp(nm, "q4_0") ? d * (nib - 8) : d * nib + ref_half(rd16(blk + 2));
-        }
+        if (f->quantized) w[j] = ref_gguf_weight(f->gguf, src, j);
+        else if (!strcmp(f->name, "f32")) { float v; memcpy(&v, src + 4 * j, 4); w[j] = v; }
+        else if (!strcmp(f->name, "f16")) w[j] = ref_half(rd16(src + 2 * j));
+        else w[j] = ref_bf16(rd16(src + 2 * j));
     }
 }
 
@@ -201,26 +162,16 @@ static void test_matmul_shape(const format *f, int n, int rows, int n_tok)
             f->mf(out, ldo, w, r0, r1, xf, ldx, n_tok, n);
             f->mf_scalar(out_scalar, ldo, w, r0, r1, xf, ldx, n_tok, n);
         }
-        int bad = 0, bad_scalar = 0, bad_float = 0, stray = 0;
-        double worst = 0;
+        range_errors e = compare_rows(out, out_scalar, ldo, ref, mag, rows, r0, r1, n_tok);
+        int bad_float = 0; /* sanity: activation quantization costs well under 2% of the sum of |terms| */
         for (int t = 0; t < n_tok; t++)
-            for (int r = 0; r < ldo; r++) {
-                float o = out[t * ldo + r], os = out_scalar[t * ldo + r];
-                if (r < r0 || r >= r1) { /* nothing outside [r0, r1) may be written */
-                    stray += o != POISON || os != POISON;
-                    continue;
-                }
-                double e = fabs(o - ref[t * rows + r]), tol = 1e-5 * mag[t * rows + r] + 1e-30;
-                worst = fmax(worst, e / tol);
-                bad += !(e <= tol);
-                bad_scalar += !(fabs(os - ref[t * rows + r]) <= tol);
-                /* sanity: activation quantization costs well under 2% of the sum of |terms| */
+            for (int r = r0; r < r1; r++) {
                 double mag_float = 0;
                 for (int j = 0; j < n; j++) mag_float += fabs(wd[(size_t)r * n + j] * xf[(size_t)t * ldx + j]);
-                bad_float += !(fabs(o - ref_float[t * rows + r]) <= 0.02 * mag_float + 1e-30);
+                bad_float += !(fabs(out[t * ldo + r] - ref_float[t * rows + r]) <= 0.02 * mag_float + 1e-30);
             }
-        check(!bad && !bad_scalar && !stray, "matmul %s n=%d rows=%d n_tok=%d r=[%d,%d): %d wrong (%s), %d wrong (scalar), %d stray writes, worst err/tol %.3g",
-              f->name, n, rows, n_tok, r0, r1, bad, EDGEC_KERNELS_ISA, bad_scalar, stray, worst);
+        check(!e.bad && !e.bad_scalar && !e.stray, "matmul %s n=%d rows=%d n_tok=%d r=[%d,%d): %d wrong (%s), %d wrong (scalar), %d stray writes, worst err/tol %.3g",
+              f->name, n, rows, n_tok, r0, r1, e.bad, EDGEC_KERNELS_ISA, e.bad_scalar, e.stray, e.worst);
         check(!bad_float, "matmul %s n=%d rows=%d n_tok=%d: %d results off the float dot by more than 2%%", f->name, n, rows, n_tok, bad_float);
     }
 

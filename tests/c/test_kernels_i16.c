@@ -1,7 +1,7 @@
-/* test_kernels_i16.c - checks the i16 (16-row interleaved tile) kernels of runtime/core/kernels/kernels_i16*.h.
+/* test_kernels_i16.c - checks the i16 (16-row interleaved tile) kernels of runtime/core/kernels/i16.h.
  *
  * Build (from the repository root), e.g.:
- *   gcc -std=c11 -O2 -march=native -Wall -Wextra -Werror -Iruntime tests/c/test_kernels_i16.c -o test_kernels_i16 -lm
+ *   gcc -std=c11 -O2 -march=native -Wall -Wextra -Werror -Iruntime/core tests/c/test_kernels_i16.c -o test_kernels_i16 -lm
  * Run: ./test_kernels_i16           (prints "N passed, M failed" last, exit status 1 on any failure)
  *      ./test_kernels_i16 --bench   (i16 vs row-major: matvecs, SmolLM2's decode matvec set, a batch)
  *      ./test_kernels_i16 --tile FMT ROWS N IN OUT   (tiles GGUF bytes with this file's tiler, so
@@ -24,6 +24,7 @@ typedef void (*get_row_fn)(float *, const void *, int, int);
 
 typedef struct {
     const char *name;
+    gguf_format gguf;  /* test_blocks.h encodes and decodes it */
     int block_bytes;   /* GGUF bytes per 32 weights */
     int tile_bytes;    /* i16 bytes per 16 rows x 32 columns */
     int scale_bytes;   /* i16 tile header: 16 d (+ 16 m for q4_1) */
@@ -33,11 +34,11 @@ typedef struct {
 } format;
 
 static const format formats[] = {
-    {"q4_0", 18, 288, 32, edgec_matmul_i16_q4_0, edgec_i16_scalar_matmul_q4_0, edgec_matmul_q4_0, edgec_scalar_matmul_q4_0,
+    {"q4_0", GGUF_Q4_0, 18, 288, 32, edgec_matmul_i16_q4_0, edgec_i16_scalar_matmul_q4_0, edgec_matmul_q4_0, edgec_scalar_matmul_q4_0,
      edgec_get_row_i16_q4_0, edgec_get_row_q4_0},
-    {"q4_1", 20, 320, 64, edgec_matmul_i16_q4_1, edgec_i16_scalar_matmul_q4_1, edgec_matmul_q4_1, edgec_scalar_matmul_q4_1,
+    {"q4_1", GGUF_Q4_1, 20, 320, 64, edgec_matmul_i16_q4_1, edgec_i16_scalar_matmul_q4_1, edgec_matmul_q4_1, edgec_scalar_matmul_q4_1,
      edgec_get_row_i16_q4_1, edgec_get_row_q4_1},
-    {"q8_0", 34, 544, 32, edgec_matmul_i16_q8_0, edgec_i16_scalar_matmul_q8_0, edgec_matmul_q8_0, edgec_scalar_matmul_q8_0,
+    {"q8_0", GGUF_Q8_0, 34, 544, 32, edgec_matmul_i16_q8_0, edgec_i16_scalar_matmul_q8_0, edgec_matmul_q8_0, edgec_scalar_matmul_q8_0,
      edgec_get_row_i16_q8_0, edgec_get_row_q8_0},
 };
 #define N_FORMATS (int)(sizeof formats / sizeof formats[0])
@@ -45,62 +46,13 @@ static const format formats[] = {
 #define F_Q4_1 (&formats[1])
 #define F_Q8_0 (&formats[2])
 
-static int is_q8(const format *f) { return f->block_bytes == 34; }
-
-/* Encodes one row of n floats into GGUF blocks (ggml-style reference quantizers). */
-static void encode_row(const format *f, const float *x, uint8_t *dst, int n)
-{
-    for (int b = 0; b < n / 32; b++, x += 32, dst += f->block_bytes) {
-        float amax = 0, vmax = 0, mn = x[0], mx = x[0];
-        for (int j = 0; j < 32; j++) {
-            if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); vmax = x[j]; }
-            mn = x[j] < mn ? x[j] : mn;
-            mx = x[j] > mx ? x[j] : mx;
-        }
-        if (is_q8(f)) { /* d = amax/127, q = round(x/d) */
-            float d = amax / 127, id = d ? 1 / d : 0;
-            wr16(dst, ref_to_half(d));
-            for (int j = 0; j < 32; j++) dst[2 + j] = (uint8_t)(int8_t)lrintf(x[j] * id);
-        } else if (f == F_Q4_0) { /* d = (value of max |x|)/-8, q = x/d + 8 in [0, 15] */
-            float d = vmax / -8, id = d ? 1 / d : 0;
-            wr16(dst, ref_to_half(d));
-            for (int j = 0; j < 16; j++) {
-                int q0 = (int)(x[j] * id + 8.5f), q1 = (int)(x[j + 16] * id + 8.5f);
-                dst[2 + j] = (uint8_t)((q0 > 15 ? 15 : q0) | (q1 > 15 ? 15 : q1) << 4);
-            }
-        } else { /* q4_1: d = (max-min)/15, m = min, q = (x-m)/d in [0, 15] */
-            float d = (mx - mn) / 15, id = d ? 1 / d : 0;
-            wr16(dst, ref_to_half(d));
-            wr16(dst + 2, ref_to_half(mn));
-            for (int j = 0; j < 16; j++) {
-                int q0 = (int)((x[j] - mn) * id + 0.5f), q1 = (int)((x[j + 16] - mn) * id + 0.5f);
-                dst[4 + j] = (uint8_t)((q0 > 15 ? 15 : q0) | (q1 > 15 ? 15 : q1) << 4);
-            }
-        }
-    }
-}
+static int is_q8(const format *f) { return f->gguf == GGUF_Q8_0; }
 
 /* Weight j of a GGUF row, by the format's definition. */
-static double decode_weight(const format *f, const uint8_t *row, int j)
-{
-    const uint8_t *blk = row + (size_t)(j / 32) * f->block_bytes;
-    int k = j % 32;
-    double d = ref_half(rd16(blk));
-    if (is_q8(f)) return d * (int8_t)blk[2 + k];
-    const uint8_t *qs = blk + (f == F_Q4_0 ? 2 : 4);
-    int nib = k < 16 ? qs[k] & 15 : qs[k - 16] >> 4;
-    return f == F_Q4_0 ? d * (nib - 8) : d * nib + ref_half(rd16(blk + 2));
-}
+static double decode_weight(const format *f, const uint8_t *row, int j) { return ref_gguf_weight(f->gguf, row, j); }
 
 /* Integer weight of GGUF row (q8_0: qs; q4: the nibble) at column j. */
-static int gguf_int(const format *f, const uint8_t *row, int j)
-{
-    const uint8_t *blk = row + (size_t)(j / 32) * f->block_bytes;
-    int k = j % 32;
-    if (is_q8(f)) return (int8_t)blk[2 + k];
-    const uint8_t *qs = blk + (f == F_Q4_0 ? 2 : 4);
-    return k < 16 ? qs[k] & 15 : qs[k - 16] >> 4;
-}
+static int gguf_int(const format *f, const uint8_t *row, int j) { return ref_gguf_code(f->gguf, row, j); }
 
 /* The layout, written from docs/layout_i16.md independently of the kernels: GGUF row-major
  * blocks (rows x n) -> tiles; padding rows are all-zero GGUF blocks. */
@@ -151,7 +103,7 @@ static void test_shape(const format *f, int rows, int n, int n_tok)
 
     for (int r = 0; r < rows; r++) {
         fill_random(wf, n);
-        encode_row(f, wf, gguf + r * rb, n);
+        ref_encode_gguf_row(f->gguf, wf, gguf + r * rb, n);
         for (int j = 0; j < n; j++) wd[(size_t)r * n + j] = decode_weight(f, gguf + r * rb, j);
     }
     tile_matrix(f, gguf, rows, n, tiles);
@@ -159,18 +111,7 @@ static void test_shape(const format *f, int rows, int n, int n_tok)
         fill_random(xf, n);
         edgec_quantize_q8a(xf, xq + (size_t)t * nb, n);
     }
-    for (int t = 0; t < n_tok; t++) /* exact weights x the activations the kernels see */
-        for (int r = 0; r < rows; r++) {
-            double s = 0, a = 0;
-            for (int j = 0; j < n; j++) {
-                const edgec_block_q8a *x = xq + (size_t)t * nb + j / 32;
-                double term = wd[(size_t)r * n + j] * ((double)x->d * x->qs[j % 32]);
-                s += term;
-                a += fabs(term);
-            }
-            ref[t * rows + r] = s;
-            mag[t * rows + r] = a;
-        }
+    ref_matmul_q8a(wd, xq, rows, n, n_tok, ref, mag); /* exact weights x the activations the kernels see */
 
     /* group ranges: all, g1 past the end, all but the first, only the first, a middle one, empty */
     int ranges[6][2] = {{0, groups}, {0, groups + 7}, {1, groups}, {0, 1}, {groups / 2, groups / 2 + 1}, {groups / 2, groups / 2}};
@@ -185,23 +126,11 @@ static void test_shape(const format *f, int rows, int n, int n_tok)
             f->rm(out_rm, ldo, gguf, r0, r1, xq, n_tok, n);
             f->rm_scalar(out_rms, ldo, gguf, r0, r1, xq, n_tok, n);
         }
-        int bad_ref = 0, bad_rm = 0, bad_scalar = 0, stray = 0;
-        double worst = 0;
-        for (int t = 0; t < n_tok; t++)
-            for (int r = 0; r < ldo; r++) {
-                int i = t * ldo + r;
-                if (r < r0 || r >= r1) { /* nothing outside the groups' real rows may be written */
-                    stray += out[i] != POISON || out_s[i] != POISON;
-                    continue;
-                }
-                double tol = 1e-5 * mag[t * rows + r] + 1e-30, e = fabs(out[i] - ref[t * rows + r]);
-                worst = fmax(worst, e / tol);
-                bad_ref += !(e <= tol) || !(fabs(out_s[i] - ref[t * rows + r]) <= tol);
-                bad_rm += !(fabs(out[i] - out_rm[i]) <= tol);
-                bad_scalar += memcmp(&out_s[i], &out_rms[i], sizeof(float)) != 0; /* same float ops, same bits */
-            }
-        check(!bad_ref && !stray, "i16 %s rows=%d n=%d n_tok=%d g=[%d,%d): %d off the reference (%s or scalar), %d stray writes, worst err/tol %.3g",
-              f->name, rows, n, n_tok, g0, g1, bad_ref, EDGEC_I16_ISA, stray, worst);
+        range_errors e = compare_rows(out, out_s, ldo, ref, mag, rows, r0, r1, n_tok);
+        const int bad_rm = count_differing(out, out_rm, ldo, mag, rows, r0, r1, n_tok, 0);
+        const int bad_scalar = count_differing(out_s, out_rms, ldo, mag, rows, r0, r1, n_tok, 1); /* same float ops, same bits */
+        check(!e.bad && !e.bad_scalar && !e.stray, "i16 %s rows=%d n=%d n_tok=%d g=[%d,%d): %d off the reference (%s), %d (scalar), %d stray writes, worst err/tol %.3g",
+              f->name, rows, n, n_tok, g0, g1, e.bad, EDGEC_I16_ISA, e.bad_scalar, e.stray, e.worst);
         check(!bad_rm, "i16 %s rows=%d n=%d n_tok=%d g=[%d,%d): %d differ from edgec_matmul_%s by more than 1e-5 relative",
               f->name, rows, n, n_tok, g0, g1, bad_rm, f->name);
         check(!bad_scalar, "i16 scalar %s rows=%d n=%d n_tok=%d g=[%d,%d): %d not bit-identical to edgec_scalar_matmul_%s",

@@ -1,7 +1,7 @@
-/* test_kernels_lut.c - checks the LUT (bit-plane table lookup) kernels of runtime/core/kernels/kernels_lut*.h.
+/* test_kernels_lut.c - checks the LUT (bit-plane table lookup) kernels of runtime/core/kernels/lut.h.
  *
  * Build (from the repository root), e.g.:
- *   gcc -std=c11 -O2 -march=native -Wall -Wextra -Werror -Iruntime tests/c/test_kernels_lut.c -o test_kernels_lut -lm
+ *   gcc -std=c11 -O2 -march=native -Wall -Wextra -Werror -Iruntime/core tests/c/test_kernels_lut.c -o test_kernels_lut -lm
  * Run: ./test_kernels_lut          all formats x small and SmolLM2-like shapes x n_tok 1, 5
  *                                  (prints "N passed, M failed" last; exit status 1 on any failure)
  *      ./test_kernels_lut --small  the small shapes only (sanitizer builds)
@@ -279,24 +279,12 @@ static void check_range(const format *f, const problem *pb, int g0, int g1, int 
     }
     f->lut_scalar(out_s, ldo, pb->tiles, g0, g1, rows, pb->tables_s, pb->xq, n_tok, pb->n);
     if (r0 < r1) f->rm(out_rm, ldo, pb->w, r0, r1, pb->xq, n_tok, pb->n);
-    int bad_ref = 0, bad_rm = 0, bad_s = 0, stray = 0;
-    double worst = 0;
-    for (int t = 0; t < n_tok; t++)
-        for (int r = 0; r < ldo; r++) {
-            int i = t * ldo + r;
-            if (r < r0 || r >= r1) { /* nothing outside the groups' real rows may be written */
-                stray += out[i] != POISON || out_s[i] != POISON;
-                continue;
-            }
-            double tol = 1e-5 * pb->mag[t * rows + r] + 1e-30, want = pb->ref[t * rows + r], e = fabs(out[i] - want);
-            worst = fmax(worst, e / tol);
-            bad_ref += !(e <= tol);
-            bad_s += !(fabs(out_s[i] - want) <= tol);
-            bad_rm += !(fabs(out[i] - out_rm[i]) <= tol) || !(fabs(out_rm[i] - want) <= tol);
-        }
-    check(!bad_ref && !stray, "lut %s (%s) rows=%d n=%d n_tok=%d g=[%d,%d)%s: %d off the reference, %d stray writes, worst err/tol %.3g",
-          f->name, EDGEC_LUT_ISA, rows, pb->n, n_tok, g0, g1, split ? " split" : "", bad_ref, stray, worst);
-    check(!bad_s, "lut scalar %s rows=%d n=%d n_tok=%d g=[%d,%d): %d off the reference", f->name, rows, pb->n, n_tok, g0, g1, bad_s);
+    range_errors e = compare_rows(out, out_s, ldo, pb->ref, pb->mag, rows, r0, r1, n_tok);
+    range_errors e_rm = compare_rows(out_rm, out_rm, ldo, pb->ref, pb->mag, rows, r0, r1, n_tok); /* the row-major reference itself */
+    const int bad_rm = count_differing(out, out_rm, ldo, pb->mag, rows, r0, r1, n_tok, 0) + e_rm.bad + e_rm.stray;
+    check(!e.bad && !e.stray, "lut %s (%s) rows=%d n=%d n_tok=%d g=[%d,%d)%s: %d off the reference, %d stray writes, worst err/tol %.3g",
+          f->name, EDGEC_LUT_ISA, rows, pb->n, n_tok, g0, g1, split ? " split" : "", e.bad, e.stray, e.worst);
+    check(!e.bad_scalar, "lut scalar %s rows=%d n=%d n_tok=%d g=[%d,%d): %d off the reference", f->name, rows, pb->n, n_tok, g0, g1, e.bad_scalar);
     check(!bad_rm, "lut %s rows=%d n=%d n_tok=%d g=[%d,%d): %d differ from the row-major scalar kernel by more than 1e-5 relative",
           f->name, rows, pb->n, n_tok, g0, g1, bad_rm);
     free(out); free(out_s); free(out_rm);

@@ -1,7 +1,7 @@
 /* test_kernels_ternary.c - checks runtime/core/kernels/ternary.h against double-precision references.
  *
  * Build (from the repository root), e.g.:
- *   gcc -std=c11 -O2 -march=native -Wall -Wextra -Werror -Iruntime tests/c/test_kernels_ternary.c -o test_kernels_ternary -lm
+ *   gcc -std=c11 -O2 -march=native -Wall -Wextra -Werror -Iruntime/core tests/c/test_kernels_ternary.c -o test_kernels_ternary -lm
  * Run: ./test_kernels_ternary           (prints "N passed, M failed" last, exit status 1 on any failure)
  *      ./test_kernels_ternary --bench   (times 1536x576 tq2 matvecs and reports GB/s; not run by the tests)
  *
@@ -15,22 +15,7 @@
 
 /* ---- the formats: this test's encoders (codes -> bytes) and decoders (bytes -> codes) ---- */
 
-
-typedef struct {
-    const char *name;
-    int block;        /* weights per block */
-    int block_bytes;
-    int max_code;     /* largest code the encoder writes: GGUF TQ2_0 may hold 3 (= 2d in ggml) */
-    rowmajor_matmul_fn mm, mm_scalar;
-    rowmajor_get_row_fn get_row;
-} format;
-
-static const format formats[] = {
-    {"tq2", 64, 18, 2, edgec_matmul_tq2, edgec_scalar_matmul_tq2, edgec_get_row_tq2},
-    {"tq2_0", 256, 66, 3, edgec_matmul_tq2_0, edgec_scalar_matmul_tq2_0, edgec_get_row_tq2_0},
-    {"tq1_0", 256, 54, 2, edgec_matmul_tq1_0, edgec_scalar_matmul_tq1_0, edgec_get_row_tq1_0},
-};
-#define N_FORMATS (int)(sizeof formats / sizeof formats[0])
+typedef rowmajor_format format;
 
 static int is(const format *f, const char *name) { return !strcmp(f->name, name); }
 
@@ -99,12 +84,12 @@ static uint16_t block_d(const format *f, const uint8_t *blk)
  * and scales, and decodes them into wd (double). */
 static void make_weights(const format *f, uint8_t *w, double *wd, int rows, int n)
 {
-    const int nbk = n / f->block;
+    const int nbk = n / f->block_weights;
     int codes[256];
     for (int r = 0; r < rows; r++)
         for (int b = 0; b < nbk; b++) {
             int zero_share = (int)(rng_u64() % 3); /* some blocks mostly zero, some dense */
-            for (int j = 0; j < f->block; j++) {
+            for (int j = 0; j < f->block_weights; j++) {
                 uint64_t u = rng_u64() % 100;
                 codes[j] = u < (uint64_t)(20 * zero_share) ? 1 : (int)(u % 3);
                 if (f->max_code == 3 && u == 99) codes[j] = 3;
@@ -113,29 +98,26 @@ static void make_weights(const format *f, uint8_t *w, double *wd, int rows, int 
             encode_block(f, codes, random_half_scale(), blk);
             double d = ref_half(block_d(f, blk));
             int bad = 0;
-            for (int j = 0; j < f->block; j++) {
+            for (int j = 0; j < f->block_weights; j++) {
                 int c = decode_code(f, blk, j);
                 bad += c != codes[j];
-                wd[(size_t)r * n + (size_t)b * f->block + j] = d * (c - 1);
+                wd[(size_t)r * n + (size_t)b * f->block_weights + j] = d * (c - 1);
             }
             if (bad) check(0, "%s: this test's encoder and decoder disagree on %d codes", f->name, bad);
         }
 }
 
+/* max_code: GGUF TQ2_0 may hold code 3 (= 2d in ggml); the other formats write 0..2 */
+static const format formats[] = {
+    {"tq2", 64, 18, 2, edgec_matmul_tq2, edgec_scalar_matmul_tq2, edgec_get_row_tq2, make_weights},
+    {"tq2_0", 256, 66, 3, edgec_matmul_tq2_0, edgec_scalar_matmul_tq2_0, edgec_get_row_tq2_0, make_weights},
+    {"tq1_0", 256, 54, 2, edgec_matmul_tq1_0, edgec_scalar_matmul_tq1_0, edgec_get_row_tq1_0, make_weights},
+};
+#define N_FORMATS (int)(sizeof formats / sizeof formats[0])
+
 /* ---- matmul ------------------------------------------------------------------------------ */
 
-/* One format x shape: several row sub-ranges, all tokens, against the double reference. */
-static void test_matmul_shape(const format *f, int n, int rows, int n_tok)
-{
-    const size_t rb = (size_t)n / f->block * f->block_bytes;
-    uint8_t *wbuf = malloc(rows * rb + 8);
-    uint8_t *w = wbuf + 3; /* rows at odd addresses: kernels must not assume alignment */
-    double *wd = malloc(sizeof(double) * (size_t)rows * n);
-    make_weights(f, w, wd, rows, n);
-    check_rowmajor_kernels(f->name, EDGEC_TERNARY_ISA, f->mm, f->mm_scalar, f->get_row, w, wd, rows, n, n_tok);
-    free(wbuf); free(wd);
-}
-
+/* Every format x shape: several row sub-ranges, all tokens, against the double reference. */
 static void test_matmul(void)
 {
     /* tq2: 64 (one block), 192 (a partial group of 3), 320 (odd block count), 576 (SmolLM2's dim: 2 groups + 1 block) */
@@ -147,10 +129,10 @@ static void test_matmul(void)
         int n_ns = is(f, "tq2") ? 5 : 3;
         for (int a = 0; a < n_ns; a++)
             for (int b = 0; b < 3; b++)
-                for (int c = 0; c < 4; c++) test_matmul_shape(f, ns[a], rows[b], toks[c]);
+                for (int c = 0; c < 4; c++) check_rowmajor_kernels(f, EDGEC_TERNARY_ISA, ns[a], rows[b], toks[c]);
         /* rows longer than one slab of prepared activations (32 groups of 256 for a single token) */
-        test_matmul_shape(f, 8448, 6, 1);
-        test_matmul_shape(f, 8448, 2, 9);
+        check_rowmajor_kernels(f, EDGEC_TERNARY_ISA, 8448, 6, 1);
+        check_rowmajor_kernels(f, EDGEC_TERNARY_ISA, 8448, 2, 9);
     }
 }
 
@@ -165,28 +147,16 @@ static void test_exact_extremes(void)
         edgec_block_q8a xq[N / 32];
         int codes[256];
         long want = 0;
-        for (int b = 0; b < N / 32; b++) {
-            xq[b].d = 1.0f;
-            int sum = 0;
-            for (int j = 0; j < 32; j++) {
-                xq[b].qs[j] = (int8_t)((j + b) % 3 == 0 ? -127 : 127);
-                sum += xq[b].qs[j];
-            }
-            xq[b].s = (float)sum;
-        }
-        for (int b = 0; b < N / f->block; b++) {
-            for (int j = 0; j < f->block; j++) {
+        plus_minus_127_activations(xq, N / 32, 3);
+        for (int b = 0; b < N / f->block_weights; b++) {
+            for (int j = 0; j < f->block_weights; j++) {
                 codes[j] = (j * 7 + b) % (f->max_code + 1);
-                int g = b * f->block + j;
+                int g = b * f->block_weights + j;
                 want += (long)(codes[j] - 1) * xq[g / 32].qs[g % 32];
             }
             encode_block(f, codes, 0x3c00 /* 1.0 */, w + (size_t)b * f->block_bytes);
         }
-        float out = 0, out_scalar = 0;
-        f->mm(&out, 1, w, 0, 1, xq, 1, N);
-        f->mm_scalar(&out_scalar, 1, w, 0, 1, xq, 1, N);
-        check(out == (float)want && out_scalar == (float)want, "%s exact sum: got %g (%s), %g (scalar), want %ld",
-              f->name, out, EDGEC_TERNARY_ISA, out_scalar, want);
+        check_exact_row(f, EDGEC_TERNARY_ISA, w, xq, N, want);
     }
 }
 
@@ -205,40 +175,15 @@ static void test_tq1_digits(void)
 
 /* ---- benchmark ------------------------------------------------------------------------------ */
 
-/* Matvec (one token) of rows x n weights, repeated; weight GB/s and ns per row. */
-static void bench_one(const format *f, int rows, int n, int n_tok)
-{
-    const size_t rb = (size_t)n / f->block * f->block_bytes;
-    uint8_t *w = malloc(rows * rb);
-    double *wd = malloc(sizeof(double) * (size_t)rows * n);
-    float *x = malloc(sizeof(float) * (size_t)n * n_tok), *out = malloc(sizeof(float) * (size_t)rows * n_tok);
-    edgec_block_q8a *xq = malloc(sizeof(edgec_block_q8a) * (size_t)(n / 32) * n_tok);
-    make_weights(f, w, wd, rows, n);
-    fill_random(x, n * n_tok);
-    for (int t = 0; t < n_tok; t++) edgec_quantize_q8a(x + (size_t)t * n, xq + (size_t)t * (n / 32), n);
-    /* the fastest of many single calls: the machine may be shared, and a preempted call is just slower */
-    double best = 1e30;
-    int reps = (int)(4e8 / ((double)rows * n * n_tok)) + 20;
-    for (int i = 0; i < reps; i++) {
-        double t0 = now_s();
-        f->mm(out, rows, w, 0, rows, xq, n_tok, n);
-        double dt = now_s() - t0;
-        best = dt < best ? dt : best;
-    }
-    printf("%-6s %5d x %-5d n_tok=%-2d %8.1f us  %7.2f GB/s  %7.2f Gweights*tok/s (%s)\n", f->name, rows, n, n_tok,
-           best * 1e6, (double)rows * rb / best / 1e9, (double)rows * n * n_tok / best / 1e9, EDGEC_TERNARY_ISA);
-    free(w); free(wd); free(x); free(out); free(xq);
-}
-
 static void bench(void)
 {
     for (int fi = 0; fi < N_FORMATS; fi++) {
         const format *f = &formats[fi];
-        bench_one(f, 1536, is(f, "tq2") ? 576 : 768, 1);
-        bench_one(f, 576, 1536, 1);
-        bench_one(f, 1536, is(f, "tq2") ? 576 : 768, 32);
+        bench_rowmajor_format(f, EDGEC_TERNARY_ISA, 1536, is(f, "tq2") ? 576 : 768, 1);
+        bench_rowmajor_format(f, EDGEC_TERNARY_ISA, 576, 1536, 1);
+        bench_rowmajor_format(f, EDGEC_TERNARY_ISA, 1536, is(f, "tq2") ? 576 : 768, 32);
     }
-    bench_one(&formats[0], 49152, 576, 1); /* SmolLM2's classifier, 14 MB: from L3 / DRAM */
+    bench_rowmajor_format(&formats[0], EDGEC_TERNARY_ISA, 49152, 576, 1); /* SmolLM2's classifier, 14 MB: from L3 / DRAM */
 }
 
 int main(int argc, char **argv)

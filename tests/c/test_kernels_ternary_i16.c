@@ -1,7 +1,7 @@
-/* test_kernels_ternary_i16.c - checks runtime/core/kernels/kernels_ternary_i16*.h (tq2 in 64-row tiles).
+/* test_kernels_ternary_i16.c - checks runtime/core/kernels/ternary_i16.h (tq2 in 64-row tiles).
  *
  * Build (from the repository root), e.g.:
- *   gcc -std=c11 -O2 -march=native -Wall -Wextra -Werror -Iruntime tests/c/test_kernels_ternary_i16.c -o t -lm
+ *   gcc -std=c11 -O2 -march=native -Wall -Wextra -Werror -Iruntime/core tests/c/test_kernels_ternary_i16.c -o t -lm
  * Run: ./t                               ("EDGEC_TERNARY_I16_ISA=...", then "N passed, M failed"; exit 1 on failure)
  *      ./t --tile ROWS N IN OUT          (tiles row-major tq2 bytes with this file's tiler, for pytest
  *                                         to compare with compiler/edgec/ternary_layout.py)
@@ -256,7 +256,22 @@ static int dump_file(const char *path)
 
 /* ---- --bench ------------------------------------------------------------------------------ */
 
-static void bench_one(int rows, int n, int n_tok, int rowmajor)
+/* One i16 matmul call, for best_time. */
+typedef struct {
+    float *out;
+    const uint8_t *tiles;
+    const edgec_block_q8a *xq;
+    int rows, n_tok, n;
+} i16_call;
+
+static void run_i16_call(const void *ctx)
+{
+    const i16_call *c = ctx;
+    edgec_matmul_i16_tq2(c->out, c->rows, c->tiles, 0, (c->rows + 15) / 16, c->rows, c->xq, c->n_tok, c->n);
+}
+
+/* rows x n random weights times n_tok tokens: the row-major kernel (bench_rowmajor), then the tiles. */
+static void bench_one(int rows, int n, int n_tok)
 {
     const int nb = n / 64;
     uint8_t *codes = malloc((size_t)rows * n), *rm = malloc((size_t)rows * nb * 18), *tiles = malloc(tiled_bytes(rows, n));
@@ -267,29 +282,20 @@ static void bench_one(int rows, int n, int n_tok, int rowmajor)
     make_weights(codes, d, wd, rows, n);
     encode_rowmajor(codes, d, rows, n, rm);
     tile_matrix(rm, rows, n, tiles);
-    fill_random(x, n * n_tok);
-    for (int t = 0; t < n_tok; t++) edgec_quantize_q8a(x + (size_t)t * n, xq + (size_t)t * (n / 32), n);
-    double best = 1e30;
-    int reps = (int)(4e8 / ((double)rows * n * n_tok)) + 20;
-    for (int i = 0; i < reps; i++) {
-        double t0 = now_s();
-        if (rowmajor) edgec_matmul_tq2(out, rows, rm, 0, rows, xq, n_tok, n);
-        else edgec_matmul_i16_tq2(out, rows, tiles, 0, (rows + 15) / 16, rows, xq, n_tok, n);
-        double dt = now_s() - t0;
-        best = dt < best ? dt : best;
-    }
-    printf("%-9s %5d x %-5d n_tok=%-2d %9.1f us  %8.1f Gweights*tok/s (%s)\n", rowmajor ? "row-major" : "i16", rows, n, n_tok,
-           best * 1e6, (double)rows * n * n_tok / best / 1e9, rowmajor ? EDGEC_TERNARY_ISA : EDGEC_TERNARY_I16_ISA);
+    bench_rowmajor("row-major", EDGEC_TERNARY_ISA, edgec_matmul_tq2, rm, (size_t)nb * 18, rows, n, n_tok);
+    random_activations(x, xq, n, n_tok);
+    const i16_call call = {out, tiles, xq, rows, n_tok, n};
+    const double best = best_time(run_i16_call, &call, bench_reps(rows, n, n_tok));
+    printf("%-9s %5d x %-5d n_tok=%-2d %9.1f us  %7.2f GB/s  %7.2f Gweights*tok/s (%s)\n", "i16", rows, n, n_tok, best * 1e6,
+           (double)tiled_bytes(rows, n) / best / 1e9, (double)rows * n * n_tok / best / 1e9, EDGEC_TERNARY_I16_ISA);
     free(codes); free(rm); free(tiles); free(d); free(wd); free(x); free(out); free(xq);
 }
 
 static void bench(void)
 {
     static const int shapes[][2] = {{1536, 576}, {576, 1536}, {576, 576}, {49152, 576}};
-    for (int s = 0; s < 4; s++)
-        for (int rm = 1; rm >= 0; rm--) bench_one(shapes[s][0], shapes[s][1], 1, rm);
-    bench_one(1536, 576, 32, 1);
-    bench_one(1536, 576, 32, 0);
+    for (int s = 0; s < 4; s++) bench_one(shapes[s][0], shapes[s][1], 1);
+    bench_one(1536, 576, 32);
 }
 
 int main(int argc, char **argv)
