@@ -1,5 +1,5 @@
-/* test_check.h - pass/fail counting shared by every C unit test (test_blocks.h includes it for the kernel tests)
- * (test_sampler.c, test_threadpool.c).
+/* test_check.h - pass/fail counting shared by every C unit test: test_sampler.c and test_threadpool.c
+ * include it, the kernel tests through test_blocks.h.
  *   CHECK(x == 3, "x should be 3, got %d", x);
  *   ...
  *   return check_summary();

@@ -1,13 +1,10 @@
 /* kernels.h - the compute kernels a generated model.c calls, header-only.
  *
  * Everything is static inline so calls with compile-time-constant sizes specialise per
- * shape.  The implementation is picked at compile time from the target flags:
- *   AVX-512 F+BW (VNNI vpdpbusd if __AVX512VNNI__)  -> kernels/x86/avx512/dense.h
- *   AVX2 + FMA + F16C                                -> kernels/x86/avx2/dense.h
- *   AArch64 NEON (sdot if __ARM_FEATURE_DOTPROD)     -> kernels/arm/neon/dense.h
- *   anything else, or -DEDGEC_SCALAR                 -> kernels/scalar/dense.h (plain C11)
- * EDGEC_KERNELS_ISA names the chosen path ("avx512vnni", "avx512", "avx2", "neon-dotprod",
- * "neon", "scalar").
+ * shape.  kernels/isa.h picks the instruction set once from the target flags (EDGEC_KERNELS_ISA
+ * names it); each weight family's header (this one for q8_0/q4_x/float, lowbit.h, ternary.h,
+ * i16.h, ternary_i16.h, lut.h) includes that ISA folder's file of the same name
+ * (kernels/x86/avx512/, x86/avx2/, arm/neon/, scalar/).
  * All paths give the same results up to float summation order; quantized activations
  * (edgec_quantize_q8a) are bit-identical on every path.
  *
@@ -21,31 +18,14 @@
 #define EDGEC_KERNELS_H
 
 #include "kernels/block_formats.h"
+#include "kernels/isa.h"
 #include "kernels/scalar/dense.h"
-
-#if !defined(EDGEC_SCALAR) && defined(__AVX512F__) && defined(__AVX512BW__)
+#if defined(EDGEC_ISA_AVX512)
 #include "kernels/x86/avx512/dense.h"
-#if defined(__AVX512VNNI__)
-#define EDGEC_KERNELS_ISA "avx512vnni"
-#else
-#define EDGEC_KERNELS_ISA "avx512"
-#endif
-#define EDGEC_KERNEL(name) edgec_avx512_##name
-#elif !defined(EDGEC_SCALAR) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#elif defined(EDGEC_ISA_AVX2)
 #include "kernels/x86/avx2/dense.h"
-#define EDGEC_KERNELS_ISA "avx2"
-#define EDGEC_KERNEL(name) edgec_avx2_##name
-#elif !defined(EDGEC_SCALAR) && defined(__ARM_NEON) && defined(__aarch64__)
+#elif defined(EDGEC_ISA_NEON)
 #include "kernels/arm/neon/dense.h"
-#if defined(__ARM_FEATURE_DOTPROD)
-#define EDGEC_KERNELS_ISA "neon-dotprod"
-#else
-#define EDGEC_KERNELS_ISA "neon"
-#endif
-#define EDGEC_KERNEL(name) edgec_neon_##name
-#else
-#define EDGEC_KERNELS_ISA "scalar"
-#define EDGEC_KERNEL(name) edgec_scalar_##name
 #endif
 
 /* Activations -> q8a blocks: per 32 values d = max|x|/127, qs = round-half-away(x/d), s = d*sum(qs). */

@@ -154,75 +154,9 @@ static inline void edgec_lut_scalar_build_tables(void *tables, const edgec_block
     }
 }
 
-/* ---- scalar path: plain C11 on the same bytes -------------------------------------------- */
+/* ---- scalar path (the reference for the SIMD paths) -------------------------------- */
 
-/* isum' of row r over one 32-column block (planes: its index words; tab: the block's 8 group
- * tables), exact.  Planes in memory order, as the SIMD paths read them. */
-static inline int edgec_lut_scalar_isum(int fmt, const uint8_t *planes, int r, const uint8_t *tab)
-{
-    const int P = edgec_lut_planes(fmt);
-    int s = 0;
-    for (int p = 0; p < P; p++) {
-        const unsigned flip = p == P - 1 && edgec_lut_signed(fmt) ? 0xffffu : 0u; /* q4: bits of 1 - b3 */
-        int sp = 0;
-        for (int c = 0; c < 2; c++) {
-            unsigned word = edgec_load_u16(planes + p * EDGEC_LUT_PLANE_BYTES + c * EDGEC_LUT_QUAD_BYTES + 2 * r) ^ flip;
-            for (int k = 0; k < 4; k++) {
-                int16_t e;
-                memcpy(&e, tab + (size_t)(4 * c + k) * 32 + 2 * ((word >> (4 * k)) & 15), sizeof e);
-                sp += e;
-            }
-        }
-        s += (flip ? -sp : sp) * (1 << p);
-    }
-    return s;
-}
-
-/* Group g x all tokens, row by row. */
-static inline void edgec_lut_scalar_group(int fmt, float *out, int ldo, const void *w, int g, int rows, const void *tables,
-                                          const edgec_block_q8a *xq, int n_tok, int n)
-{
-    const int U = edgec_lut_unit_cols(fmt), S = U / EDGEC_QK, nb = n / EDGEC_QK;
-    const size_t tstride = edgec_lut_scalar_table_bytes(n);
-    const int lanes = rows - EDGEC_LUT_ROWS * g < EDGEC_LUT_ROWS ? rows - EDGEC_LUT_ROWS * g : EDGEC_LUT_ROWS;
-    for (int r = 0; r < lanes; r++)
-        for (int t = 0; t < n_tok; t++) {
-            const uint8_t *tt = (const uint8_t *)tables + (size_t)t * tstride;
-            float acc = 0.0f, acc_m = 0.0f;
-            for (int u = 0; u < n / U; u++) {
-                const uint8_t *tile = edgec_lut_tile(fmt, w, g, u, n);
-                float d, m;
-                edgec_lut_scales(fmt, tile, r, &d, &m);
-                for (int s = 0; s < S; s++) {
-                    const int b = u * S + s;
-                    const edgec_block_q8a *x = xq + (size_t)t * nb + b;
-                    int isum = edgec_lut_scalar_isum(fmt, edgec_lut_planes_of(fmt, tile, s), r, tt + (size_t)b * 256);
-                    acc += d * (x->d * (float)isum);
-                    acc_m += m * x->s;
-                }
-            }
-            out[(size_t)t * ldo + EDGEC_LUT_ROWS * g + r] = acc + acc_m;
-        }
-}
-
-static inline void edgec_lut_scalar_matmul(int fmt, float *out, int ldo, const void *w, int g0, int g1, int rows,
-                                           const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{
-    const int groups = edgec_lut_groups(rows);
-    if (g1 > groups) g1 = groups;
-    for (int g = g0; g < g1; g++) edgec_lut_scalar_group(fmt, out, ldo, w, g, rows, tables, xq, n_tok, n);
-}
-
-static inline void edgec_lut_scalar_matmul_q2(float *out, int ldo, const void *w, int g0, int g1, int rows, const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_lut_scalar_matmul(EDGEC_LUT_Q2, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
-static inline void edgec_lut_scalar_matmul_q3(float *out, int ldo, const void *w, int g0, int g1, int rows, const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_lut_scalar_matmul(EDGEC_LUT_Q3, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
-static inline void edgec_lut_scalar_matmul_tq2(float *out, int ldo, const void *w, int g0, int g1, int rows, const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_lut_scalar_matmul(EDGEC_LUT_TQ2, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
-static inline void edgec_lut_scalar_matmul_q4_0(float *out, int ldo, const void *w, int g0, int g1, int rows, const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_lut_scalar_matmul(EDGEC_LUT_Q4_0, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
-static inline void edgec_lut_scalar_matmul_q4_1(float *out, int ldo, const void *w, int g0, int g1, int rows, const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_lut_scalar_matmul(EDGEC_LUT_Q4_1, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
+#include "kernels/scalar/lut.h"
 
 /* ---- row lookup (embeddings): one row per token, scalar on every ISA ---------------------- */
 
@@ -265,25 +199,26 @@ static inline void edgec_get_row_lut_q4_1(float *dst, const void *w, int r, int 
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
 
-#if !defined(EDGEC_SCALAR) && defined(__AVX512F__) && defined(__AVX512BW__)
+#include "kernels/isa.h"
+#if defined(EDGEC_ISA_AVX512)
 #define EDGEC_LUT_TABLE_BYTES(n) ((size_t)(n) * 20)
 #include "kernels/x86/avx512/lut.h"
-#define EDGEC_LUT_ISA "avx512"
+#define EDGEC_LUT_ISA "avx512"   /* one path for VNNI or not: table lookups, no vpdpbusd */
 #define EDGEC_LUT_KERNEL(name) edgec_lut512_##name
-#elif !defined(EDGEC_SCALAR) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#else
 #define EDGEC_LUT_TABLE_BYTES(n) ((size_t)(n) * 8)
+#if defined(EDGEC_ISA_AVX2)
 #include "kernels/x86/avx2/lut.h"
 #define EDGEC_LUT_ISA "avx2"
 #define EDGEC_LUT_KERNEL(name) edgec_lut256_##name
-#elif !defined(EDGEC_SCALAR) && defined(__ARM_NEON) && defined(__aarch64__)
-#define EDGEC_LUT_TABLE_BYTES(n) ((size_t)(n) * 8)
+#elif defined(EDGEC_ISA_NEON)
 #include "kernels/arm/neon/lut.h"
-#define EDGEC_LUT_ISA "neon"
+#define EDGEC_LUT_ISA "neon"   /* tbl only: the same path with or without sdot */
 #define EDGEC_LUT_KERNEL(name) edgec_lutneon_##name
 #else
 #define EDGEC_LUT_ISA "scalar"
 #define EDGEC_LUT_KERNEL(name) edgec_lut_scalar_##name
-#define EDGEC_LUT_TABLE_BYTES(n) ((size_t)(n) * 8)
+#endif
 #endif
 #define EDGEC_LUT_TABLE_BYTES_MAX(n) ((size_t)(n) * 20)
 

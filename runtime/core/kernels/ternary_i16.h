@@ -82,54 +82,9 @@ static inline int edgec_ti16_code(const uint8_t *tile, int j, int c)
     return (tile[64 * (c >> 2) + 4 * (j & 15) + (c & 3)] >> (2 * (j >> 4))) & 3;
 }
 
-/* ---- scalar path: plain C11 on the same bytes --------------------------------------- */
+/* ---- scalar path (the reference for the SIMD paths) -------------------------------- */
 
-/* Rows of group G x token t, row by row, with kernels/ternary.h's scalar float operations in its order. */
-static inline void edgec_ti16_scalar_group(float *out, const uint8_t *w, int G, int rows, const edgec_block_q8a *x, int nb)
-{
-    const uint8_t *group = w + (size_t)G * edgec_ti16_group_bytes(EDGEC_TI16_COLS * nb);
-    const int left = rows - EDGEC_TI16_ROWS * G, lanes = left < EDGEC_TI16_ROWS ? left : EDGEC_TI16_ROWS;
-    for (int j = 0; j < lanes; j++) {
-        const float dw = edgec_fp16_to_fp32(edgec_load_u16(group + 2 * j));   /* the row's d: every block's d */
-        float acc = 0.0f;
-        for (int b = 0; b < nb; b++) {
-            const uint8_t *tile = group + EDGEC_TI16_SCALES + (size_t)b * EDGEC_TI16_TILE;
-            for (int a = 0; a < 2; a++) {
-                const edgec_block_q8a *xb = x + 2 * b + a;
-                int s = 0, sx = 0;
-                for (int i = 0; i < EDGEC_QK; i++) {
-                    s += edgec_ti16_code(tile, j, 32 * a + i) * xb->qs[i];
-                    sx += xb->qs[i];
-                }
-                acc += (float)(s - sx) * (dw * xb->d);
-            }
-        }
-        out[EDGEC_TI16_ROWS * G + j] = acc;
-    }
-}
-
-static inline void edgec_ti16_scalar_matmul_tq2(float *out, int ldo, const void *w, int g0, int g1, int rows,
-                                                const edgec_block_q8a *xq, int n_tok, int n)
-{
-    int first, end;
-    edgec_ti16_group_range(g0, g1, rows, &first, &end);
-    const int nb = n / EDGEC_TI16_COLS;
-    for (int G = first; G < end; G++)
-        for (int t = 0; t < n_tok; t++)
-            edgec_ti16_scalar_group(out + (size_t)t * ldo, (const uint8_t *)w, G, rows, xq + (size_t)t * (n / EDGEC_QK), nb);
-}
-
-/* Row r dequantized: d * (code - 1), the same floats as edgec_get_row_tq2. */
-static inline void edgec_get_row_i16_tq2(float *dst, const void *w, int r, int n)
-{
-    const int nb = n / EDGEC_TI16_COLS, j = r % EDGEC_TI16_ROWS;
-    const uint8_t *group = (const uint8_t *)w + (size_t)(r / EDGEC_TI16_ROWS) * edgec_ti16_group_bytes(n);
-    const float d = edgec_fp16_to_fp32(edgec_load_u16(group + 2 * j));
-    for (int b = 0; b < nb; b++) {
-        const uint8_t *tile = group + EDGEC_TI16_SCALES + (size_t)b * EDGEC_TI16_TILE;
-        for (int c = 0; c < EDGEC_TI16_COLS; c++) dst[b * EDGEC_TI16_COLS + c] = d * (float)(edgec_ti16_code(tile, j, c) - 1);
-    }
-}
+#include "kernels/scalar/ternary_i16.h"
 
 /* ---- the SIMD paths' prepared activations -------------------------------------------- */
 
@@ -142,22 +97,19 @@ typedef struct {
 
 /* ---- dispatch ------------------------------------------------------------------------- */
 
-#if !defined(EDGEC_SCALAR) && defined(__AVX512F__) && defined(__AVX512BW__)
+#include "kernels/isa.h"
+#if defined(EDGEC_ISA_AVX512)
 #include "kernels/x86/avx512/ternary_i16.h"
-#if defined(__AVX512VNNI__)
-#define EDGEC_TERNARY_I16_ISA "avx512vnni"
-#else
-#define EDGEC_TERNARY_I16_ISA "avx512"
-#endif
 #define EDGEC_TI16_KERNEL(name) edgec_ti16_avx512_##name
-#define EDGEC_TI16_SIMD 1
-#elif !defined(EDGEC_SCALAR) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#elif defined(EDGEC_ISA_AVX2)
 #include "kernels/x86/avx2/ternary_i16.h"
-#define EDGEC_TERNARY_I16_ISA "avx2"
 #define EDGEC_TI16_KERNEL(name) edgec_ti16_avx2_##name
+#endif
+#if defined(EDGEC_ISA_AVX512) || defined(EDGEC_ISA_AVX2)
+#define EDGEC_TERNARY_I16_ISA EDGEC_KERNELS_ISA
 #define EDGEC_TI16_SIMD 1
 #else
-#define EDGEC_TERNARY_I16_ISA "scalar"
+#define EDGEC_TERNARY_I16_ISA "scalar"   /* no NEON path yet: the scalar one reads the same bytes */
 #endif
 
 /* ---- the SIMD paths' driver ------------------------------------------------------------ */

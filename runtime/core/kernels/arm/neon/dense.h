@@ -1,4 +1,5 @@
-/* kernels/arm/neon/dense.h - AArch64 NEON kernels: ARMv8.0 (Cortex-A53) and ARMv8.2 dot product (Cortex-A76).
+/* kernels/arm/neon/dense.h - q8_0 / q4_0 / q4_1 matmul microkernels and quantize_q8a, AArch64 NEON:
+ * ARMv8.0 (Cortex-A53) and ARMv8.2 dot product (Cortex-A76).
  *
  * Quantized matmul works on chunks of 4 blocks.  A block's 32 weights sit in two int8x16
  * vectors ("lo" = weights 0..15, "hi" = 16..31), signed (q4_0 nibbles have 8 subtracted,
@@ -9,9 +10,10 @@
  *   __ARM_FEATURE_DOTPROD: sdot (vdotq_s32), 2 per block.
  *   ARMv8.0: smull/smlal(2) into int16 lanes, then widening pairwise adds (vpaddlq/vpadalq);
  *   q4 products are small (|15*127|), so 16 of them share an int16 lane before widening.
- * Tiles: 2 rows x 1 token for a matvec (the activation chunk is loaded once for both rows) and
- * 1 row x 4 tokens for a batch (each unpacked weight chunk serves the 4 tokens; 2 for
- * ARMv8.0 q8_0, whose tile spills at 4).
+ * The tiling is kernels/tiled_matmul.h's, without prepared activations (the fold reads the q8a
+ * blocks): 2 rows x 1 token for a matvec (the activation chunk is loaded once for both rows) and
+ * 1 row x 4 tokens for a batch (each unpacked weight chunk serves the 4 tokens; 2 for ARMv8.0
+ * q8_0, whose tile spills at 4).
  * Everything here is AArch64-only (vpaddq, vaddvq, vfmaq, vcvtaq); 32-bit ARM uses scalar.
  */
 #ifndef EDGEC_KERNELS_NEON_H
@@ -150,100 +152,53 @@ EDGEC_UNROLL
 }
 #endif
 
-/* ---- quantized matmul ------------------------------------------------------------ */
+/* ---- quantized matmul: the fold and the tiling (kernels/tiled_matmul.h) ------------- */
 
-/* Bounds of the quantized tiles' accumulator arrays: at the shared 4 x 8 (512 bytes) gcc 12
- * leaves the accumulators in memory, at 2 x 4 it keeps them in registers. */
+/* acc + a row's chunk times one token's `count` activation blocks from x, read as stored:
+ * isum * d_w*d_x (+ m_w*s_x for q4_1), block k in lane k.  Every row of a 1-token tile loads
+ * the same activations: compilers keep them in registers. */
+EDGEC_ALWAYS_INLINE float32x4_t edgec_neon_fold(int fmt, float32x4_t acc, const edgec_neon_wchunk *w, const edgec_block_q8a *x, int count)
+{
+    edgec_neon_xchunk xc = edgec_neon_load_xchunk(x, count);
+    float32x4_t isum = vcvtq_f32_s32(edgec_neon_chunk_isum(fmt, w, &xc));
+    acc = vfmaq_f32(acc, isum, vmulq_f32(w->d, xc.d));
+    if (fmt == EDGEC_FMT_Q4_1) acc = vfmaq_f32(acc, w->m, xc.s);
+    return acc;
+}
+
+/* Tiles of 2 rows x 1 token (one activation load for both rows) and 1 row x 4 tokens (each
+ * unpacked weight chunk serves the 4; 2 for ARMv8.0 q8_0, whose tile spills at 4): the largest
+ * gcc 12 and clang 14 keep in the 32 registers (checked in their -S output).  The accumulator
+ * arrays are bounded at 2 x 4: at the shared 4 x 8 gcc 12 leaves them in memory. */
 #define EDGEC_NEON_TILE_ROWS 2
 #define EDGEC_NEON_TILE_TOKENS 4
-
-/* Adds one chunk of `count` blocks to an R x T tile: acc[i][j] += isum * d_w*d_x (+ m_w*s_x
- * for q4_1).  wb[i] is row i's first block of the chunk, xb[j] token j's. */
-EDGEC_ALWAYS_INLINE void edgec_neon_tile_step(int fmt, int R, int T, float32x4_t acc[EDGEC_NEON_TILE_ROWS][EDGEC_NEON_TILE_TOKENS],
-                                              const uint8_t *const wb[EDGEC_NEON_TILE_ROWS], const edgec_block_q8a *const xb[EDGEC_NEON_TILE_TOKENS],
-                                              int count)
-{
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_NEON_TILE_ROWS; i++) {
-        if (i >= R) continue;
-        edgec_neon_wchunk wc = edgec_neon_load_wchunk(fmt, wb[i], count);
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_NEON_TILE_TOKENS; j++) {
-            if (j >= T) continue;
-            /* the same loads for every row of a 1-token tile: compilers keep them in registers */
-            edgec_neon_xchunk xc = edgec_neon_load_xchunk(xb[j], count);
-            float32x4_t isum = vcvtq_f32_s32(edgec_neon_chunk_isum(fmt, &wc, &xc));
-            acc[i][j] = vfmaq_f32(acc[i][j], isum, vmulq_f32(wc.d, xc.d));
-            if (fmt == EDGEC_FMT_Q4_1) acc[i][j] = vfmaq_f32(acc[i][j], wc.m, xc.s);
-        }
-    }
-}
-
-/* R x T tile (rows r.., tokens t..; R <= 2, T <= 4 constants) over all nb blocks, 4 at a
- * time, then the last nb % 4. */
-EDGEC_ALWAYS_INLINE void edgec_neon_tile_q(int fmt, int R, int T, float *out, int ldo, const uint8_t *w, size_t row_bytes, int r,
-                                           const edgec_block_q8a *xq, int t, int nb)
-{
-    const int bb = edgec_block_bytes(fmt);
-    float32x4_t acc[EDGEC_NEON_TILE_ROWS][EDGEC_NEON_TILE_TOKENS];
-    const uint8_t *wb[EDGEC_NEON_TILE_ROWS];
-    const edgec_block_q8a *xb[EDGEC_NEON_TILE_TOKENS];
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_NEON_TILE_ROWS; i++)
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_NEON_TILE_TOKENS; j++) acc[i][j] = vdupq_n_f32(0.0f);
-    for (int b = 0; b < nb; b += EDGEC_NEON_CHUNK) {
-EDGEC_UNROLL
-        for (int i = 0; i < EDGEC_NEON_TILE_ROWS; i++) wb[i] = w + (size_t)(r + (i < R ? i : 0)) * row_bytes + (size_t)b * bb;
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_NEON_TILE_TOKENS; j++) xb[j] = xq + (size_t)(t + (j < T ? j : 0)) * nb + b;
-        if (b + EDGEC_NEON_CHUNK > nb) { /* the last nb % 4 blocks */
-            edgec_neon_tile_step(fmt, R, T, acc, wb, xb, nb - b);
-            break;
-        }
-        edgec_neon_tile_step(fmt, R, T, acc, wb, xb, EDGEC_NEON_CHUNK);
-    }
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_NEON_TILE_ROWS; i++)
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_NEON_TILE_TOKENS; j++)
-            if (i < R && j < T) out[(size_t)(t + j) * ldo + r + i] = vaddvq_f32(acc[i][j]);
-}
-
-/* Tile sizes chosen so gcc 12 and clang 14 keep every tile in the 32 registers (checked in
- * their -S output): 4-row matvec tiles and 8-token batch tiles spill, ARMv8.0 q8_0 already at 4 tokens. */
-#define EDGEC_NEON_MATVEC_ROWS 2 /* edgec_neon_matmul_q assumes 2: at most one row is left over */
 #if defined(__ARM_FEATURE_DOTPROD)
 #define EDGEC_NEON_BATCH(fmt) 4
 #else
 #define EDGEC_NEON_BATCH(fmt) ((fmt) == EDGEC_FMT_Q8_0 ? 2 : 4)
 #endif
 
-/* Rows [r0, r1) x tokens [0, n_tok): groups of 4 (or 2) tokens as 1-row tiles (one weight
- * pass per group), the remaining tokens one at a time as 2-row tiles. */
-EDGEC_ALWAYS_INLINE void edgec_neon_matmul_q(int fmt, float *out, int ldo, const void *w, int r0, int r1,
-                                             const edgec_block_q8a *xq, int n_tok, int n)
-{
-    const int nb = n / EDGEC_QK, batch = EDGEC_NEON_BATCH(fmt), rows = EDGEC_NEON_MATVEC_ROWS;
-    const size_t row_bytes = (size_t)nb * edgec_block_bytes(fmt);
-    const uint8_t *wp = (const uint8_t *)w;
-    int t = 0;
-    for (; t + batch <= n_tok; t += batch)
-        for (int r = r0; r < r1; r++) edgec_neon_tile_q(fmt, 1, batch, out, ldo, wp, row_bytes, r, xq, t, nb);
-    for (; t < n_tok; t++) {
-        int r = r0;
-        for (; r + rows <= r1; r += rows) edgec_neon_tile_q(fmt, rows, 1, out, ldo, wp, row_bytes, r, xq, t, nb);
-        /* at most one row is left: a loop here draws gcc 12's -Waggressive-loop-optimizations */
-        if (r < r1) edgec_neon_tile_q(fmt, 1, 1, out, ldo, wp, row_bytes, r, xq, t, nb);
-    }
-}
+#define EDGEC_TM_NAME(name) edgec_neon_##name
+#define EDGEC_TM_WCHUNK edgec_neon_wchunk
+#define EDGEC_TM_TILE_ROWS EDGEC_NEON_TILE_ROWS
+#define EDGEC_TM_TILE_TOKENS EDGEC_NEON_TILE_TOKENS
+#define EDGEC_TM_BATCH_TOKENS(fmt) EDGEC_NEON_BATCH(fmt)
+#define EDGEC_TM_BATCH_ROWS(fmt) 1
+#define EDGEC_TM_MATVEC_ROWS(fmt) 2
+#define EDGEC_TM_BLOCK_BYTES(fmt) edgec_block_bytes(fmt)
+#define EDGEC_TM_CHUNK_BLOCKS(fmt) EDGEC_NEON_CHUNK
+#define EDGEC_TM_ROWS_FIRST 0
+#define EDGEC_TM_TAIL_IN_LOOP 1
+#define EDGEC_TM_LOAD_W(fmt, blk, count, part) edgec_neon_load_wchunk(fmt, blk, count)
+#define EDGEC_TM_FOLD(fmt, acc, w, xp, x, count, part) edgec_neon_fold(fmt, acc, w, x, count)
+#include "kernels/tiled_matmul.h"
 
 static inline void edgec_neon_matmul_q8_0(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_neon_matmul_q(EDGEC_FMT_Q8_0, out, ldo, w, r0, r1, xq, n_tok, n); }
+{ edgec_neon_matmul(EDGEC_FMT_Q8_0, out, ldo, w, r0, r1, xq, n_tok, n); }
 static inline void edgec_neon_matmul_q4_0(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_neon_matmul_q(EDGEC_FMT_Q4_0, out, ldo, w, r0, r1, xq, n_tok, n); }
+{ edgec_neon_matmul(EDGEC_FMT_Q4_0, out, ldo, w, r0, r1, xq, n_tok, n); }
 static inline void edgec_neon_matmul_q4_1(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_neon_matmul_q(EDGEC_FMT_Q4_1, out, ldo, w, r0, r1, xq, n_tok, n); }
+{ edgec_neon_matmul(EDGEC_FMT_Q4_1, out, ldo, w, r0, r1, xq, n_tok, n); }
 
 /* ---- activation quantization ------------------------------------------------------ */
 

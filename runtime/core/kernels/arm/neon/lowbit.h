@@ -1,13 +1,14 @@
-/* kernels/arm/neon/lowbit.h - q2 / q3 matmul on AArch64 NEON: ARMv8.0 widening multiplies, sdot under
- * __ARM_FEATURE_DOTPROD.
+/* kernels/arm/neon/lowbit.h - q2 / q3 matmul microkernel (the chunk unpack) on AArch64 NEON: ARMv8.0
+ * widening multiplies, sdot under __ARM_FEATURE_DOTPROD.
  *
  * A block's codes unpack into the natural order kernels/arm/neon/dense.h uses for q4_1 ("lo" = weights
  * 0..15, "hi" = 16..31, as int8 0..7): the 8 qs bytes shifted by 0, 2, 4, 6 and masked are
  * weights 0..7, 8..15, 16..23, 24..31, and q3's bit 2 comes from qh by a table lookup (byte
  * j >> 3 of qh spread over 8 lanes) and a bit test.  From there the chunks of 4 blocks, the
  * integer dots (edgec_neon_chunk_isum: sdot, or smull/smlal with 16 products per int16 lane,
- * |7 * 128 * 16| < 2^15) and the tiles are kernels/arm/neon/dense.h's: 2 rows x 1 token for a matvec,
- * 1 row x 4 tokens for a batch, block k's sum in int32 lane k, d_w*d_x and m_w*s_x per lane.
+ * |7 * 128 * 16| < 2^15), the fold (q4_1's) and the tiling (kernels/tiled_matmul.h, shaped as
+ * for q4_1) are kernels/arm/neon/dense.h's: 2 rows x 1 token for a matvec, 1 row x 4 tokens for a
+ * batch, block k's sum in int32 lane k, d_w*d_x and m_w*s_x per lane.
  */
 #ifndef EDGEC_KERNELS_LOWBIT_NEON_H
 #define EDGEC_KERNELS_LOWBIT_NEON_H
@@ -15,8 +16,6 @@
 #include <arm_neon.h>
 
 #include "kernels/arm/neon/dense.h"
-
-#define EDGEC_LNEON_BATCH 4 /* tokens per batch tile, as q4_1 in kernels/arm/neon/dense.h */
 
 /* Unpacks `count` (1..4) consecutive q2 / q3 blocks from blk (any alignment); the blocks past
  * count are zero codes with zero d and m, so they add nothing. */
@@ -57,76 +56,22 @@ EDGEC_UNROLL
     return c;
 }
 
-/* Adds one chunk of `count` blocks to an R x T tile: acc[i][j] += isum * d_w*d_x + m_w*s_x.
- * wb[i] is row i's first block of the chunk, xb[j] token j's. */
-EDGEC_ALWAYS_INLINE void edgec_lneon_tile_step(int fmt, int R, int T, float32x4_t acc[EDGEC_NEON_TILE_ROWS][EDGEC_NEON_TILE_TOKENS],
-                                               const uint8_t *const wb[EDGEC_NEON_TILE_ROWS],
-                                               const edgec_block_q8a *const xb[EDGEC_NEON_TILE_TOKENS], int count)
-{
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_NEON_TILE_ROWS; i++) {
-        if (i >= R) continue;
-        edgec_neon_wchunk wc = edgec_lneon_load_wchunk(fmt, wb[i], count);
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_NEON_TILE_TOKENS; j++) {
-            if (j >= T) continue;
-            edgec_neon_xchunk xc = edgec_neon_load_xchunk(xb[j], count);
-            /* the codes are small non-negative int8: the q4_1 dot applies as it is */
-            float32x4_t isum = vcvtq_f32_s32(edgec_neon_chunk_isum(EDGEC_FMT_Q4_1, &wc, &xc));
-            acc[i][j] = vfmaq_f32(acc[i][j], isum, vmulq_f32(wc.d, xc.d));
-            acc[i][j] = vfmaq_f32(acc[i][j], wc.m, xc.s);
-        }
-    }
-}
-
-/* R x T tile (rows r.., tokens t..; R <= 2, T <= 4 constants) over all nb blocks, 4 at a time,
- * then the last nb % 4. */
-EDGEC_ALWAYS_INLINE void edgec_lneon_tile(int fmt, int R, int T, float *out, int ldo, const uint8_t *w, size_t row_bytes, int r,
-                                          const edgec_block_q8a *xq, int t, int nb)
-{
-    const int bb = edgec_lowbit_block_bytes(fmt);
-    float32x4_t acc[EDGEC_NEON_TILE_ROWS][EDGEC_NEON_TILE_TOKENS];
-    const uint8_t *wb[EDGEC_NEON_TILE_ROWS];
-    const edgec_block_q8a *xb[EDGEC_NEON_TILE_TOKENS];
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_NEON_TILE_ROWS; i++)
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_NEON_TILE_TOKENS; j++) acc[i][j] = vdupq_n_f32(0.0f);
-    for (int b = 0; b < nb; b += EDGEC_NEON_CHUNK) {
-EDGEC_UNROLL
-        for (int i = 0; i < EDGEC_NEON_TILE_ROWS; i++) wb[i] = w + (size_t)(r + (i < R ? i : 0)) * row_bytes + (size_t)b * bb;
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_NEON_TILE_TOKENS; j++) xb[j] = xq + (size_t)(t + (j < T ? j : 0)) * nb + b;
-        if (b + EDGEC_NEON_CHUNK > nb) { /* the last nb % 4 blocks */
-            edgec_lneon_tile_step(fmt, R, T, acc, wb, xb, nb - b);
-            break;
-        }
-        edgec_lneon_tile_step(fmt, R, T, acc, wb, xb, EDGEC_NEON_CHUNK);
-    }
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_NEON_TILE_ROWS; i++)
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_NEON_TILE_TOKENS; j++)
-            if (i < R && j < T) out[(size_t)(t + j) * ldo + r + i] = vaddvq_f32(acc[i][j]);
-}
-
-/* Rows [r0, r1) x tokens [0, n_tok): groups of 4 tokens as 1-row tiles (one weight pass per
- * group), the remaining tokens one at a time as 2-row tiles. */
-EDGEC_ALWAYS_INLINE void edgec_lneon_matmul(int fmt, float *out, int ldo, const void *w, int r0, int r1,
-                                            const edgec_block_q8a *xq, int n_tok, int n)
-{
-    const int nb = n / EDGEC_QK;
-    const size_t row_bytes = (size_t)nb * edgec_lowbit_block_bytes(fmt);
-    const uint8_t *wp = (const uint8_t *)w;
-    int t = 0;
-    for (; t + EDGEC_LNEON_BATCH <= n_tok; t += EDGEC_LNEON_BATCH)
-        for (int r = r0; r < r1; r++) edgec_lneon_tile(fmt, 1, EDGEC_LNEON_BATCH, out, ldo, wp, row_bytes, r, xq, t, nb);
-    for (; t < n_tok; t++) {
-        int r = r0;
-        for (; r + 2 <= r1; r += 2) edgec_lneon_tile(fmt, 2, 1, out, ldo, wp, row_bytes, r, xq, t, nb);
-        if (r < r1) edgec_lneon_tile(fmt, 1, 1, out, ldo, wp, row_bytes, r, xq, t, nb); /* one row left at most */
-    }
-}
+/* The tiling of kernels/arm/neon/dense.h (its tile bounds and shapes, q4_1's batch of 4) over
+ * these chunks: the codes are small non-negative int8, so q4_1's fold applies as it is. */
+#define EDGEC_TM_NAME(name) edgec_lneon_##name
+#define EDGEC_TM_WCHUNK edgec_neon_wchunk
+#define EDGEC_TM_TILE_ROWS EDGEC_NEON_TILE_ROWS
+#define EDGEC_TM_TILE_TOKENS EDGEC_NEON_TILE_TOKENS
+#define EDGEC_TM_BATCH_TOKENS(fmt) EDGEC_NEON_BATCH(EDGEC_FMT_Q4_1)
+#define EDGEC_TM_BATCH_ROWS(fmt) 1
+#define EDGEC_TM_MATVEC_ROWS(fmt) 2
+#define EDGEC_TM_BLOCK_BYTES(fmt) edgec_lowbit_block_bytes(fmt)
+#define EDGEC_TM_CHUNK_BLOCKS(fmt) EDGEC_NEON_CHUNK
+#define EDGEC_TM_ROWS_FIRST 0
+#define EDGEC_TM_TAIL_IN_LOOP 1
+#define EDGEC_TM_LOAD_W(fmt, blk, count, part) edgec_lneon_load_wchunk(fmt, blk, count)
+#define EDGEC_TM_FOLD(fmt, acc, w, xp, x, count, part) edgec_neon_fold(EDGEC_FMT_Q4_1, acc, w, x, count)
+#include "kernels/tiled_matmul.h"
 
 static inline void edgec_lneon_matmul_q2(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
 { edgec_lneon_matmul(EDGEC_FMT_Q2, out, ldo, w, r0, r1, xq, n_tok, n); }

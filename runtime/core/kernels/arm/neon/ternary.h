@@ -1,4 +1,5 @@
-/* kernels/arm/neon/ternary.h - AArch64 NEON ternary kernels: ARMv8.2 sdot and ARMv8.0 (Cortex-A53).
+/* kernels/arm/neon/ternary.h - tq2 / tq2_0 / tq1_0 matmul microkernels, AArch64 NEON: ARMv8.2 sdot and
+ * ARMv8.0 (Cortex-A53).
  * Included by kernels/ternary.h; see there for the formats and the API.
  *
  * Works like kernels/arm/neon/dense.h's quantized matmul, on chunks of 4 activation blocks (128 weights):
@@ -14,9 +15,11 @@
  *   tq2_0: a block is 2 chunks; chunk h's activation block 4h+s is (qs[32h..32h+31] >> 2s) & 3.
  *   tq1_0: a block is 2 chunks; base-3 digit k of byte q is ((q * 3^k) mod 256) * 3 >> 8, taken as
  *          (hadd(p, p >> 1)) >> 6 with p = q * 3^k mod 256 (the same integer, no 16-bit widening).
- * Tiles: 1 or 2 rows x 1 token for a matvec (2: the activation chunk is loaded once for both
- * rows) and 1 row x 4 (sdot) or 2 (ARMv8.0) tokens for a batch (each unpacked weight chunk serves
- * every token): the largest tiles gcc 12, the Pi targets' compiler, keeps in the 32 registers.
+ * The tiling is kernels/tiled_matmul.h's, instantiated once per prepared type (tq2's chunk, the
+ * 256-weight block's 2 chunks): 1 or 2 rows x 1 token for a matvec (2: the activation chunk is
+ * loaded once for both rows) and 1 row x 4 (sdot) or 2 (ARMv8.0) tokens for a batch (each
+ * unpacked weight chunk serves every token): the largest tiles gcc 12, the Pi targets' compiler,
+ * keeps in the 32 registers.
  */
 #ifndef EDGEC_KERNELS_TERNARY_NEON_H
 #define EDGEC_KERNELS_TERNARY_NEON_H
@@ -159,121 +162,68 @@ EDGEC_ALWAYS_INLINE float32x4_t edgec_tneon_chunk(float32x4_t acc, const edgec_n
     return vfmaq_f32(acc, vcvtq_f32_s32(isum), vmulq_f32(wc->d, vld1q_f32(p->d)));
 }
 
-/* Adds weight group g (tq2: 2 blocks = 1 chunk of `count` blocks; else 1 block = 2 chunks) of
- * R rows x T tokens to acc.  xg[j] is token j's first activation block of the group and pg[j]
- * its first prepared chunk. */
-EDGEC_ALWAYS_INLINE void edgec_tneon_step(int fmt, int R, int T, float32x4_t acc[EDGEC_TNEON_ROWS][EDGEC_TNEON_TOKENS],
-                                          const uint8_t *const blk[EDGEC_TNEON_ROWS], const edgec_block_q8a *const xg[EDGEC_TNEON_TOKENS],
-                                          const edgec_tneon_prep *const pg[EDGEC_TNEON_TOKENS], int count)
+/* The prepared chunks of a 256-weight block: activation blocks 0..3 and 4..7. */
+typedef struct {
+    edgec_tneon_prep half[2];
+} edgec_tneon_prep256;
+
+EDGEC_ALWAYS_INLINE void edgec_tneon_prepare256(edgec_tneon_prep256 *p, const edgec_block_q8a *x)
 {
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TNEON_ROWS; i++) {
-        if (i >= R) continue;
-        if (fmt == EDGEC_FMT_TQ2) {
-            const edgec_neon_wchunk wc = edgec_tneon_load_tq2(blk[i], count);
-EDGEC_UNROLL
-            for (int j = 0; j < EDGEC_TNEON_TOKENS; j++)
-                if (j < T) acc[i][j] = edgec_tneon_chunk(acc[i][j], &wc, xg[j], pg[j], 2 * count);
-            continue;
-        }
-EDGEC_UNROLL
-        for (int h = 0; h < 2; h++) {
-            const edgec_neon_wchunk wc = edgec_tneon_load_256(fmt, blk[i], h);
-EDGEC_UNROLL
-            for (int j = 0; j < EDGEC_TNEON_TOKENS; j++)
-                if (j < T) acc[i][j] = edgec_tneon_chunk(acc[i][j], &wc, xg[j] + EDGEC_NEON_CHUNK * h, pg[j] + h, EDGEC_NEON_CHUNK);
-        }
-    }
+    edgec_tneon_prepare(&p->half[0], x, EDGEC_NEON_CHUNK);
+    edgec_tneon_prepare(&p->half[1], x + EDGEC_NEON_CHUNK, EDGEC_NEON_CHUNK);
 }
 
-/* Groups [c0, c1) of an R x T tile (rows r.., tokens t..; R, T constants): stores the partial
- * dots into out[(t+j)*ldo + r+i], or adds them to a previous slab's (add).  Token j's
- * prepared chunk k is prep[j*slab_chunks + k - k0], k0 the slab's first chunk. */
-EDGEC_ALWAYS_INLINE void edgec_tneon_tile(int fmt, int R, int T, float *out, int ldo, const uint8_t *w, size_t row_bytes, int r,
-                                          const edgec_block_q8a *xq, int t, int nb, const edgec_tneon_prep *prep, int slab_chunks,
-                                          int g0, int g1, int n_blocks, int add)
-{
-    const int per_group = fmt == EDGEC_FMT_TQ2 ? 2 : 1; /* weight blocks per group */
-    const int chunks_per_group = fmt == EDGEC_FMT_TQ2 ? 1 : 2;
-    const int bb = edgec_ternary_block_bytes(fmt);
-    float32x4_t acc[EDGEC_TNEON_ROWS][EDGEC_TNEON_TOKENS];
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TNEON_ROWS; i++)
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TNEON_TOKENS; j++) acc[i][j] = vdupq_n_f32(0.0f);
-    for (int g = g0; g < g1; g++) {
-        const uint8_t *blk[EDGEC_TNEON_ROWS];
-        const edgec_block_q8a *xg[EDGEC_TNEON_TOKENS];
-        const edgec_tneon_prep *pg[EDGEC_TNEON_TOKENS];
-EDGEC_UNROLL
-        for (int i = 0; i < EDGEC_TNEON_ROWS; i++) blk[i] = w + (size_t)(r + (i < R ? i : 0)) * row_bytes + (size_t)g * per_group * bb;
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TNEON_TOKENS; j++) {
-            const int jj = j < T ? j : 0;
-            xg[j] = xq + (size_t)(t + jj) * nb + (size_t)g * EDGEC_NEON_CHUNK * chunks_per_group;
-            pg[j] = prep + (size_t)jj * slab_chunks + (size_t)(g - g0) * chunks_per_group;
-        }
-        if (fmt == EDGEC_FMT_TQ2 && 2 * g + 1 >= n_blocks) { /* an odd number of tq2 blocks: the last group holds one */
-            edgec_tneon_step(fmt, R, T, acc, blk, xg, pg, 1);
-            break;
-        }
-        edgec_tneon_step(fmt, R, T, acc, blk, xg, pg, 2);
-    }
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TNEON_ROWS; i++)
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TNEON_TOKENS; j++) {
-            if (i >= R || j >= T) continue;
-            float *o = out + (size_t)(t + j) * ldo + r + i;
-            *o = (add ? *o : 0.0f) + vaddvq_f32(acc[i][j]);
-        }
-}
+/* ---- the tiling (kernels/tiled_matmul.h), one instantiation per prepared type ----------- */
 
-/* Rows [r0, r1) x tokens [0, n_tok): batch tiles of 1 row x EDGEC_TNEON_BATCH tokens while that
- * many tokens remain, then matvec tiles; the activation chunks of a token tile are prepared
- * once per slab (64 chunks per token, 8 KB on the stack). */
-EDGEC_ALWAYS_INLINE void edgec_tneon_matmul(int fmt, float *out, int ldo, const void *w, int r0, int r1,
-                                            const edgec_block_q8a *xq, int n_tok, int n)
-{
-    const int nb = n / EDGEC_QK, n_blocks = n / edgec_ternary_block_weights(fmt);
-    const int chunks_per_group = fmt == EDGEC_FMT_TQ2 ? 1 : 2;
-    const int n_groups = fmt == EDGEC_FMT_TQ2 ? (n_blocks + 1) / 2 : n_blocks;
-    const int groups_per_slab = EDGEC_TNEON_SLAB / chunks_per_group;
-    const int batch = EDGEC_TNEON_BATCH(fmt), rows = EDGEC_TNEON_MATVEC_ROWS(fmt);
-    const size_t row_bytes = (size_t)n_blocks * edgec_ternary_block_bytes(fmt);
-    const uint8_t *wb = (const uint8_t *)w;
-    edgec_tneon_prep prep[EDGEC_TNEON_TOKENS * EDGEC_TNEON_SLAB];
-    for (int t = 0; t < n_tok;) {
-        const int T = n_tok - t >= batch ? batch : 1;
-        for (int g0 = 0; g0 < n_groups; g0 += groups_per_slab) {
-            const int g1 = g0 + groups_per_slab < n_groups ? g0 + groups_per_slab : n_groups;
-            const int k0 = g0 * chunks_per_group, k1 = g1 * chunks_per_group, add = g0 > 0;
-            for (int j = 0; j < T; j++)
-                for (int k = k0; k < k1; k++) {
-                    const int left = nb - EDGEC_NEON_CHUNK * k; /* a tq2 row may end with 2 activation blocks */
-                    edgec_tneon_prepare(&prep[j * EDGEC_TNEON_SLAB + k - k0], xq + (size_t)(t + j) * nb + (size_t)EDGEC_NEON_CHUNK * k,
-                                        left < EDGEC_NEON_CHUNK ? left : EDGEC_NEON_CHUNK);
-                }
-            int r = r0;
-            if (T > 1) {
-                for (; r < r1; r++)
-                    edgec_tneon_tile(fmt, 1, batch, out, ldo, wb, row_bytes, r, xq, t, nb, prep, EDGEC_TNEON_SLAB, g0, g1, n_blocks, add);
-                continue;
-            }
-            if (rows == 2)
-                for (; r + 2 <= r1; r += 2)
-                    edgec_tneon_tile(fmt, 2, 1, out, ldo, wb, row_bytes, r, xq, t, nb, prep, EDGEC_TNEON_SLAB, g0, g1, n_blocks, add);
-            for (; r < r1; r++) edgec_tneon_tile(fmt, 1, 1, out, ldo, wb, row_bytes, r, xq, t, nb, prep, EDGEC_TNEON_SLAB, g0, g1, n_blocks, add);
-        }
-        t += T;
-    }
-}
+/* tq2: a group of 2 blocks (4 activation blocks, one NEON chunk); an odd row's last holds 1. */
+#define EDGEC_TM_NAME(name) edgec_tneon_tq2_##name
+#define EDGEC_TM_WCHUNK edgec_neon_wchunk
+#define EDGEC_TM_XPREP edgec_tneon_prep
+#define EDGEC_TM_SLAB(T) EDGEC_TNEON_SLAB
+#define EDGEC_TM_SLAB_SLOTS (EDGEC_TNEON_TOKENS * EDGEC_TNEON_SLAB)
+#define EDGEC_TM_TILE_ROWS EDGEC_TNEON_ROWS
+#define EDGEC_TM_TILE_TOKENS EDGEC_TNEON_TOKENS
+#define EDGEC_TM_BATCH_TOKENS(fmt) EDGEC_TNEON_BATCH(fmt)
+#define EDGEC_TM_BATCH_ROWS(fmt) 1
+#define EDGEC_TM_MATVEC_ROWS(fmt) EDGEC_TNEON_MATVEC_ROWS(fmt)
+#define EDGEC_TM_BLOCK_WEIGHTS(fmt) 64
+#define EDGEC_TM_BLOCK_BYTES(fmt) EDGEC_TQ2_BYTES
+#define EDGEC_TM_CHUNK_BLOCKS(fmt) 2
+#define EDGEC_TM_ROWS_FIRST 0
+#define EDGEC_TM_TAIL_IN_LOOP 1
+#define EDGEC_TM_LOAD_W(fmt, blk, count, part) edgec_tneon_load_tq2(blk, count)
+#define EDGEC_TM_PREPARE(fmt, xp, x, count) edgec_tneon_prepare(xp, x, 2 * (count))
+#define EDGEC_TM_FOLD(fmt, acc, w, xp, x, count, part) edgec_tneon_chunk(acc, w, x, xp, 2 * (count))
+#include "kernels/tiled_matmul.h"
+
+/* tq2_0 / tq1_0: a group of one 256-weight block, loaded and folded as 2 NEON chunks. */
+#define EDGEC_TM_NAME(name) edgec_tneon_b256_##name
+#define EDGEC_TM_WCHUNK edgec_neon_wchunk
+#define EDGEC_TM_XPREP edgec_tneon_prep256
+#define EDGEC_TM_SLAB(T) (EDGEC_TNEON_SLAB / 2)
+#define EDGEC_TM_SLAB_SLOTS (EDGEC_TNEON_TOKENS * EDGEC_TNEON_SLAB / 2)
+#define EDGEC_TM_TILE_ROWS EDGEC_TNEON_ROWS
+#define EDGEC_TM_TILE_TOKENS EDGEC_TNEON_TOKENS
+#define EDGEC_TM_BATCH_TOKENS(fmt) EDGEC_TNEON_BATCH(fmt)
+#define EDGEC_TM_BATCH_ROWS(fmt) 1
+#define EDGEC_TM_MATVEC_ROWS(fmt) EDGEC_TNEON_MATVEC_ROWS(fmt)
+#define EDGEC_TM_BLOCK_WEIGHTS(fmt) 256
+#define EDGEC_TM_BLOCK_BYTES(fmt) edgec_ternary_block_bytes(fmt)
+#define EDGEC_TM_CHUNK_BLOCKS(fmt) 1
+#define EDGEC_TM_ROWS_FIRST 0
+#define EDGEC_TM_TAIL_IN_LOOP 1
+#define EDGEC_TM_PARTS(fmt) 2
+#define EDGEC_TM_LOAD_W(fmt, blk, count, part) edgec_tneon_load_256(fmt, blk, part)
+#define EDGEC_TM_PREPARE(fmt, xp, x, count) edgec_tneon_prepare256(xp, x)
+#define EDGEC_TM_FOLD(fmt, acc, w, xp, x, count, part) \
+    edgec_tneon_chunk(acc, w, (x) + EDGEC_NEON_CHUNK * (part), &(xp)->half[part], EDGEC_NEON_CHUNK)
+#include "kernels/tiled_matmul.h"
 
 static inline void edgec_tneon_matmul_tq2(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_tneon_matmul(EDGEC_FMT_TQ2, out, ldo, w, r0, r1, xq, n_tok, n); }
+{ edgec_tneon_tq2_matmul(EDGEC_FMT_TQ2, out, ldo, w, r0, r1, xq, n_tok, n); }
 static inline void edgec_tneon_matmul_tq2_0(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_tneon_matmul(EDGEC_FMT_TQ2_0, out, ldo, w, r0, r1, xq, n_tok, n); }
+{ edgec_tneon_b256_matmul(EDGEC_FMT_TQ2_0, out, ldo, w, r0, r1, xq, n_tok, n); }
 static inline void edgec_tneon_matmul_tq1_0(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_tneon_matmul(EDGEC_FMT_TQ1_0, out, ldo, w, r0, r1, xq, n_tok, n); }
+{ edgec_tneon_b256_matmul(EDGEC_FMT_TQ1_0, out, ldo, w, r0, r1, xq, n_tok, n); }
 
 #endif

@@ -1,12 +1,12 @@
-/* kernels/x86/avx2/dense.h - AVX2 + FMA + F16C kernels.
+/* kernels/x86/avx2/dense.h - q8_0 / q4_0 / q4_1 matmul microkernels and quantize_q8a, AVX2 + FMA + F16C.
  *
- * Same design as kernels/x86/avx512/dense.h at half the width: quantized matmul works on chunks
- * of 2 blocks, 128-bit lane k holding 16 bytes of block k ("lo" = weights 0..15 of each
- * block, "hi" = 16..31), so an integer dot leaves block k's sum in int32 lanes 4k..4k+3
- * and one fmadd scales it by d_w*d_x; no horizontal reduction until a row is done.
- * Activation chunks are unpacked once per call, a slab at a time, into 20 KB of stack.
- * Integer dots use vpmaddubsw (unsigned x signed bytes) + vpmaddwd.  With 16 vector
- * registers the tiles are 2 rows x 1 token and 1 row x 8 tokens.
+ * kernels/x86/avx512/dense.h's design at half the width: chunks of 2 blocks, 128-bit lane k
+ * holding 16 bytes of block k ("lo" = weights 0..15 of each block, "hi" = 16..31) for weights
+ * and activations alike, so the integer dot (vpmaddubsw unsigned x signed bytes + vpmaddwd)
+ * leaves block k's sum in int32 lanes 4k..4k+3 and one fmadd scales it by d_w*d_x; no
+ * horizontal reduction until a row is done.  This file holds the chunk loads, the dot and the
+ * fold; the tiling is kernels/tiled_matmul.h's: 1 row x 8 tokens and 2 rows x 1 token (16
+ * registers), activation chunks prepared once per call, a slab at a time, in 20 KB of stack.
  */
 #ifndef EDGEC_KERNELS_AVX2_H
 #define EDGEC_KERNELS_AVX2_H
@@ -107,100 +107,42 @@ EDGEC_ALWAYS_INLINE __m256i edgec_avx2_isum(int fmt, const edgec_avx2_wchunk *w,
     return _mm256_madd_epi16(p, ones);
 }
 
-/* ---- quantized matmul ------------------------------------------------------------ */
+/* ---- quantized matmul: the fold and the tiling (kernels/tiled_matmul.h) ------------- */
 
-/* Adds chunk c (blocks 2c.., `count` of them) to an R x T tile's accumulators:
- * acc[i][j] += isum * d_w*d_x (+ m_w*s_x for q4_1).  xc[j] is token j's prepared chunk. */
-EDGEC_ALWAYS_INLINE void edgec_avx2_tile_step(int fmt, int R, int T, __m256 acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS],
-                                              const uint8_t *row, size_t row_bytes,
-                                              const edgec_avx2_xchunk *const xc[EDGEC_TILE_TOKENS], int c, int count)
+/* acc + a row's chunk times a token's: isum * d_w*d_x (+ m_w*s_x for q4_1), per block's lanes. */
+EDGEC_ALWAYS_INLINE __m256 edgec_avx2_fold(int fmt, __m256 acc, const edgec_avx2_wchunk *w, const edgec_avx2_xchunk *x)
 {
-    edgec_avx2_wchunk wc[EDGEC_TILE_ROWS];
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
-        if (i < R) wc[i] = edgec_avx2_load_wchunk(fmt, row + i * row_bytes + (size_t)c * EDGEC_AVX2_CHUNK * edgec_block_bytes(fmt), count);
-EDGEC_UNROLL
-    for (int j = 0; j < EDGEC_TILE_TOKENS; j++)
-EDGEC_UNROLL
-        for (int i = 0; i < EDGEC_TILE_ROWS; i++) {
-            if (i >= R || j >= T) continue;
-            __m256 dd = _mm256_mul_ps(wc[i].scale, xc[j]->scale);
-            acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(edgec_avx2_isum(fmt, &wc[i], xc[j])), dd, acc[i][j]);
-            if (fmt == EDGEC_FMT_Q4_1) acc[i][j] = _mm256_fmadd_ps(wc[i].m, xc[j]->ds, acc[i][j]);
-        }
+    __m256 dd = _mm256_mul_ps(w->scale, x->scale);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(edgec_avx2_isum(fmt, w, x)), dd, acc);
+    if (fmt == EDGEC_FMT_Q4_1) acc = _mm256_fmadd_ps(w->m, x->ds, acc);
+    return acc;
 }
 
 #define EDGEC_AVX2_SLAB 16 /* activation chunks (32 blocks) prepared per pass over the rows */
 
-/* Chunks [c0, c1) of an R x T tile (rows r.., tokens t..; R <= 4, T <= 8 constants): stores
- * the partial dots into out[(t+j)*ldo + r+i], or adds them to it for a later slab (add). */
-EDGEC_ALWAYS_INLINE void edgec_avx2_tile_q(int fmt, int R, int T, float *out, int ldo, const uint8_t *w, size_t row_bytes, int r, int t,
-                                           edgec_avx2_xchunk xs[EDGEC_TILE_TOKENS][EDGEC_AVX2_SLAB], int c0, int c1, int nb, int add)
-{
-    const uint8_t *row = w + (size_t)r * row_bytes;
-    const int whole = nb / EDGEC_AVX2_CHUNK < c1 ? nb / EDGEC_AVX2_CHUNK : c1; /* chunks of 2 blocks */
-    __m256 acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS];
-    const edgec_avx2_xchunk *xc[EDGEC_TILE_TOKENS];
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) acc[i][j] = _mm256_setzero_ps();
-    for (int c = c0; c < whole; c++) {
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) xc[j] = &xs[j][c - c0];
-        edgec_avx2_tile_step(fmt, R, T, acc, row, row_bytes, xc, c, EDGEC_AVX2_CHUNK);
-    }
-    if (whole < c1) { /* an odd number of blocks: the last chunk holds one */
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) xc[j] = &xs[j][whole - c0];
-        edgec_avx2_tile_step(fmt, R, T, acc, row, row_bytes, xc, whole, 1);
-    }
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) {
-            if (i >= R || j >= T) continue;
-            float *o = out + (size_t)(t + j) * ldo + r + i;
-            *o = (add ? *o : 0.0f) + edgec_avx2_hsum(acc[i][j]);
-        }
-}
-
-/* Rows [r0, r1) x tokens [0, n_tok), as in kernels/x86/avx512/dense.h: the activations of a group of
- * 8 tokens (or 1) are unpacked one slab at a time into xs (20 KB of stack) and read by every
- * row tile: 1 row x 8 tokens for a batch, 2 rows x 1 token otherwise. */
-EDGEC_ALWAYS_INLINE void edgec_avx2_matmul_q(int fmt, float *out, int ldo, const void *w, int r0, int r1,
-                                             const edgec_block_q8a *xq, int n_tok, int n)
-{
-    const int nb = n / EDGEC_QK, n_chunks = (nb + EDGEC_AVX2_CHUNK - 1) / EDGEC_AVX2_CHUNK;
-    const size_t row_bytes = (size_t)nb * edgec_block_bytes(fmt);
-    edgec_avx2_xchunk xs[EDGEC_TILE_TOKENS][EDGEC_AVX2_SLAB];
-    for (int t = 0; t < n_tok;) {
-        const int T = n_tok - t >= EDGEC_TILE_TOKENS ? EDGEC_TILE_TOKENS : 1;
-        for (int c0 = 0; c0 < n_chunks; c0 += EDGEC_AVX2_SLAB) {
-            const int c1 = c0 + EDGEC_AVX2_SLAB < n_chunks ? c0 + EDGEC_AVX2_SLAB : n_chunks;
-            for (int j = 0; j < T; j++)
-                for (int c = c0; c < c1; c++) {
-                    int b = c * EDGEC_AVX2_CHUNK;
-                    xs[j][c - c0] = edgec_avx2_load_xchunk(fmt, xq + (size_t)(t + j) * nb + b, nb - b < 2 ? nb - b : 2);
-                }
-            int r = r0;
-            if (T == EDGEC_TILE_TOKENS) {
-                for (; r < r1; r++) edgec_avx2_tile_q(fmt, 1, EDGEC_TILE_TOKENS, out, ldo, w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
-            } else {
-                for (; r + 2 <= r1; r += 2) edgec_avx2_tile_q(fmt, 2, 1, out, ldo, w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
-                if (r < r1) edgec_avx2_tile_q(fmt, 1, 1, out, ldo, w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
-            }
-        }
-        t += T;
-    }
-}
+/* Tiles of 1 row x 8 tokens (batch) and 2 rows x 1 token: 16 ymm registers. */
+#define EDGEC_TM_NAME(name) edgec_avx2_##name
+#define EDGEC_TM_WCHUNK edgec_avx2_wchunk
+#define EDGEC_TM_XPREP edgec_avx2_xchunk
+#define EDGEC_TM_SLAB(T) EDGEC_AVX2_SLAB
+#define EDGEC_TM_SLAB_SLOTS (EDGEC_TILE_TOKENS * EDGEC_AVX2_SLAB)
+#define EDGEC_TM_BATCH_TOKENS(fmt) EDGEC_TILE_TOKENS
+#define EDGEC_TM_BATCH_ROWS(fmt) 1
+#define EDGEC_TM_MATVEC_ROWS(fmt) 2
+#define EDGEC_TM_BLOCK_BYTES(fmt) edgec_block_bytes(fmt)
+#define EDGEC_TM_CHUNK_BLOCKS(fmt) EDGEC_AVX2_CHUNK
+#define EDGEC_TM_ROWS_FIRST 1
+#define EDGEC_TM_LOAD_W(fmt, blk, count, part) edgec_avx2_load_wchunk(fmt, blk, count)
+#define EDGEC_TM_PREPARE(fmt, xp, x, count) (*(xp) = edgec_avx2_load_xchunk(fmt, x, count))
+#define EDGEC_TM_FOLD(fmt, acc, w, xp, x, count, part) edgec_avx2_fold(fmt, acc, w, xp)
+#include "kernels/tiled_matmul.h"
 
 static inline void edgec_avx2_matmul_q8_0(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_avx2_matmul_q(EDGEC_FMT_Q8_0, out, ldo, w, r0, r1, xq, n_tok, n); }
+{ edgec_avx2_matmul(EDGEC_FMT_Q8_0, out, ldo, w, r0, r1, xq, n_tok, n); }
 static inline void edgec_avx2_matmul_q4_0(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_avx2_matmul_q(EDGEC_FMT_Q4_0, out, ldo, w, r0, r1, xq, n_tok, n); }
+{ edgec_avx2_matmul(EDGEC_FMT_Q4_0, out, ldo, w, r0, r1, xq, n_tok, n); }
 static inline void edgec_avx2_matmul_q4_1(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_avx2_matmul_q(EDGEC_FMT_Q4_1, out, ldo, w, r0, r1, xq, n_tok, n); }
+{ edgec_avx2_matmul(EDGEC_FMT_Q4_1, out, ldo, w, r0, r1, xq, n_tok, n); }
 
 /* ---- activation quantization ------------------------------------------------------ */
 

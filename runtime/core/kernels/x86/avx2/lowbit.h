@@ -1,12 +1,13 @@
-/* kernels/x86/avx2/lowbit.h - q2 / q3 matmul on AVX2 + FMA + F16C.
+/* kernels/x86/avx2/lowbit.h - q2 / q3 matmul microkernels, AVX2 + FMA + F16C.
  *
- * The design of kernels/x86/avx512/lowbit.h at half the width: chunks of 4 blocks (128 weights), qword
- * k of code vector s holding weights 8s..8s+7 of block k (one shift and mask; q3 adds bit 2 from
- * qh by a byte broadcast, a bit test and an and), qs and (d, m) headers gathered from two 32-byte
- * loads by dword permutes, activations rearranged once per call to the same slices.  Integer dots
- * use vpmaddubsw (unsigned codes x signed activations) + vpmaddwd, leaving block k's sum in int32
- * lanes 2k and 2k+1.  Tiles as kernels/x86/avx2/dense.h: 1 row x 8 tokens for a batch, 2 rows x 1 token
- * for a matvec; a slab of prepared activations takes 18 KB of stack.
+ * The design of kernels/x86/avx512/lowbit.h at half the width: chunks of 4 blocks (128 weights),
+ * qword k of code vector s holding weights 8s..8s+7 of block k (one shift and mask; q3 adds bit 2
+ * from qh by a byte broadcast, a bit test and an and), qs and (d, m) headers gathered from two
+ * 32-byte loads by dword permutes, activations rearranged once per call to the same slices.
+ * Integer dots use vpmaddubsw (unsigned codes x signed activations) + vpmaddwd, leaving block k's
+ * sum in int32 lanes 2k and 2k+1.  The tiling is kernels/tiled_matmul.h's, shaped as
+ * kernels/x86/avx2/dense.h's: 1 row x 8 tokens, 2 rows x 1 token; a slab of prepared activations
+ * takes 18 KB of stack.
  */
 #ifndef EDGEC_KERNELS_LOWBIT_AVX2_H
 #define EDGEC_KERNELS_LOWBIT_AVX2_H
@@ -14,6 +15,7 @@
 #include <immintrin.h>
 
 #include "kernels/scalar/dense.h"
+#include "kernels/x86/avx2/vec.h"
 
 #define EDGEC_L256_CHUNK 4 /* blocks per chunk: block k's slice in qword k of each code vector */
 #define EDGEC_L256_SLAB 12 /* activation chunks (48 blocks) prepared per pass over the rows */
@@ -127,100 +129,31 @@ EDGEC_ALWAYS_INLINE __m256i edgec_l256_isum(const edgec_l256_wchunk *w, const ed
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
-/* Horizontal sum of 8 floats. */
-EDGEC_ALWAYS_INLINE float edgec_l256_hsum(__m256 v)
+/* ---- matmul: the fold and the tiling (kernels/tiled_matmul.h) ----------------------- */
+
+/* acc + a row's chunk times a token's: isum * d_w*d_x + m_w*s_x, per block's lanes. */
+EDGEC_ALWAYS_INLINE __m256 edgec_l256_fold(__m256 acc, const edgec_l256_wchunk *w, const edgec_l256_xchunk *x)
 {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
+    __m256 dd = _mm256_mul_ps(w->dw, x->d);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(edgec_l256_isum(w, x)), dd, acc);
+    return _mm256_fmadd_ps(w->dm, x->s, acc);
 }
 
-/* ---- matmul ---------------------------------------------------------------------------- */
-
-/* Adds chunk c (blocks 4c.., `count` of them) to an R x T tile's accumulators:
- * acc[i][j] += isum * d_w*d_x + m_w*s_x.  xc[j] is token j's prepared chunk. */
-EDGEC_ALWAYS_INLINE void edgec_l256_tile_step(int fmt, int R, int T, __m256 acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS],
-                                              const uint8_t *row, size_t row_bytes,
-                                              const edgec_l256_xchunk *const xc[EDGEC_TILE_TOKENS], int c, int count)
-{
-    edgec_l256_wchunk wc[EDGEC_TILE_ROWS];
-    const size_t chunk_bytes = (size_t)EDGEC_L256_CHUNK * edgec_lowbit_block_bytes(fmt);
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
-        if (i < R) wc[i] = edgec_l256_load_wchunk(fmt, row + i * row_bytes + (size_t)c * chunk_bytes, count);
-EDGEC_UNROLL
-    for (int j = 0; j < EDGEC_TILE_TOKENS; j++)
-EDGEC_UNROLL
-        for (int i = 0; i < EDGEC_TILE_ROWS; i++) {
-            if (i >= R || j >= T) continue;
-            __m256 dd = _mm256_mul_ps(wc[i].dw, xc[j]->d);
-            acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(edgec_l256_isum(&wc[i], xc[j])), dd, acc[i][j]);
-            acc[i][j] = _mm256_fmadd_ps(wc[i].dm, xc[j]->s, acc[i][j]);
-        }
-}
-
-/* Chunks [c0, c1) of an R x T tile (rows r.., tokens t..; R <= 4, T <= 8 constants): stores the
- * partial dots into out[(t+j)*ldo + r+i], or adds them to it for a later slab (add). */
-EDGEC_ALWAYS_INLINE void edgec_l256_tile(int fmt, int R, int T, float *out, int ldo, const uint8_t *w, size_t row_bytes, int r, int t,
-                                         edgec_l256_xchunk xs[EDGEC_TILE_TOKENS][EDGEC_L256_SLAB], int c0, int c1, int nb, int add)
-{
-    const uint8_t *row = w + (size_t)r * row_bytes;
-    const int whole = nb / EDGEC_L256_CHUNK < c1 ? nb / EDGEC_L256_CHUNK : c1; /* chunks of 4 blocks */
-    __m256 acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS];
-    const edgec_l256_xchunk *xc[EDGEC_TILE_TOKENS];
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) acc[i][j] = _mm256_setzero_ps();
-    for (int c = c0; c < whole; c++) {
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) xc[j] = &xs[j][c - c0];
-        edgec_l256_tile_step(fmt, R, T, acc, row, row_bytes, xc, c, EDGEC_L256_CHUNK);
-    }
-    if (whole < c1) { /* the rows' last chunk holds fewer than 4 blocks */
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) xc[j] = &xs[j][whole - c0];
-        edgec_l256_tile_step(fmt, R, T, acc, row, row_bytes, xc, whole, nb - whole * EDGEC_L256_CHUNK);
-    }
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) {
-            if (i >= R || j >= T) continue;
-            float *o = out + (size_t)(t + j) * ldo + r + i;
-            *o = (add ? *o : 0.0f) + edgec_l256_hsum(acc[i][j]);
-        }
-}
-
-/* Rows [r0, r1) x tokens [0, n_tok), as kernels/x86/avx512/lowbit.h: tokens in groups of 8 or 1,
- * activations prepared a slab at a time, 1 x 8 tiles for a batch, 2 x 1 for a matvec. */
-EDGEC_ALWAYS_INLINE void edgec_l256_matmul(int fmt, float *out, int ldo, const void *w, int r0, int r1,
-                                           const edgec_block_q8a *xq, int n_tok, int n)
-{
-    const int nb = n / EDGEC_QK, n_chunks = (nb + EDGEC_L256_CHUNK - 1) / EDGEC_L256_CHUNK;
-    const size_t row_bytes = (size_t)nb * edgec_lowbit_block_bytes(fmt);
-    edgec_l256_xchunk xs[EDGEC_TILE_TOKENS][EDGEC_L256_SLAB];
-    for (int t = 0; t < n_tok;) {
-        const int T = n_tok - t >= EDGEC_TILE_TOKENS ? EDGEC_TILE_TOKENS : 1;
-        for (int c0 = 0; c0 < n_chunks; c0 += EDGEC_L256_SLAB) {
-            const int c1 = c0 + EDGEC_L256_SLAB < n_chunks ? c0 + EDGEC_L256_SLAB : n_chunks;
-            for (int j = 0; j < T; j++)
-                for (int c = c0; c < c1; c++) {
-                    int b = c * EDGEC_L256_CHUNK;
-                    xs[j][c - c0] = edgec_l256_load_xchunk(xq + (size_t)(t + j) * nb + b, nb - b < EDGEC_L256_CHUNK ? nb - b : EDGEC_L256_CHUNK);
-                }
-            int r = r0;
-            if (T == EDGEC_TILE_TOKENS) {
-                for (; r < r1; r++) edgec_l256_tile(fmt, 1, EDGEC_TILE_TOKENS, out, ldo, (const uint8_t *)w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
-            } else {
-                for (; r + 2 <= r1; r += 2) edgec_l256_tile(fmt, 2, 1, out, ldo, (const uint8_t *)w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
-                if (r < r1) edgec_l256_tile(fmt, 1, 1, out, ldo, (const uint8_t *)w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
-            }
-        }
-        t += T;
-    }
-}
+#define EDGEC_TM_NAME(name) edgec_l256_##name
+#define EDGEC_TM_WCHUNK edgec_l256_wchunk
+#define EDGEC_TM_XPREP edgec_l256_xchunk
+#define EDGEC_TM_SLAB(T) EDGEC_L256_SLAB
+#define EDGEC_TM_SLAB_SLOTS (EDGEC_TILE_TOKENS * EDGEC_L256_SLAB)
+#define EDGEC_TM_BATCH_TOKENS(fmt) EDGEC_TILE_TOKENS
+#define EDGEC_TM_BATCH_ROWS(fmt) 1
+#define EDGEC_TM_MATVEC_ROWS(fmt) 2
+#define EDGEC_TM_BLOCK_BYTES(fmt) edgec_lowbit_block_bytes(fmt)
+#define EDGEC_TM_CHUNK_BLOCKS(fmt) EDGEC_L256_CHUNK
+#define EDGEC_TM_ROWS_FIRST 1
+#define EDGEC_TM_LOAD_W(fmt, blk, count, part) edgec_l256_load_wchunk(fmt, blk, count)
+#define EDGEC_TM_PREPARE(fmt, xp, x, count) (*(xp) = edgec_l256_load_xchunk(x, count))
+#define EDGEC_TM_FOLD(fmt, acc, w, xp, x, count, part) edgec_l256_fold(acc, w, xp)
+#include "kernels/tiled_matmul.h"
 
 static inline void edgec_l256_matmul_q2(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
 { edgec_l256_matmul(EDGEC_FMT_Q2, out, ldo, w, r0, r1, xq, n_tok, n); }

@@ -1,12 +1,13 @@
-/* kernels/x86/avx512/dense.h - AVX-512 (F + BW) kernels; VNNI vpdpbusd when __AVX512VNNI__ is defined.
+/* kernels/x86/avx512/dense.h - q8_0 / q4_0 / q4_1 matmul microkernels and quantize_q8a, AVX-512 F + BW;
+ * VNNI vpdpbusd when __AVX512VNNI__ is defined.
  *
- * Quantized matmul works on chunks of 4 blocks: 128-bit lane k of a vector holds 16
- * bytes of block k, "lo" the first 16 weights of each block and "hi" the last 16, for
- * weights and activations alike.  An integer dot of a row chunk with a token chunk then
- * leaves block k's sum in int32 lanes 4k..4k+3, which one fmadd scales by d_w*d_x with
- * no horizontal reduction until the row is done.  The activation chunks are unpacked
- * once per call (a slab of 32 blocks at a time, into 20 KB of stack) and rows x tokens
- * are tiled, so every unpacked weight chunk serves all the tile's tokens from registers.
+ * Chunks of 4 blocks: 128-bit lane k of a vector holds 16 bytes of block k, "lo" the first 16
+ * weights of each block and "hi" the last 16, for weights and activations alike.  An integer dot
+ * of a row chunk with a token chunk then leaves block k's sum in int32 lanes 4k..4k+3, which one
+ * fmadd scales by d_w*d_x with no horizontal reduction until the row is done.  This file holds
+ * the chunk loads, the dot and the fold; the tiling is kernels/tiled_matmul.h's: 2 rows x 8
+ * tokens (each weight chunk unpacked once per 8 tokens) and 4 rows x 1 token, activation chunks
+ * prepared once per call, a slab of 32 blocks at a time, in 20 KB of stack.
  * Uses only AVX-512F/BW (+AVX2 for 128/256-bit loads), never FMA3 or F16C directly.
  */
 #ifndef EDGEC_KERNELS_AVX512_H
@@ -149,102 +150,43 @@ EDGEC_ALWAYS_INLINE __m512i edgec_avx512_isum(int fmt, const edgec_avx512_wchunk
 #endif
 }
 
-/* ---- quantized matmul ------------------------------------------------------------ */
+/* ---- quantized matmul: the fold and the tiling (kernels/tiled_matmul.h) ------------- */
 
-/* Adds chunk c (blocks 4c.., `count` of them) to an R x T tile's accumulators:
- * acc[i][j] += isum * d_w*d_x (+ m_w*s_x for q4_1).  xc[j] is token j's prepared chunk. */
-EDGEC_ALWAYS_INLINE void edgec_avx512_tile_step(int fmt, int R, int T, __m512 acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS],
-                                                const uint8_t *row, size_t row_bytes,
-                                                const edgec_avx512_xchunk *const xc[EDGEC_TILE_TOKENS], int c, int count)
+/* acc + a row's chunk times a token's: isum * d_w*d_x (+ m_w*s_x for q4_1), per block's lanes. */
+EDGEC_ALWAYS_INLINE __m512 edgec_avx512_fold(int fmt, __m512 acc, const edgec_avx512_wchunk *w, const edgec_avx512_xchunk *x)
 {
-    edgec_avx512_wchunk wc[EDGEC_TILE_ROWS];
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
-        if (i < R) wc[i] = edgec_avx512_load_wchunk(fmt, row + i * row_bytes + (size_t)c * EDGEC_AVX512_CHUNK * edgec_block_bytes(fmt), count);
-EDGEC_UNROLL
-    for (int j = 0; j < EDGEC_TILE_TOKENS; j++)
-EDGEC_UNROLL
-        for (int i = 0; i < EDGEC_TILE_ROWS; i++) {
-            if (i >= R || j >= T) continue;
-            __m512 dd = _mm512_mul_ps(wc[i].scale, xc[j]->scale);
-            acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(edgec_avx512_isum(fmt, &wc[i], xc[j])), dd, acc[i][j]);
-            if (fmt == EDGEC_FMT_Q4_1) acc[i][j] = _mm512_fmadd_ps(wc[i].m, xc[j]->ds, acc[i][j]);
-        }
+    __m512 dd = _mm512_mul_ps(w->scale, x->scale);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(edgec_avx512_isum(fmt, w, x)), dd, acc);
+    if (fmt == EDGEC_FMT_Q4_1) acc = _mm512_fmadd_ps(w->m, x->ds, acc);
+    return acc;
 }
 
 #define EDGEC_AVX512_SLAB 8 /* activation chunks (32 blocks) prepared per pass over the rows */
 
-/* Chunks [c0, c1) of an R x T tile (rows r.., tokens t..; R <= 4, T <= 8 constants): stores
- * the partial dots into out[(t+j)*ldo + r+i], or adds them to it for a later slab (add). */
-EDGEC_ALWAYS_INLINE void edgec_avx512_tile_q(int fmt, int R, int T, float *out, int ldo, const uint8_t *w, size_t row_bytes, int r, int t,
-                                             edgec_avx512_xchunk xs[EDGEC_TILE_TOKENS][EDGEC_AVX512_SLAB], int c0, int c1, int nb, int add)
-{
-    const uint8_t *row = w + (size_t)r * row_bytes;
-    const int whole = nb / EDGEC_AVX512_CHUNK < c1 ? nb / EDGEC_AVX512_CHUNK : c1; /* chunks of 4 blocks */
-    __m512 acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS];
-    const edgec_avx512_xchunk *xc[EDGEC_TILE_TOKENS];
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) acc[i][j] = _mm512_setzero_ps();
-    for (int c = c0; c < whole; c++) {
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) xc[j] = &xs[j][c - c0];
-        edgec_avx512_tile_step(fmt, R, T, acc, row, row_bytes, xc, c, EDGEC_AVX512_CHUNK);
-    }
-    if (whole < c1) { /* the rows' last chunk holds fewer than 4 blocks */
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) xc[j] = &xs[j][whole - c0];
-        edgec_avx512_tile_step(fmt, R, T, acc, row, row_bytes, xc, whole, nb - whole * EDGEC_AVX512_CHUNK);
-    }
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) {
-            if (i >= R || j >= T) continue;
-            float *o = out + (size_t)(t + j) * ldo + r + i;
-            *o = (add ? *o : 0.0f) + _mm512_reduce_add_ps(acc[i][j]);
-        }
-}
-
-/* Rows [r0, r1) x tokens [0, n_tok).  Tokens go in groups of 8 (a batch) or 1.  For each
- * group the activations are unpacked one slab (32 blocks) at a time into xs, once, and every
- * row tile then reads them from L1: 2 rows x 8 tokens for a batch (each weight chunk is
- * unpacked once per 8 tokens), 4 rows x 1 token otherwise.  xs takes 20 KB of stack. */
-EDGEC_ALWAYS_INLINE void edgec_avx512_matmul_q(int fmt, float *out, int ldo, const void *w, int r0, int r1,
-                                               const edgec_block_q8a *xq, int n_tok, int n)
-{
-    const int nb = n / EDGEC_QK, n_chunks = (nb + EDGEC_AVX512_CHUNK - 1) / EDGEC_AVX512_CHUNK;
-    const size_t row_bytes = (size_t)nb * edgec_block_bytes(fmt);
-    edgec_avx512_xchunk xs[EDGEC_TILE_TOKENS][EDGEC_AVX512_SLAB];
-    for (int t = 0; t < n_tok;) {
-        const int T = n_tok - t >= EDGEC_TILE_TOKENS ? EDGEC_TILE_TOKENS : 1;
-        for (int c0 = 0; c0 < n_chunks; c0 += EDGEC_AVX512_SLAB) {
-            const int c1 = c0 + EDGEC_AVX512_SLAB < n_chunks ? c0 + EDGEC_AVX512_SLAB : n_chunks;
-            for (int j = 0; j < T; j++)
-                for (int c = c0; c < c1; c++) {
-                    int b = c * EDGEC_AVX512_CHUNK;
-                    xs[j][c - c0] = edgec_avx512_load_xchunk(fmt, xq + (size_t)(t + j) * nb + b, nb - b < 4 ? nb - b : 4);
-                }
-            int r = r0;
-            if (T == EDGEC_TILE_TOKENS) {
-                for (; r + 2 <= r1; r += 2) edgec_avx512_tile_q(fmt, 2, EDGEC_TILE_TOKENS, out, ldo, w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
-                if (r < r1) edgec_avx512_tile_q(fmt, 1, EDGEC_TILE_TOKENS, out, ldo, w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
-            } else {
-                for (; r + 4 <= r1; r += 4) edgec_avx512_tile_q(fmt, 4, 1, out, ldo, w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
-                for (; r < r1; r++) edgec_avx512_tile_q(fmt, 1, 1, out, ldo, w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
-            }
-        }
-        t += T;
-    }
-}
+/* Tiles of 2 rows x 8 tokens for a batch (each weight chunk unpacked once per 8 tokens) and
+ * 4 rows x 1 token. */
+#define EDGEC_TM_NAME(name) edgec_avx512_##name
+#define EDGEC_TM_WCHUNK edgec_avx512_wchunk
+#define EDGEC_TM_XPREP edgec_avx512_xchunk
+#define EDGEC_TM_SLAB(T) EDGEC_AVX512_SLAB
+#define EDGEC_TM_SLAB_SLOTS (EDGEC_TILE_TOKENS * EDGEC_AVX512_SLAB)
+#define EDGEC_TM_BATCH_TOKENS(fmt) EDGEC_TILE_TOKENS
+#define EDGEC_TM_BATCH_ROWS(fmt) 2
+#define EDGEC_TM_MATVEC_ROWS(fmt) 4
+#define EDGEC_TM_BLOCK_BYTES(fmt) edgec_block_bytes(fmt)
+#define EDGEC_TM_CHUNK_BLOCKS(fmt) EDGEC_AVX512_CHUNK
+#define EDGEC_TM_ROWS_FIRST 1
+#define EDGEC_TM_LOAD_W(fmt, blk, count, part) edgec_avx512_load_wchunk(fmt, blk, count)
+#define EDGEC_TM_PREPARE(fmt, xp, x, count) (*(xp) = edgec_avx512_load_xchunk(fmt, x, count))
+#define EDGEC_TM_FOLD(fmt, acc, w, xp, x, count, part) edgec_avx512_fold(fmt, acc, w, xp)
+#include "kernels/tiled_matmul.h"
 
 static inline void edgec_avx512_matmul_q8_0(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_avx512_matmul_q(EDGEC_FMT_Q8_0, out, ldo, w, r0, r1, xq, n_tok, n); }
+{ edgec_avx512_matmul(EDGEC_FMT_Q8_0, out, ldo, w, r0, r1, xq, n_tok, n); }
 static inline void edgec_avx512_matmul_q4_0(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_avx512_matmul_q(EDGEC_FMT_Q4_0, out, ldo, w, r0, r1, xq, n_tok, n); }
+{ edgec_avx512_matmul(EDGEC_FMT_Q4_0, out, ldo, w, r0, r1, xq, n_tok, n); }
 static inline void edgec_avx512_matmul_q4_1(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_avx512_matmul_q(EDGEC_FMT_Q4_1, out, ldo, w, r0, r1, xq, n_tok, n); }
+{ edgec_avx512_matmul(EDGEC_FMT_Q4_1, out, ldo, w, r0, r1, xq, n_tok, n); }
 
 /* ---- activation quantization ------------------------------------------------------ */
 

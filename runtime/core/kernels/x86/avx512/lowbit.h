@@ -1,4 +1,4 @@
-/* kernels/x86/avx512/lowbit.h - q2 / q3 matmul on AVX-512 F + BW; VNNI vpdpbusd when __AVX512VNNI__.
+/* kernels/x86/avx512/lowbit.h - q2 / q3 matmul microkernels, AVX-512 F + BW; VNNI vpdpbusd when __AVX512VNNI__.
  *
  * Work goes in chunks of 8 blocks (256 weights).  A block's 8 qs bytes hold its codes in 4 slices
  * (slice s = bits 2s..2s+1 = weights 8s..8s+7), so a chunk's weights become 4 code vectors: qword k
@@ -8,8 +8,8 @@
  * the activations are rearranged once per call to the same slices.  An integer dot of the 4 vector
  * pairs then leaves block k's sum(q * qx) in int32 lanes 2k and 2k+1, which one fmadd scales by
  * d_w*d_x, and a second adds m_w*s_x; no horizontal reduction until a row is done.
- * Tiles, slabs and threads as in kernels/x86/avx512/dense.h: 2 rows x 8 tokens for a batch, 4 rows x 1
- * token for a matvec; a slab of prepared activations takes 18 KB of stack.
+ * The tiling is kernels/tiled_matmul.h's, shaped as kernels/x86/avx512/dense.h's: 2 rows x 8 tokens
+ * for a batch, 4 rows x 1 token for a matvec; a slab of prepared activations takes 18 KB of stack.
  */
 #ifndef EDGEC_KERNELS_LOWBIT_AVX512_H
 #define EDGEC_KERNELS_LOWBIT_AVX512_H
@@ -17,6 +17,7 @@
 #include <immintrin.h>
 
 #include "kernels/scalar/dense.h"
+#include "kernels/x86/avx512/vec.h"
 
 #define EDGEC_L512_CHUNK 8 /* blocks per chunk: block k's slice in qword k of each code vector */
 #define EDGEC_L512_SLAB 6  /* activation chunks (48 blocks) prepared per pass over the rows */
@@ -153,92 +154,31 @@ EDGEC_ALWAYS_INLINE __m512i edgec_l512_isum(const edgec_l512_wchunk *w, const ed
 #endif
 }
 
-/* ---- matmul ---------------------------------------------------------------------------- */
+/* ---- matmul: the fold and the tiling (kernels/tiled_matmul.h) ----------------------- */
 
-/* Adds chunk c (blocks 8c.., `count` of them) to an R x T tile's accumulators:
- * acc[i][j] += isum * d_w*d_x + m_w*s_x.  xc[j] is token j's prepared chunk. */
-EDGEC_ALWAYS_INLINE void edgec_l512_tile_step(int fmt, int R, int T, __m512 acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS],
-                                              const uint8_t *row, size_t row_bytes,
-                                              const edgec_l512_xchunk *const xc[EDGEC_TILE_TOKENS], int c, int count)
+/* acc + a row's chunk times a token's: isum * d_w*d_x + m_w*s_x, per block's lanes. */
+EDGEC_ALWAYS_INLINE __m512 edgec_l512_fold(__m512 acc, const edgec_l512_wchunk *w, const edgec_l512_xchunk *x)
 {
-    edgec_l512_wchunk wc[EDGEC_TILE_ROWS];
-    const size_t chunk_bytes = (size_t)EDGEC_L512_CHUNK * edgec_lowbit_block_bytes(fmt);
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
-        if (i < R) wc[i] = edgec_l512_load_wchunk(fmt, row + i * row_bytes + (size_t)c * chunk_bytes, count);
-EDGEC_UNROLL
-    for (int j = 0; j < EDGEC_TILE_TOKENS; j++)
-EDGEC_UNROLL
-        for (int i = 0; i < EDGEC_TILE_ROWS; i++) {
-            if (i >= R || j >= T) continue;
-            __m512 dd = _mm512_mul_ps(wc[i].dw, xc[j]->d);
-            acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(edgec_l512_isum(&wc[i], xc[j])), dd, acc[i][j]);
-            acc[i][j] = _mm512_fmadd_ps(wc[i].dm, xc[j]->s, acc[i][j]);
-        }
+    __m512 dd = _mm512_mul_ps(w->dw, x->d);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(edgec_l512_isum(w, x)), dd, acc);
+    return _mm512_fmadd_ps(w->dm, x->s, acc);
 }
 
-/* Chunks [c0, c1) of an R x T tile (rows r.., tokens t..; R <= 4, T <= 8 constants): stores the
- * partial dots into out[(t+j)*ldo + r+i], or adds them to it for a later slab (add). */
-EDGEC_ALWAYS_INLINE void edgec_l512_tile(int fmt, int R, int T, float *out, int ldo, const uint8_t *w, size_t row_bytes, int r, int t,
-                                         edgec_l512_xchunk xs[EDGEC_TILE_TOKENS][EDGEC_L512_SLAB], int c0, int c1, int nb, int add)
-{
-    const uint8_t *row = w + (size_t)r * row_bytes;
-    const int whole = nb / EDGEC_L512_CHUNK < c1 ? nb / EDGEC_L512_CHUNK : c1; /* chunks of 8 blocks */
-    __m512 acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS];
-    const edgec_l512_xchunk *xc[EDGEC_TILE_TOKENS];
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) acc[i][j] = _mm512_setzero_ps();
-    for (int c = c0; c < whole; c++) {
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) xc[j] = &xs[j][c - c0];
-        edgec_l512_tile_step(fmt, R, T, acc, row, row_bytes, xc, c, EDGEC_L512_CHUNK);
-    }
-    if (whole < c1) { /* the rows' last chunk holds fewer than 8 blocks */
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) xc[j] = &xs[j][whole - c0];
-        edgec_l512_tile_step(fmt, R, T, acc, row, row_bytes, xc, whole, nb - whole * EDGEC_L512_CHUNK);
-    }
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) {
-            if (i >= R || j >= T) continue;
-            float *o = out + (size_t)(t + j) * ldo + r + i;
-            *o = (add ? *o : 0.0f) + _mm512_reduce_add_ps(acc[i][j]);
-        }
-}
-
-/* Rows [r0, r1) x tokens [0, n_tok): tokens in groups of 8 (a batch) or 1; per group the
- * activations are prepared a slab at a time into xs, then every row tile reads them from L1. */
-EDGEC_ALWAYS_INLINE void edgec_l512_matmul(int fmt, float *out, int ldo, const void *w, int r0, int r1,
-                                           const edgec_block_q8a *xq, int n_tok, int n)
-{
-    const int nb = n / EDGEC_QK, n_chunks = (nb + EDGEC_L512_CHUNK - 1) / EDGEC_L512_CHUNK;
-    const size_t row_bytes = (size_t)nb * edgec_lowbit_block_bytes(fmt);
-    edgec_l512_xchunk xs[EDGEC_TILE_TOKENS][EDGEC_L512_SLAB];
-    for (int t = 0; t < n_tok;) {
-        const int T = n_tok - t >= EDGEC_TILE_TOKENS ? EDGEC_TILE_TOKENS : 1;
-        for (int c0 = 0; c0 < n_chunks; c0 += EDGEC_L512_SLAB) {
-            const int c1 = c0 + EDGEC_L512_SLAB < n_chunks ? c0 + EDGEC_L512_SLAB : n_chunks;
-            for (int j = 0; j < T; j++)
-                for (int c = c0; c < c1; c++) {
-                    int b = c * EDGEC_L512_CHUNK;
-                    xs[j][c - c0] = edgec_l512_load_xchunk(xq + (size_t)(t + j) * nb + b, nb - b < EDGEC_L512_CHUNK ? nb - b : EDGEC_L512_CHUNK);
-                }
-            int r = r0;
-            if (T == EDGEC_TILE_TOKENS) {
-                for (; r + 2 <= r1; r += 2) edgec_l512_tile(fmt, 2, EDGEC_TILE_TOKENS, out, ldo, (const uint8_t *)w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
-                if (r < r1) edgec_l512_tile(fmt, 1, EDGEC_TILE_TOKENS, out, ldo, (const uint8_t *)w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
-            } else {
-                for (; r + 4 <= r1; r += 4) edgec_l512_tile(fmt, 4, 1, out, ldo, (const uint8_t *)w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
-                for (; r < r1; r++) edgec_l512_tile(fmt, 1, 1, out, ldo, (const uint8_t *)w, row_bytes, r, t, xs, c0, c1, nb, c0 > 0);
-            }
-        }
-        t += T;
-    }
-}
+#define EDGEC_TM_NAME(name) edgec_l512_##name
+#define EDGEC_TM_WCHUNK edgec_l512_wchunk
+#define EDGEC_TM_XPREP edgec_l512_xchunk
+#define EDGEC_TM_SLAB(T) EDGEC_L512_SLAB
+#define EDGEC_TM_SLAB_SLOTS (EDGEC_TILE_TOKENS * EDGEC_L512_SLAB)
+#define EDGEC_TM_BATCH_TOKENS(fmt) EDGEC_TILE_TOKENS
+#define EDGEC_TM_BATCH_ROWS(fmt) 2
+#define EDGEC_TM_MATVEC_ROWS(fmt) 4
+#define EDGEC_TM_BLOCK_BYTES(fmt) edgec_lowbit_block_bytes(fmt)
+#define EDGEC_TM_CHUNK_BLOCKS(fmt) EDGEC_L512_CHUNK
+#define EDGEC_TM_ROWS_FIRST 1
+#define EDGEC_TM_LOAD_W(fmt, blk, count, part) edgec_l512_load_wchunk(fmt, blk, count)
+#define EDGEC_TM_PREPARE(fmt, xp, x, count) (*(xp) = edgec_l512_load_xchunk(x, count))
+#define EDGEC_TM_FOLD(fmt, acc, w, xp, x, count, part) edgec_l512_fold(acc, w, xp)
+#include "kernels/tiled_matmul.h"
 
 static inline void edgec_l512_matmul_q2(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
 { edgec_l512_matmul(EDGEC_FMT_Q2, out, ldo, w, r0, r1, xq, n_tok, n); }

@@ -1,4 +1,5 @@
-/* kernels/x86/avx512/ternary.h - AVX-512 (F + BW) ternary kernels, VNNI vpdpbusd when __AVX512VNNI__.
+/* kernels/x86/avx512/ternary.h - tq2 / tq2_0 / tq1_0 matmul microkernels, AVX-512 F + BW; VNNI vpdpbusd
+ * when __AVX512VNNI__.
  * Included by kernels/ternary.h; see there for the formats and the API.
  *
  * Work goes in "groups" of 256 weights = 8 q8a activation blocks: four tq2 blocks, or one
@@ -14,6 +15,8 @@
  * Each activation group is prepared once per call (a slab at a time, on the stack): its byte
  * vectors, -sum(qx) per block spread to seed the integer sums (so sum((code-1)*qx) comes out
  * exact) and d_x per lane.  Per group and row: t = sum_v float(isum_v) * d_x; acc += t * d_w.
+ * The tiling is kernels/tiled_matmul.h's, instantiated once per prepared type: 1 row x 8 tokens,
+ * 4 rows x 1 token (with a packed 4-row tail for tq2 rows whose last group is short).
  */
 #ifndef EDGEC_KERNELS_TERNARY_AVX512_H
 #define EDGEC_KERNELS_TERNARY_AVX512_H
@@ -131,9 +134,17 @@ static const uint16_t edgec_t512_tq2_d_words[32] = {
     0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
-/* The 4 code vectors of `count` (1..4) tq2 blocks at blk, and d_w of block k in lanes 4k..4k+3. */
-EDGEC_ALWAYS_INLINE void edgec_t512_load_tq2(const uint8_t *blk, int count, __m512i c[4], __m512 *dw)
+/* One row's 4 code vectors for a group (tq2: 4 blocks, block k's in lane k; tq2_0 / tq1_0: one
+ * block in the x256 pairing) and d_w (tq2: block k's in lanes 4k..4k+3; else in every lane). */
+typedef struct {
+    __m512i c[4];
+    __m512 dw;
+} edgec_t512_wgroup;
+
+/* The code vectors of `count` (1..4) tq2 blocks at blk. */
+EDGEC_ALWAYS_INLINE edgec_t512_wgroup edgec_t512_load_tq2(const uint8_t *blk, int count)
 {
+    edgec_t512_wgroup w;
     __m512i a, b;
     if (count == 4) {
         a = _mm512_loadu_si512((const void *)blk);
@@ -144,8 +155,9 @@ EDGEC_ALWAYS_INLINE void edgec_t512_load_tq2(const uint8_t *blk, int count, __m5
     }
     __m512i qs = _mm512_permutex2var_epi16(a, _mm512_loadu_si512((const void *)edgec_t512_tq2_qs_words), b);
     __m512i d16 = _mm512_permutexvar_epi16(_mm512_loadu_si512((const void *)edgec_t512_tq2_d_words), a);
-    *dw = _mm512_cvtph_ps(_mm512_castsi512_si256(d16));
-    edgec_t512_split_codes(qs, c);
+    w.dw = _mm512_cvtph_ps(_mm512_castsi512_si256(d16));
+    edgec_t512_split_codes(qs, w.c);
+    return w;
 }
 
 /* Multipliers 3^k per 16-bit lane for TQ1_0 activation blocks 5, 6, 7 (see tq1_0 in kernels/ternary.h). */
@@ -162,12 +174,13 @@ EDGEC_ALWAYS_INLINE __m256i edgec_t512_tq1_digits(__m512i q16, __m512i mult)
 }
 
 /* The 4 code vectors of a tq2_0 or tq1_0 block (the x256 pairing) and its d_w in every lane. */
-EDGEC_ALWAYS_INLINE void edgec_t512_load_256(int fmt, const uint8_t *blk, __m512i c[4], __m512 *dw)
+EDGEC_ALWAYS_INLINE edgec_t512_wgroup edgec_t512_load_256(int fmt, const uint8_t *blk)
 {
-    *dw = _mm512_set1_ps(edgec_ternary_scale(fmt, blk));
+    edgec_t512_wgroup w;
+    w.dw = _mm512_set1_ps(edgec_ternary_scale(fmt, blk));
     if (fmt == EDGEC_FMT_TQ2_0) {
-        edgec_t512_split_codes(_mm512_loadu_si512((const void *)blk), c);
-        return;
+        edgec_t512_split_codes(_mm512_loadu_si512((const void *)blk), w.c);
+        return w;
     }
     const __m128i tail = _mm_loadu_si128((const __m128i *)(blk + 32));   /* qs[32..47] */
     const __m512i q0 = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)blk));
@@ -181,55 +194,43 @@ EDGEC_UNROLL
     codes[6] = edgec_t512_tq1_digits(q1, _mm512_loadu_si512((const void *)edgec_t512_tq1_mult[1]));
     codes[7] = edgec_t512_tq1_digits(q2, _mm512_loadu_si512((const void *)edgec_t512_tq1_mult[2]));
 EDGEC_UNROLL
-    for (int l = 0; l < 4; l++) c[l] = _mm512_inserti64x4(_mm512_castsi256_si512(codes[l]), codes[4 + l], 1);
+    for (int l = 0; l < 4; l++) w.c[l] = _mm512_inserti64x4(_mm512_castsi256_si512(codes[l]), codes[4 + l], 1);
+    return w;
 }
 
-/* ---- matmul --------------------------------------------------------------------------- */
+/* ---- matmul: the folds, the 4-row tail and the tiling (kernels/tiled_matmul.h) ------ */
 
-/* Adds group g of R rows (row i at row + i*row_bytes) x T tokens (xs + j*stride) to acc. */
-EDGEC_ALWAYS_INLINE void edgec_t512_step(int fmt, int R, int T, __m512 acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS], const uint8_t *row,
-                                         size_t row_bytes, const void *xg, int x_stride, int g, int count)
+/* acc + a row's tq2 group times a token's: sum over blocks of d_w * sum_(2k, 2k+1) d_x * isum. */
+EDGEC_ALWAYS_INLINE __m512 edgec_t512_fold_tq2(__m512 acc, const edgec_t512_wgroup *w, const edgec_t512_xtq2 *x)
 {
-    const size_t group_bytes = fmt == EDGEC_FMT_TQ2 ? 4 * EDGEC_TQ2_BYTES : (size_t)edgec_ternary_block_bytes(fmt);
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_ROWS; i++) {
-        if (i >= R) continue;
-        const uint8_t *blk = row + i * row_bytes + (size_t)g * group_bytes;
-        __m512i c[4];
-        __m512 dw;
-        if (fmt == EDGEC_FMT_TQ2) edgec_t512_load_tq2(blk, count, c, &dw);
-        else edgec_t512_load_256(fmt, blk, c, &dw);
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) {
-            if (j >= T) continue;
-            __m512 t;
-            if (fmt == EDGEC_FMT_TQ2) {
-                const edgec_t512_xtq2 *x = (const edgec_t512_xtq2 *)xg + (size_t)j * x_stride;
-                __m512i ie = edgec_t512_dot2(x->corr[0], c[0], x->x[0], c[1], x->x[1]);
-                __m512i io = edgec_t512_dot2(x->corr[1], c[2], x->x[2], c[3], x->x[3]);
-                t = _mm512_fmadd_ps(_mm512_cvtepi32_ps(io), x->sc[1], _mm512_mul_ps(_mm512_cvtepi32_ps(ie), x->sc[0]));
-            } else {
-                const edgec_t512_x256 *x = (const edgec_t512_x256 *)xg + (size_t)j * x_stride;
-                t = _mm512_mul_ps(_mm512_cvtepi32_ps(edgec_t512_dot(x->corr[0], c[0], x->x[0])), x->sc[0]);
-EDGEC_UNROLL
-                for (int l = 1; l < 4; l++) t = _mm512_fmadd_ps(_mm512_cvtepi32_ps(edgec_t512_dot(x->corr[l], c[l], x->x[l])), x->sc[l], t);
-            }
-            acc[i][j] = _mm512_fmadd_ps(t, dw, acc[i][j]);
-        }
-    }
+    __m512i ie = edgec_t512_dot2(x->corr[0], w->c[0], x->x[0], w->c[1], x->x[1]);
+    __m512i io = edgec_t512_dot2(x->corr[1], w->c[2], x->x[2], w->c[3], x->x[3]);
+    __m512 t = _mm512_fmadd_ps(_mm512_cvtepi32_ps(io), x->sc[1], _mm512_mul_ps(_mm512_cvtepi32_ps(ie), x->sc[0]));
+    return _mm512_fmadd_ps(t, w->dw, acc);
 }
 
-/* The last 1..3 blocks of 4 tq2 rows (one token), packed 4 rows to a vector instead of each
- * row's short last group filling a vector alone: row i's block 4*g + v goes to lane i, the
- * activations of block v (lane v of the partial group's x) to every lane, and the result of row
- * i, lanes 4i..4i+3, is added to acc[i].  Saves a quarter of the work on rows of 576. */
-EDGEC_ALWAYS_INLINE void edgec_t512_tail_tq2_4rows(__m512 acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS], const uint8_t *row,
-                                                   size_t row_bytes, const edgec_t512_xtq2 *x, int g, int count)
+/* acc + a row's 256-weight block times a token's 8 activation blocks: d_w * sum_l d_x * isum_l. */
+EDGEC_ALWAYS_INLINE __m512 edgec_t512_fold_256(__m512 acc, const edgec_t512_wgroup *w, const edgec_t512_x256 *x)
 {
+    __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(edgec_t512_dot(x->corr[0], w->c[0], x->x[0])), x->sc[0]);
+EDGEC_UNROLL
+    for (int l = 1; l < 4; l++) t = _mm512_fmadd_ps(_mm512_cvtepi32_ps(edgec_t512_dot(x->corr[l], w->c[l], x->x[l])), x->sc[l], t);
+    return _mm512_fmadd_ps(t, w->dw, acc);
+}
+
+/* The last 1..3 blocks (`count`, from blk0 on row 0) of a 4-row, 1-token tile of tq2 rows, packed
+ * 4 rows to a vector instead of each row's short last group filling a vector alone: row i's
+ * block v goes to lane i, the activations of block v (lane v of the partial group's x) to every
+ * lane, and the result of row i, lanes 4i..4i+3, is added to acc[i].  Saves a quarter of the
+ * work on rows of 576.  Other tiles return 0: the driver's tile_step does their tail. */
+EDGEC_ALWAYS_INLINE int edgec_t512_tail_tq2(int R, int T, __m512 acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS], const uint8_t *blk0,
+                                            size_t row_bytes, const edgec_t512_xtq2 *x, int count)
+{
+    if (R != 4 || T != 1) return 0;
     const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
     __m512 tail = _mm512_setzero_ps();
     for (int v = 0; v < count; v++) {
-        const uint8_t *blk = row + (size_t)g * 4 * EDGEC_TQ2_BYTES + (size_t)v * EDGEC_TQ2_BYTES;
+        const uint8_t *blk = blk0 + (size_t)v * EDGEC_TQ2_BYTES;
         __m128i h = _mm_cvtsi32_si128(edgec_load_u16(blk));
         h = _mm_insert_epi16(h, edgec_load_u16(blk + row_bytes), 1);
         h = _mm_insert_epi16(h, edgec_load_u16(blk + 2 * row_bytes), 2);
@@ -249,79 +250,55 @@ EDGEC_ALWAYS_INLINE void edgec_t512_tail_tq2_4rows(__m512 acc[EDGEC_TILE_ROWS][E
     }
 EDGEC_UNROLL
     for (int i = 0; i < 4; i++) acc[i][0] = _mm512_mask_add_ps(acc[i][0], (__mmask16)(0xf << (4 * i)), acc[i][0], tail);
+    return 1;
 }
 
-/* Groups [g0, g1) of an R x T tile (rows r.., tokens t..): stores the partial dots into
- * out[(t+j)*ldo + r+i], or adds them for a later slab (add).  Token j's prepared group g is
- * xs[j*(g1-g0) + g-g0]; the last group of a tq2 row may hold fewer than 4 blocks. */
-EDGEC_ALWAYS_INLINE void edgec_t512_tile(int fmt, int R, int T, float *out, int ldo, const uint8_t *w, size_t row_bytes, int r, int t,
-                                         const void *xs, int g0, int g1, int n_blocks, int add)
-{
-    const uint8_t *row = w + (size_t)r * row_bytes;
-    const size_t x_size = fmt == EDGEC_FMT_TQ2 ? sizeof(edgec_t512_xtq2) : sizeof(edgec_t512_x256);
-    __m512 acc[EDGEC_TILE_ROWS][EDGEC_TILE_TOKENS];
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) acc[i][j] = _mm512_setzero_ps();
-    const int whole = fmt == EDGEC_FMT_TQ2 && n_blocks / 4 < g1 ? n_blocks / 4 : g1;
-    for (int g = g0; g < whole; g++)
-        edgec_t512_step(fmt, R, T, acc, row, row_bytes, (const uint8_t *)xs + (size_t)(g - g0) * x_size, g1 - g0, g, 4);
-    if (whole < g1 && fmt == EDGEC_FMT_TQ2 && R == 4 && T == 1)
-        edgec_t512_tail_tq2_4rows(acc, row, row_bytes, (const edgec_t512_xtq2 *)xs + (whole - g0), whole, n_blocks - 4 * whole);
-    else if (whole < g1) /* a tq2 row's last group of 1..3 blocks */
-        edgec_t512_step(fmt, R, T, acc, row, row_bytes, (const uint8_t *)xs + (size_t)(whole - g0) * x_size, g1 - g0, whole,
-                        n_blocks - 4 * whole);
-EDGEC_UNROLL
-    for (int i = 0; i < EDGEC_TILE_ROWS; i++)
-EDGEC_UNROLL
-        for (int j = 0; j < EDGEC_TILE_TOKENS; j++) {
-            if (i >= R || j >= T) continue;
-            float *o = out + (size_t)(t + j) * ldo + r + i;
-            *o = (add ? *o : 0.0f) + _mm512_reduce_add_ps(acc[i][j]);
-        }
-}
+/* Two instantiations, one per prepared-activation type; both tile 1 row x 8 tokens and 4 rows x
+ * 1 token, load row by row, and prepare the activation groups of a token tile once per slab of
+ * 32 groups in all (32 per token for one, 4 for 8). */
 
-/* Rows [r0, r1) x tokens [0, n_tok).  Tokens go in tiles of 8 (1 row x 8 tokens: each weight
- * group is unpacked once for 8 tokens) or 1 (4 rows x 1 token).  For each token tile the
- * activation groups are prepared once per slab (32 groups for one token, 4 for 8) on the stack. */
-EDGEC_ALWAYS_INLINE void edgec_t512_matmul(int fmt, float *out, int ldo, const void *w, int r0, int r1,
-                                           const edgec_block_q8a *xq, int n_tok, int n)
-{
-    const int nb = n / EDGEC_QK;                                         /* activation blocks per token */
-    const int n_blocks = n / edgec_ternary_block_weights(fmt);           /* weight blocks per row */
-    const int n_groups = fmt == EDGEC_FMT_TQ2 ? (n_blocks + 3) / 4 : n_blocks;
-    const size_t row_bytes = (size_t)n_blocks * edgec_ternary_block_bytes(fmt);
-    union { edgec_t512_xtq2 tq2[EDGEC_T512_XS]; edgec_t512_x256 b256[EDGEC_T512_XS]; } xs;
-    for (int t = 0; t < n_tok;) {
-        const int T = n_tok - t >= EDGEC_TILE_TOKENS ? EDGEC_TILE_TOKENS : 1;
-        const int per_slab = EDGEC_T512_XS / T;
-        for (int g0 = 0; g0 < n_groups; g0 += per_slab) {
-            const int g1 = g0 + per_slab < n_groups ? g0 + per_slab : n_groups;
-            for (int j = 0; j < T; j++)
-                for (int g = g0; g < g1; g++) {
-                    const edgec_block_q8a *x = xq + (size_t)(t + j) * nb + (size_t)g * 8;
-                    const int k = j * (g1 - g0) + g - g0;
-                    if (fmt == EDGEC_FMT_TQ2) edgec_t512_prep_tq2(&xs.tq2[k], x, n_blocks - 4 * g < 4 ? n_blocks - 4 * g : 4);
-                    else edgec_t512_prep_256(&xs.b256[k], x);
-                }
-            int r = r0;
-            if (T == EDGEC_TILE_TOKENS) {
-                for (; r < r1; r++) edgec_t512_tile(fmt, 1, EDGEC_TILE_TOKENS, out, ldo, (const uint8_t *)w, row_bytes, r, t, &xs, g0, g1, n_blocks, g0 > 0);
-            } else {
-                for (; r + 4 <= r1; r += 4) edgec_t512_tile(fmt, 4, 1, out, ldo, (const uint8_t *)w, row_bytes, r, t, &xs, g0, g1, n_blocks, g0 > 0);
-                for (; r < r1; r++) edgec_t512_tile(fmt, 1, 1, out, ldo, (const uint8_t *)w, row_bytes, r, t, &xs, g0, g1, n_blocks, g0 > 0);
-            }
-        }
-        t += T;
-    }
-}
+/* tq2: groups of 4 blocks (256 weights); a row's last group may hold 1..3. */
+#define EDGEC_TM_NAME(name) edgec_t512_tq2_##name
+#define EDGEC_TM_WCHUNK edgec_t512_wgroup
+#define EDGEC_TM_XPREP edgec_t512_xtq2
+#define EDGEC_TM_SLAB(T) (EDGEC_T512_XS / (T))
+#define EDGEC_TM_SLAB_SLOTS EDGEC_T512_XS
+#define EDGEC_TM_BATCH_TOKENS(fmt) EDGEC_TILE_TOKENS
+#define EDGEC_TM_BATCH_ROWS(fmt) 1
+#define EDGEC_TM_MATVEC_ROWS(fmt) 4
+#define EDGEC_TM_BLOCK_WEIGHTS(fmt) 64
+#define EDGEC_TM_BLOCK_BYTES(fmt) EDGEC_TQ2_BYTES
+#define EDGEC_TM_CHUNK_BLOCKS(fmt) 4
+#define EDGEC_TM_ROWS_FIRST 0
+#define EDGEC_TM_LOAD_W(fmt, blk, count, part) edgec_t512_load_tq2(blk, count)
+#define EDGEC_TM_PREPARE(fmt, xp, x, count) edgec_t512_prep_tq2(xp, x, count)
+#define EDGEC_TM_FOLD(fmt, acc, w, xp, x, count, part) edgec_t512_fold_tq2(acc, w, xp)
+#define EDGEC_TM_TAIL(fmt, R, T, acc, blk, row_bytes, xp, count) edgec_t512_tail_tq2(R, T, acc, blk, row_bytes, xp, count)
+#include "kernels/tiled_matmul.h"
+
+/* tq2_0 / tq1_0: one 256-weight block per group. */
+#define EDGEC_TM_NAME(name) edgec_t512_b256_##name
+#define EDGEC_TM_WCHUNK edgec_t512_wgroup
+#define EDGEC_TM_XPREP edgec_t512_x256
+#define EDGEC_TM_SLAB(T) (EDGEC_T512_XS / (T))
+#define EDGEC_TM_SLAB_SLOTS EDGEC_T512_XS
+#define EDGEC_TM_BATCH_TOKENS(fmt) EDGEC_TILE_TOKENS
+#define EDGEC_TM_BATCH_ROWS(fmt) 1
+#define EDGEC_TM_MATVEC_ROWS(fmt) 4
+#define EDGEC_TM_BLOCK_WEIGHTS(fmt) 256
+#define EDGEC_TM_BLOCK_BYTES(fmt) edgec_ternary_block_bytes(fmt)
+#define EDGEC_TM_CHUNK_BLOCKS(fmt) 1
+#define EDGEC_TM_ROWS_FIRST 0
+#define EDGEC_TM_LOAD_W(fmt, blk, count, part) edgec_t512_load_256(fmt, blk)
+#define EDGEC_TM_PREPARE(fmt, xp, x, count) edgec_t512_prep_256(xp, x)
+#define EDGEC_TM_FOLD(fmt, acc, w, xp, x, count, part) edgec_t512_fold_256(acc, w, xp)
+#include "kernels/tiled_matmul.h"
 
 static inline void edgec_t512_matmul_tq2(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_t512_matmul(EDGEC_FMT_TQ2, out, ldo, w, r0, r1, xq, n_tok, n); }
+{ edgec_t512_tq2_matmul(EDGEC_FMT_TQ2, out, ldo, w, r0, r1, xq, n_tok, n); }
 static inline void edgec_t512_matmul_tq2_0(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_t512_matmul(EDGEC_FMT_TQ2_0, out, ldo, w, r0, r1, xq, n_tok, n); }
+{ edgec_t512_b256_matmul(EDGEC_FMT_TQ2_0, out, ldo, w, r0, r1, xq, n_tok, n); }
 static inline void edgec_t512_matmul_tq1_0(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_t512_matmul(EDGEC_FMT_TQ1_0, out, ldo, w, r0, r1, xq, n_tok, n); }
+{ edgec_t512_b256_matmul(EDGEC_FMT_TQ1_0, out, ldo, w, r0, r1, xq, n_tok, n); }
 
 #endif
