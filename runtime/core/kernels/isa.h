@@ -1,0 +1,41 @@
+/* kernels/isa.h - the one place that decides which instruction set the kernels compile for.
+ *
+ * From the compiler's predefined macros (the target profile's flags), exactly one of:
+ *   EDGEC_ISA_AVX512  AVX-512 F+BW (VNNI vpdpbusd if __AVX512VNNI__)   kernels/x86/avx512/
+ *   EDGEC_ISA_AVX2    AVX2 + FMA + F16C                                kernels/x86/avx2/
+ *   EDGEC_ISA_NEON    AArch64 NEON (sdot if __ARM_FEATURE_DOTPROD)     kernels/arm/neon/
+ *   EDGEC_ISA_SCALAR  anything else, or -DEDGEC_SCALAR (plain C11)     kernels/scalar/
+ * EDGEC_KERNELS_ISA names it ("avx512vnni", "avx512", "avx2", "neon-dotprod", "neon", "scalar") and
+ * EDGEC_KERNEL(name) is that folder's implementation of edgec_<name> (edgec_avx2_<name>, ...).
+ * A new ISA adds one branch here and one folder of microkernels (docs/kernels.md).
+ */
+#ifndef EDGEC_KERNELS_ISA_H
+#define EDGEC_KERNELS_ISA_H
+
+#if !defined(EDGEC_SCALAR) && defined(__AVX512F__) && defined(__AVX512BW__)
+#define EDGEC_ISA_AVX512 1
+#if defined(__AVX512VNNI__)
+#define EDGEC_KERNELS_ISA "avx512vnni"
+#else
+#define EDGEC_KERNELS_ISA "avx512"
+#endif
+#define EDGEC_KERNEL(name) edgec_avx512_##name
+#elif !defined(EDGEC_SCALAR) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#define EDGEC_ISA_AVX2 1
+#define EDGEC_KERNELS_ISA "avx2"
+#define EDGEC_KERNEL(name) edgec_avx2_##name
+#elif !defined(EDGEC_SCALAR) && defined(__ARM_NEON) && defined(__aarch64__)
+#define EDGEC_ISA_NEON 1
+#if defined(__ARM_FEATURE_DOTPROD)
+#define EDGEC_KERNELS_ISA "neon-dotprod"
+#else
+#define EDGEC_KERNELS_ISA "neon"
+#endif
+#define EDGEC_KERNEL(name) edgec_neon_##name
+#else
+#define EDGEC_ISA_SCALAR 1
+#define EDGEC_KERNELS_ISA "scalar"
+#define EDGEC_KERNEL(name) edgec_scalar_##name
+#endif
+
+#endif
