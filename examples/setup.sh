@@ -9,7 +9,7 @@ need_apt=()
 for tool in cmake make gcc clang; do
   command -v "$tool" >/dev/null 2>&1 || need_apt+=("$tool")
 done
-# AArch64 cross compiler and user-mode qemu: tests/test_kernels_neon.py runs the NEON kernels under emulation
+# AArch64 cross compiler and user-mode qemu: tests/kernels/test_kernels_neon.py runs the NEON kernels under emulation
 for tool_pkg in aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-aarch64:qemu-user; do
   command -v "${tool_pkg%%:*}" >/dev/null 2>&1 || need_apt+=("${tool_pkg#*:}")
 done

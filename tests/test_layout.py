@@ -58,3 +58,31 @@ def test_stages_import_only_earlier_stages():
 def test_tiny_models_are_test_code():
     assert not (PACKAGE / "tiny_models.py").exists()
     assert (Path(__file__).parent / "tiny_models.py").is_file()
+
+
+RUNTIME = PACKAGE.parents[1] / "runtime"
+KERNELS = RUNTIME / "core" / "kernels"
+
+
+def test_tests_mirror_the_layout():
+    """Each compiler stage and runtime part has its own test folder (README's layout section)."""
+    tests = Path(__file__).parent
+    for folder in STAGES + ["kernels", "formats", "runtime", "server", "fuzz"]:
+        assert list((tests / folder).glob("test_*.py")), f"tests/{folder}/ has no tests"
+    assert not [p.name for p in tests.glob("test_*.py") if p.stem not in
+                ("test_layout", "test_cli", "test_compile_tiny", "test_real_models", "test_arm_targets")], \
+        "only whole-pipeline tests live at the top of tests/: put the others in their stage's folder"
+
+
+def test_kernels_are_a_family_by_isa_matrix():
+    """Every ISA folder has a file per family it implements and the vector layer; no per-ISA driver copies."""
+    families = {"dense", "lowbit", "ternary", "i16", "ternary_i16", "lut"}
+    for isa in ("x86/avx2", "x86/avx512", "arm/neon"):
+        files = {p.stem for p in (KERNELS / isa).glob("*.h")}
+        assert {"vec", "float", "dense"} <= files, isa
+        assert files - {"vec", "float"} <= families, f"{isa}: {sorted(files - families)} is not a weight family"
+        for fam in ("dense", "lowbit", "ternary"):   # the chunked families: microkernels + the shared driver
+            text = (KERNELS / isa / f"{fam}.h").read_text()
+            assert '#include "kernels/tiled_matmul.h"' in text, f"{isa}/{fam}.h must instantiate tiled_matmul.h"
+            assert "for (int t = 0; t < n_tok" not in text, f"{isa}/{fam}.h has its own token loop"
+    assert {p.stem for p in (KERNELS / "scalar").glob("*.h")} == families

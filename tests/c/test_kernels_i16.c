@@ -5,7 +5,7 @@
  * Run: ./test_kernels_i16           (prints "N passed, M failed" last, exit status 1 on any failure)
  *      ./test_kernels_i16 --bench   (i16 vs row-major: matvecs, SmolLM2's decode matvec set, a batch)
  *      ./test_kernels_i16 --tile FMT ROWS N IN OUT   (tiles GGUF bytes with this file's tiler, so
- *                                   tests/test_kernels_i16.py can compare it with interleave_layout.py)
+ *                                   tests/kernels/test_kernels_i16.py can compare it with interleave_layout.py)
  *
  * Weights are random GGUF blocks made by this file's own quantizers and tiled by this file's
  * own implementation of the layout (docs/layout_i16.md), so the kernels are checked against an

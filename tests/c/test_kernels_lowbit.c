@@ -3,7 +3,7 @@
  * Build (from the repository root), e.g.:
  *   gcc -std=c11 -O2 -march=native -Wall -Wextra -Werror -Iruntime/core tests/c/test_kernels_lowbit.c -o test_kernels_lowbit -lm
  * Run: ./test_kernels_lowbit                 self-checks; prints "N passed, M failed" last, exit 1 on any failure
- *      ./test_kernels_lowbit --case IN OUT   runs one case written by tests/test_lowbit_formats.py (numpy
+ *      ./test_kernels_lowbit --case IN OUT   runs one case written by tests/formats/test_lowbit_formats.py (numpy
  *                                            checks the results against its own integer formula)
  *      ./test_kernels_lowbit --bench         times 1536x576 matvecs and batches (not run by the tests)
  *

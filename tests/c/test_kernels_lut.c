@@ -8,7 +8,7 @@
  *      ./test_kernels_lut --big    one 49152 x 576 q4_1 matrix (the classifier's shape)
  *      ./test_kernels_lut --tile FMT ROWS N IN OUT       row-major bytes -> this file's tiles
  *      ./test_kernels_lut --get-rows FMT ROWS N IN OUT   LUT bytes -> every row by edgec_get_row_lut_FMT
- *                                  (so tests/test_kernels_lut.py can compare with lut_layout.py)
+ *                                  (so tests/kernels/test_kernels_lut.py can compare with lut_layout.py)
  *
  * Weights are random row-major blocks (random codes, plausible fp16 scales), tiled by this file's
  * own implementation of the layout (docs/lut.md), so the kernels are checked against an

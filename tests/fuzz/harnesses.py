@@ -1,5 +1,5 @@
 """The fuzz harnesses in this folder and how to build and run each: shared by make_corpus.py, run.sh
-(through `python -m`-free calls) and tests/test_fuzz.py."""
+(through `python -m`-free calls) and tests/fuzz/test_fuzz.py."""
 from __future__ import annotations
 
 import subprocess

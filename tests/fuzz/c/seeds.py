@@ -8,7 +8,7 @@ edgec.codegen.tokenizer_blob from two small real tokenizers:
                        SmolLM's pre-tokenizer, ChatML control tokens and chat strings
   blob_tok512_spm.inc  tests/fixtures/stories260K/tok512.bin: llama2.c's 512-token SentencePiece
                        BPE with byte fallback
-tests/test_runtime_hostile.py checks that the committed files match what this builds.
+tests/runtime/test_runtime_hostile.py checks that the committed files match what this builds.
 """
 from __future__ import annotations
 

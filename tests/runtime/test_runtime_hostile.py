@@ -20,7 +20,7 @@ import pytest
 
 from test_runtime_cli import build_cli, tokenizer_blob, tokenizer_ir, write_blob_inc
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FUZZ_C = REPO / "tests" / "fuzz" / "c"
 NONFINITE_ERROR = "error: the model produced non-finite logits (NaN or inf) at position "
 

@@ -1,4 +1,4 @@
-"""NEON kernel checks beyond tests/c/test_kernels.c (whose AArch64 builds run in tests/test_kernels.py):
+"""NEON kernel checks beyond tests/c/test_kernels.c (whose AArch64 builds run in tests/kernels/test_kernels.py):
 the quantized matmuls' chunk tails under qemu-aarch64, and a probe that qemu's Cortex-A53 really lacks
 sdot, so that the ARMv8.0 runs prove A53-safety.
 """

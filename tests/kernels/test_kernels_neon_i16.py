@@ -1,6 +1,6 @@
 """NEON i16-layout kernels (runtime/core/kernels/arm/neon/i16.h) on a model's matrix shapes, cross-compiled
 for AArch64 and run under qemu-aarch64: `-cpu cortex-a53` for the ARMv8.0 builds (no sdot), `-cpu max` for
-ARMv8.2 sdot.  (tests/c/test_kernels_i16.c itself runs under qemu in tests/test_kernels_i16.py.)
+ARMv8.2 sdot.  (tests/c/test_kernels_i16.c itself runs under qemu in tests/kernels/test_kernels_i16.py.)
 
 tests/c/test_kernels_shapes.c on SmolLM2-135M's matrix shapes (576x576, 1536x576, 576x1536, the 49152x576
 classifier) and on row counts that end in a partial group (8, 11 or 2 real rows of 16), 1 and 5 tokens.

@@ -15,7 +15,7 @@ import pytest
 
 from edgec.paths import runtime_include_dirs
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RUNTIME = REPO / "runtime"
 GROUPS = runtime_include_dirs()
 UNIT_UNDER_TEST = {"test_sampler": RUNTIME / "sampler" / "sampler.c", "test_threadpool": RUNTIME / "program" / "threadpool.c"}

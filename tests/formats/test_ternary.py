@@ -27,7 +27,7 @@ from test_compile_tiny import check_against_reference
 from kernel_builds import CLANG_NEON, NEON, CTest, builds
 
 # The whole C test runs under qemu for gcc, the Pi targets' compiler; clang only builds it warning-free
-# (its NEON builds run the model shapes in tests/test_kernels_neon_ternary.py).
+# (its NEON builds run the model shapes in tests/kernels/test_kernels_neon_ternary.py).
 C_TEST = CTest("test_kernels_ternary.c", "EDGEC_TERNARY_ISA", build_only=CLANG_NEON)
 runs = C_TEST.fixture()
 

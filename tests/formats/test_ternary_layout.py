@@ -30,7 +30,7 @@ from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, w
 from test_compile_tiny import check_against_reference
 from kernel_builds import BUILDS, C_TESTS, HAS_AVX2, Build, CTest, built, builds, cpu_lacks, is_x86_host
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 C_TEST = CTest("test_kernels_ternary_i16.c", "EDGEC_TERNARY_I16_ISA")
 runs = C_TEST.fixture()
 

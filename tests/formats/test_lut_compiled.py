@@ -1,6 +1,6 @@
 """The LUT kernels inside compiled programs: which matrices a target puts in bit-plane tiles, the table
 buffer in the arena, and whole programs against the reference (tied embedding read from LUT tiles,
-two threads).  Kernel-level checks are in tests/test_kernels_lut.py."""
+two threads).  Kernel-level checks are in tests/kernels/test_kernels_lut.py."""
 from __future__ import annotations
 
 import dataclasses

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fuzz"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harnesses import CORPUS, CRASHES, LIBFUZZER_FLAGS, all_names, command  # noqa: E402
 
 SECONDS = int(os.environ.get("EDGEC_FUZZ_SECONDS", "15"))

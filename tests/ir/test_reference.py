@@ -13,7 +13,7 @@ from edgec.ir.model_ir import Tensor, tensor_to_f32
 from edgec.ir.reference import QuantMatrix, Reference, quantize_activations
 from tiny_models import make_tiny_config, random_weights, write_gguf
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "stories260K")
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "stories260K")
 
 
 def tiny_ir(tmp_path, fmt="f32", seed=0, **overrides):

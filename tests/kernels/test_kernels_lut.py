@@ -21,7 +21,7 @@ from edgec.plan.lut_layout import (BLOCKS, LUT_FORMATS, TABLE_BYTES_PER_VALUE_MA
                                    lut_table_bytes, to_lut_layout)
 from kernel_builds import BUILDS, CTest, builds
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 C_TEST = CTest("test_kernels_lut.c", "EDGEC_LUT_ISA", vnni=False, dotprod=False)
 runs = C_TEST.fixture()
 SMALL, BIG = BUILDS["clang-asan-ubsan-O0-native"].running("small", "--small"), BUILDS["gcc-native"].running("big", "--big")

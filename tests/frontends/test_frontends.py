@@ -18,7 +18,7 @@ from tiny_models import (hf_tokenizer_config, make_tiny_config, neox_to_interlea
                          tiny_tokenizer_gpt2, tiny_tokenizer_sentencepiece, write_gguf, write_hf_folder,
                          write_llama2c, write_llama2c_tokenizer)
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "stories260K")
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "stories260K")
 STORIES = os.path.join(FIXTURES, "stories260K.bin")
 TOK512 = os.path.join(FIXTURES, "tok512.bin")
 

@@ -1,7 +1,7 @@
 """NEON ternary kernels (runtime/core/kernels/arm/neon/ternary.h: tq2, tq2_0, tq1_0, row-major) on a model's
 matrix shapes, cross-compiled for AArch64 and run under qemu-aarch64: `-cpu cortex-a53` for the ARMv8.0
 builds (no sdot), `-cpu max` for ARMv8.2 sdot.  (tests/c/test_kernels_ternary.c itself runs under qemu in
-tests/test_ternary.py.)
+tests/formats/test_ternary.py.)
 
 tests/c/test_kernels_shapes.c on random weight bytes (every code pattern, GGUF's code 3 included) with sane
 fp16 scales, on SmolLM2-sized shapes (576x576, 1536x576, 576x1536, the 49152x576 classifier as tq2), odd

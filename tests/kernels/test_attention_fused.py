@@ -20,7 +20,7 @@ from edgec.plan.memory_plan import plan_arena
 from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
 from kernel_builds import CTest, builds
 
-HEADER = Path(__file__).resolve().parents[1] / "runtime" / "core" / "kernels" / "attention.h"
+HEADER = Path(__file__).resolve().parents[2] / "runtime" / "core" / "kernels" / "attention.h"
 MIN_CHECKS = 5000   # 2 formats x (3 hd x 4 n_q x 7 n_pos + extra shapes) x 7 patterns x 3 checks, + exact checks
 C_TEST = CTest("test_attention.c", "EDGEC_KERNELS_ISA")
 runs = C_TEST.fixture()

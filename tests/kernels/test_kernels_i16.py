@@ -17,7 +17,7 @@ from edgec.plan.interleave_layout import relayout
 from kernel_builds import BUILDS, C_TESTS, CLANG_NEON, NEON, CTest, built, builds
 
 # The whole C test takes 20-30 s a build under qemu: it runs for gcc, the Pi targets' compiler; clang
-# only builds it warning-free (its NEON builds run the model shapes in tests/test_kernels_neon_i16.py).
+# only builds it warning-free (its NEON builds run the model shapes in tests/kernels/test_kernels_neon_i16.py).
 C_TEST = CTest("test_kernels_i16.c", "EDGEC_I16_ISA", build_only=CLANG_NEON)
 runs = C_TEST.fixture()
 
