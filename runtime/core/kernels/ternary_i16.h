@@ -127,6 +127,56 @@ static inline void edgec_ti16_prepare(edgec_ti16_xprep *p, const edgec_block_q8a
     }
 }
 
+/* Pass h of one group x one token over n_tiles tiles, written once over the ISA file's contract
+ * (EDGEC_TI16_PASSES chunk parts per 64-byte chunk; ivec, load, splat, field, dot, to_float,
+ * store_rows, prefetch): int32 lane r of part h holds row 16s + (16/PASSES)h + r in field s's chain.
+ * Per activation block the four chains start at their seeds and each ends in one convert and one
+ * FMA with d_x / scale_s into the row sums; store_rows applies the row scales once. */
+EDGEC_ALWAYS_INLINE void edgec_ti16_pass(float *out, const uint8_t *scales, const uint8_t *tiles,
+                                         const edgec_ti16_xprep *xp, const edgec_block_q8a *x, int n_tiles,
+                                         int add, int left, int h)
+{
+    edgec_vec acc[4];
+EDGEC_UNROLL
+    for (int s = 0; s < 4; s++) acc[s] = edgec_vec_zero();
+    for (int b = 0; b < n_tiles; b++) {
+        const uint8_t *tile = tiles + (size_t)b * EDGEC_TI16_TILE;
+EDGEC_UNROLL
+        for (int a = 0; a < 2; a++) {
+            const edgec_ti16_xprep *p = xp + 2 * b + a;
+            const int8_t *qs = x[2 * b + a].qs;
+            EDGEC_TI16_KERNEL(ivec) ch[4];
+EDGEC_UNROLL
+            for (int s = 0; s < 4; s++) ch[s] = EDGEC_TI16_KERNEL(splat)(p->seed[s]);
+EDGEC_UNROLL
+            for (int i = 0; i < 8; i++) {
+                const uint8_t *chunk = tile + 64 * (8 * a + i) + (64 / EDGEC_TI16_PASSES) * h;
+                if (h == 0 && i % 4 == 0) EDGEC_TI16_KERNEL(prefetch)(chunk);   /* one line per 256 bytes: measured best */
+                const EDGEC_TI16_KERNEL(ivec) v = EDGEC_TI16_KERNEL(load)(chunk);
+                const EDGEC_TI16_KERNEL(ivec) xi = EDGEC_TI16_KERNEL(splat)((int32_t)edgec_load_u32(qs + 4 * i));
+EDGEC_UNROLL
+                for (int s = 0; s < 4; s++) ch[s] = EDGEC_TI16_KERNEL(dot)(ch[s], EDGEC_TI16_KERNEL(field)(v, s), xi);
+            }
+EDGEC_UNROLL
+            for (int s = 0; s < 4; s++)
+                acc[s] = edgec_vec_fmadd(EDGEC_TI16_KERNEL(to_float)(ch[s]), edgec_vec_set1(p->dx[s]), acc[s]);
+        }
+    }
+    EDGEC_TI16_KERNEL(store_rows)(out, scales, acc, h, add, left);
+}
+
+/* One group x one token: out[16s + r] (= row 16s + r of the group) gets the dot, or has it added
+ * (add: a later column slab); rows at or past `left` are not written.  scales: the group's 64 fp16
+ * row scales; tiles: the first tile of the slab.  A pass whose rows are all past `left` is skipped. */
+EDGEC_ALWAYS_INLINE void edgec_ti16_group(float *out, const uint8_t *scales, const uint8_t *tiles,
+                                          const edgec_ti16_xprep *xp, const edgec_block_q8a *x, int n_tiles,
+                                          int add, int left)
+{
+    for (int h = 0; h < EDGEC_TI16_PASSES; h++)
+        if (h == 0 || left > h * (16 / EDGEC_TI16_PASSES))
+            edgec_ti16_pass(out, scales, tiles, xp, x, n_tiles, add, left, h);
+}
+
 /* The SIMD paths: tokens 8 at a time and columns a slab at a time, their activation blocks prepared
  * once; then group by group (one sequential weight stream), each group's tiles reused from L1/L2
  * for every token of the tile. */
@@ -147,8 +197,8 @@ static inline void edgec_ti16_simd_matmul_tq2(float *out, int ldo, const void *w
                 const uint8_t *group = (const uint8_t *)w + (size_t)G * edgec_ti16_group_bytes(n);
                 const uint8_t *tiles = group + EDGEC_TI16_SCALES + (size_t)(c0 / 2) * EDGEC_TI16_TILE;
                 for (int j = 0; j < T; j++)
-                    EDGEC_TI16_KERNEL(group)(out + (size_t)(t0 + j) * ldo + (size_t)EDGEC_TI16_ROWS * G, group, tiles, xp[j],
-                                             xq + (size_t)(t0 + j) * nxb + c0, count / 2, c0 > 0, rows - EDGEC_TI16_ROWS * G);
+                    edgec_ti16_group(out + (size_t)(t0 + j) * ldo + (size_t)EDGEC_TI16_ROWS * G, group, tiles, xp[j],
+                                     xq + (size_t)(t0 + j) * nxb + c0, count / 2, c0 > 0, rows - EDGEC_TI16_ROWS * G);
             }
         }
     }

@@ -1,5 +1,5 @@
 /* kernels/x86/avx2/ternary_i16.h - tq2 64-row tiles on AVX2 + FMA + F16C (vpmaddubsw + vpmaddwd).
- * Included only by kernels/ternary_i16.h; layout and API there.
+ * Included only by kernels/ternary_i16.h (layout, API, and the group loop over these microkernels).
  *
  * A 256-bit vector holds half of a 64-byte chunk: half h, int32 lane r is row 16s + 8h + r in the
  * chain of field s.  With 16 ymm registers a group goes in two passes, one per half, each keeping
@@ -13,6 +13,8 @@
 #define EDGEC_KERNELS_TERNARY_I16_AVX2_H
 
 #include <immintrin.h>
+
+#include "kernels/x86/avx2/float.h" /* edgec_vec: the row sums */
 
 /* What each field's extraction leaves on its code (the integer chain's scale). */
 static const int edgec_ti16_avx2_scale[4] = {1, 4, 16, 16};
@@ -51,39 +53,19 @@ EDGEC_ALWAYS_INLINE void edgec_ti16_avx2_prefetch(const uint8_t *p)
 #endif
 }
 
-/* Half h of a group x one token over n_tiles tiles: out[16s + 8h + r], stored or added, rows < left. */
-EDGEC_ALWAYS_INLINE void edgec_ti16_avx2_half(float *out, const uint8_t *scales, const uint8_t *tiles,
-                                              const edgec_ti16_xprep *xp, const edgec_block_q8a *x, int n_tiles,
-                                              int add, int left, int h)
+/* ---- the contract of kernels/ternary_i16.h's group loop ---- */
+
+#define EDGEC_TI16_PASSES 2 /* a 64-byte chunk is two ymm halves: a group goes in two passes */
+typedef __m256i edgec_ti16_avx2_ivec;
+
+EDGEC_ALWAYS_INLINE __m256i edgec_ti16_avx2_load(const uint8_t *chunk) { return _mm256_loadu_si256((const __m256i *)(const void *)chunk); }
+EDGEC_ALWAYS_INLINE __m256i edgec_ti16_avx2_splat(int32_t v) { return _mm256_set1_epi32(v); }
+EDGEC_ALWAYS_INLINE __m256 edgec_ti16_avx2_to_float(__m256i v) { return _mm256_cvtepi32_ps(v); }
+
+/* Rows 16s + 8h .. +7 of the group (those below `left`): acc[s] times their fp16 row scales,
+ * stored into out or added to it. */
+EDGEC_ALWAYS_INLINE void edgec_ti16_avx2_store_rows(float *out, const uint8_t *scales, const __m256 acc[4], int h, int add, int left)
 {
-    __m256 acc[4];
-EDGEC_UNROLL
-    for (int s = 0; s < 4; s++) acc[s] = _mm256_setzero_ps();
-    for (int b = 0; b < n_tiles; b++) {
-        const uint8_t *tile = tiles + (size_t)b * EDGEC_TI16_TILE;
-EDGEC_UNROLL
-        for (int a = 0; a < 2; a++) {
-            const edgec_ti16_xprep *p = xp + 2 * b + a;
-            const int8_t *qs = x[2 * b + a].qs;
-            __m256i ch[4];
-EDGEC_UNROLL
-            for (int s = 0; s < 4; s++) ch[s] = _mm256_set1_epi32(p->seed[s]);
-EDGEC_UNROLL
-            for (int i = 0; i < 8; i++) {
-                const uint8_t *chunk = tile + 64 * (8 * a + i) + 32 * h;
-                if (h == 0 && i % 4 == 0) edgec_ti16_avx2_prefetch(chunk);
-                const __m256i v = _mm256_loadu_si256((const __m256i *)chunk);
-                const __m256i xi = _mm256_set1_epi32((int)edgec_load_u32(qs + 4 * i));
-EDGEC_UNROLL
-                for (int s = 0; s < 4; s++) ch[s] = edgec_ti16_avx2_dot(ch[s], edgec_ti16_avx2_field(v, s), xi);
-            }
-EDGEC_UNROLL
-            for (int s = 0; s < 4; s++) {
-                const __m256 f = _mm256_cvtepi32_ps(ch[s]), dx = _mm256_set1_ps(p->dx[s]);
-                acc[s] = _mm256_fmadd_ps(f, dx, acc[s]);
-            }
-        }
-    }
 EDGEC_UNROLL
     for (int s = 0; s < 4; s++) {
         const int first = 16 * s + 8 * h, n = left - first < 8 ? left - first : 8;
@@ -93,15 +75,6 @@ EDGEC_UNROLL
         _mm256_storeu_ps(v, _mm256_mul_ps(acc[s], d));
         for (int r = 0; r < n; r++) out[first + r] = add ? out[first + r] + v[r] : v[r];
     }
-}
-
-/* One group x one token (see edgec_ti16_avx512_group). */
-EDGEC_ALWAYS_INLINE void edgec_ti16_avx2_group(float *out, const uint8_t *scales, const uint8_t *tiles,
-                                               const edgec_ti16_xprep *xp, const edgec_block_q8a *x, int n_tiles,
-                                               int add, int left)
-{
-    edgec_ti16_avx2_half(out, scales, tiles, xp, x, n_tiles, add, left, 0);
-    if (left > 8) edgec_ti16_avx2_half(out, scales, tiles, xp, x, n_tiles, add, left, 1);
 }
 
 #endif

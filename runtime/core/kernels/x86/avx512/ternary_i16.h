@@ -1,5 +1,6 @@
 /* kernels/x86/avx512/ternary_i16.h - tq2 64-row tiles on AVX-512 F+BW, VNNI vpdpbusd when __AVX512VNNI__
- * (else vpmaddubsw + vpmaddwd).  Included only by kernels/ternary_i16.h; layout and API there.
+ * (else vpmaddubsw + vpmaddwd).  Included only by kernels/ternary_i16.h (layout, API, and the
+ * group loop over these microkernels).
  *
  * Int32 lane r of every vector belongs to row 16s + r of the group in the chain of field s.  Per
  * 64-byte chunk: one load, four ANDs (one per field, no shifts: field s keeps its 4^s) and four
@@ -14,6 +15,8 @@
 #define EDGEC_KERNELS_TERNARY_I16_AVX512_H
 
 #include <immintrin.h>
+
+#include "kernels/x86/avx512/float.h" /* edgec_vec: the row sums */
 
 /* What each field's extraction leaves on its code (the integer chain's scale). */
 #if defined(__AVX512VNNI__)
@@ -76,51 +79,34 @@ EDGEC_ALWAYS_INLINE void edgec_ti16_avx512_prefetch(const uint8_t *p)
 #endif
 }
 
-/* One group x one token over n_tiles tiles: out[16s + r] (= row 16s + r of the group) gets the
- * dot, or has it added (add: a later column slab); rows at or past `left` are not written.
- * scales: the group's 64 fp16 row scales; tiles: the first tile of the slab. */
-EDGEC_ALWAYS_INLINE void edgec_ti16_avx512_group(float *out, const uint8_t *scales, const uint8_t *tiles,
-                                                 const edgec_ti16_xprep *xp, const edgec_block_q8a *x, int n_tiles,
-                                                 int add, int left)
+/* ---- the contract of kernels/ternary_i16.h's group loop ---- */
+
+#define EDGEC_TI16_PASSES 1 /* a 64-byte chunk is one zmm */
+typedef __m512i edgec_ti16_avx512_ivec;
+
+EDGEC_ALWAYS_INLINE __m512i edgec_ti16_avx512_load(const uint8_t *chunk)
 {
-    __m512 acc[4];
-EDGEC_UNROLL
-    for (int s = 0; s < 4; s++) acc[s] = _mm512_setzero_ps();
-    for (int b = 0; b < n_tiles; b++) {
-        const uint8_t *tile = tiles + (size_t)b * EDGEC_TI16_TILE;
-EDGEC_UNROLL
-        for (int a = 0; a < 2; a++) {
-            const edgec_ti16_xprep *p = xp + 2 * b + a;
-            const int8_t *qs = x[2 * b + a].qs;
-            __m512i ch[4];
-EDGEC_UNROLL
-            for (int s = 0; s < 4; s++) ch[s] = _mm512_set1_epi32(p->seed[s]);
-EDGEC_UNROLL
-            for (int i = 0; i < 8; i++) {
-                const uint8_t *chunk = tile + 64 * (8 * a + i);
-                if (i % 4 == 0) edgec_ti16_avx512_prefetch(chunk);   /* one line per 256 bytes: measured best */
-                __m512i v = _mm512_loadu_si512((const void *)chunk);
-                edgec_ti16_avx512_keep(&v);
-                const __m512i xi = _mm512_set1_epi32((int)edgec_load_u32(qs + 4 * i));
-EDGEC_UNROLL
-                for (int s = 0; s < 4; s++) ch[s] = edgec_ti16_avx512_dot(ch[s], edgec_ti16_avx512_field(v, s), xi);
-            }
-EDGEC_UNROLL
-            for (int s = 0; s < 4; s++) {
-                const __m512 f = _mm512_cvtepi32_ps(ch[s]), dx = _mm512_set1_ps(p->dx[s]);
-                acc[s] = _mm512_fmadd_ps(f, dx, acc[s]);
-            }
-        }
-    }
+    __m512i v = _mm512_loadu_si512((const void *)chunk);
+    edgec_ti16_avx512_keep(&v);
+    return v;
+}
+EDGEC_ALWAYS_INLINE __m512i edgec_ti16_avx512_splat(int32_t v) { return _mm512_set1_epi32(v); }
+EDGEC_ALWAYS_INLINE __m512 edgec_ti16_avx512_to_float(__m512i v) { return _mm512_cvtepi32_ps(v); }
+
+/* Rows 16s .. 16s+15 of the group (those below `left`): acc[s] times their fp16 row scales, stored
+ * into out or added to it (masked: no row past `left` is read or written). */
+EDGEC_ALWAYS_INLINE void edgec_ti16_avx512_store_rows(float *out, const uint8_t *scales, const __m512 acc[4], int h, int add, int left)
+{
+    (void)h;
 EDGEC_UNROLL
     for (int s = 0; s < 4; s++) {
         const int n = left - 16 * s;
         if (n <= 0) break;
         const __mmask16 mask = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
         const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(scales + 32 * s)));
-        acc[s] = _mm512_mul_ps(acc[s], d);
-        if (add) acc[s] = _mm512_add_ps(acc[s], _mm512_maskz_loadu_ps(mask, out + 16 * s));
-        _mm512_mask_storeu_ps(out + 16 * s, mask, acc[s]);
+        __m512 r = _mm512_mul_ps(acc[s], d);
+        if (add) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mask, out + 16 * s));
+        _mm512_mask_storeu_ps(out + 16 * s, mask, r);
     }
 }
 
