@@ -15,20 +15,13 @@
 #include <immintrin.h>
 
 #include "kernels/x86/avx2/float.h" /* edgec_vec: the row sums */
+#include "kernels/x86/ternary_i16_common.h"
 
 /* What each field's extraction leaves on its code (the integer chain's scale). */
 static const int edgec_ti16_avx2_scale[4] = {1, 4, 16, 16};
 
-/* sum of an activation block's 32 qs. */
-EDGEC_ALWAYS_INLINE int edgec_ti16_avx2_block_sum(const int8_t *qs)
-{
-    const __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)qs);
-    const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), x), _mm256_set1_epi16(1));
-    __m128i v = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4e));
-    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xb1));
-    return _mm_cvtsi128_si32(v);
-}
+#define edgec_ti16_avx2_block_sum edgec_ti16_x86_block_sum
+#define edgec_ti16_avx2_prefetch edgec_ti16_x86_prefetch
 
 /* scale_s * code of field s in every byte of a half chunk. */
 EDGEC_ALWAYS_INLINE __m256i edgec_ti16_avx2_field(__m256i v, int s)
@@ -41,16 +34,6 @@ EDGEC_ALWAYS_INLINE __m256i edgec_ti16_avx2_field(__m256i v, int s)
 EDGEC_ALWAYS_INLINE __m256i edgec_ti16_avx2_dot(__m256i acc, __m256i c, __m256i x)
 {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(c, x), _mm256_set1_epi16(1)));
-}
-
-/* Prefetches into L2 the line EDGEC_TERNARY_PREFETCH bytes past p. */
-EDGEC_ALWAYS_INLINE void edgec_ti16_avx2_prefetch(const uint8_t *p)
-{
-#if EDGEC_TERNARY_PREFETCH > 0
-    _mm_prefetch((const char *)p + EDGEC_TERNARY_PREFETCH, _MM_HINT_T1);
-#else
-    (void)p;
-#endif
 }
 
 /* ---- the contract of kernels/ternary_i16.h's group loop ---- */
