@@ -59,6 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         require(o.min_p >= 0.0f && o.min_p <= 1.0f && o.repeat_penalty > 0.0f, "settings in range");
         require(!(o.chat && (o.prompt || o.prompt_file || o.prompt_ids)), "--chat takes no prompt");
         if (o.prompt_ids) check_prompt_ids(o.prompt_ids);
+        require(o.port >= 0 && o.port <= 65535 && o.max_queue >= 0 && o.timeout_s >= 1, "server settings in range");
+        require(!o.server_flag_given || o.serve, "server flags only with --serve");
+        require(!(o.serve && (o.prompt || o.prompt_file || o.prompt_ids || o.chat || o.tokenize)), "--serve takes no prompt");
     }
     free(buf);
     return 0;

@@ -115,6 +115,8 @@ def args_seeds() -> dict:
         ["--prompt-ids", "1,,2", "--timings-json"],
         ["--bogus", "-h"],
         ["-t", "nan", "--top-p", "1e-7", "-n", "99999999999999999999"],
+        ["--serve", "--host", "0.0.0.0", "--port", "0", "--max-queue", "4096", "--timeout", "1", "--api-key-file", "k"],
+        ["--port", "65536", "--serve", "-p", "x", "--max-queue", "-1", "--timeout", "0"],
     ]
     return {f"argv{i}": b"\x00".join(a.encode() for a in line) for i, line in enumerate(lines)}
 
