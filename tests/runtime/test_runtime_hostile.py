@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_runtime_cli import build_cli, tokenizer_blob, tokenizer_ir, write_blob_inc
+from fake_program import build_cli, tokenizer_blob, tokenizer_ir, write_blob_inc
 
 REPO = Path(__file__).resolve().parents[2]
 FUZZ_C = REPO / "tests" / "fuzz" / "c"

@@ -17,19 +17,11 @@ from pathlib import Path
 import pytest
 
 from server_harness import Server, get, post, raw_request
-from test_runtime_cli import CFLAGS, FAKE, GROUPS, RUNTIME, SANITIZE, compile_c, tokenizer_blob, write_blob_inc
+from fake_program import CFLAGS, FAKE, GROUPS, RUNTIME, SANITIZE, compile_c, tokenizer_blob, write_blob_inc
 
 pytestmark = pytest.mark.timeout(180)
 
 SERVER_LIBS = ["-lmicrohttpd", "-lcjson"]
-REWIND = """/* edgec_model_rewind for the fake core (the generated model.c has its own) */
-#include "model.h"
-int edgec_model_rewind(edgec_model *m, int pos) {
-    if (pos < 0 || pos > m->pos) return -1;
-    m->pos = pos;
-    return 0;
-}
-"""
 
 
 def program_sources() -> list:
@@ -44,8 +36,7 @@ def blob_dir(tmp_path_factory):
 def build_fake(tmp: Path, blob_dir: Path, cc: str, flags: list, server: bool) -> Path:
     sources = program_sources()
     if server:
-        (tmp / "rewind.c").write_text(REWIND)
-        sources += [tmp / "rewind.c", *SERVER_LIBS]
+        sources += SERVER_LIBS
         flags = [*flags, "-DEDGEC_WITH_SERVER"]
     return compile_c(cc, sources, tmp / f"fake-{cc}-{'server' if server else 'plain'}", flags, [*GROUPS, FAKE, blob_dir])
 

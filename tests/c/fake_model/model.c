@@ -37,6 +37,14 @@ void edgec_model_reset(edgec_model *m) { m->pos = 0; }
 
 int edgec_model_pos(const edgec_model *m) { return m->pos; }
 
+/* Keeps the first pos tokens: later feeds continue from there (the KV cache is just the position here). */
+int edgec_model_rewind(edgec_model *m, int pos)
+{
+    if (pos < 0 || pos > m->pos) return -1;
+    m->pos = pos;
+    return 0;
+}
+
 typedef struct {
     float *rows;
     const int32_t *tokens;
