@@ -168,7 +168,7 @@ EDGEC_ALWAYS_INLINE float edgec_avx512_attn_online_block(float *sc, int n, float
     }
     const __m512 mv = _mm512_set1_ps(*m);
     for (int i = 0; i < n; i += 16) {
-        __mmask16 k = edgec_avx512_first(n - i);
+        __mmask16 k = edgec_vec_part_of(n - i);
         __m512 e = _mm512_maskz_mov_ps(k, edgec_avx512_exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, sc + i), mv)));
         _mm512_mask_storeu_ps(sc + i, k, e);
         *l_lanes = _mm512_add_ps(*l_lanes, e);

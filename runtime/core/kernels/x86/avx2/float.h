@@ -7,7 +7,4 @@
 #include "kernels/x86/avx2/vec.h"
 #include "kernels/float_matmul.h"
 
-/* Horizontal sum of 8 floats, by the name the other AVX2 kernels (dense.h, ternary.h) use. */
-EDGEC_ALWAYS_INLINE float edgec_avx2_hsum(__m256 v) { return edgec_vec_hsum(v); }
-
 #endif

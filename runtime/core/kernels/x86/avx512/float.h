@@ -7,7 +7,4 @@
 #include "kernels/x86/avx512/vec.h"
 #include "kernels/float_matmul.h"
 
-/* Mask of the first len of 16 lanes (len may exceed 16), by the name attention.h uses. */
-EDGEC_ALWAYS_INLINE __mmask16 edgec_avx512_first(int len) { return edgec_vec_part_of(len); }
-
 #endif

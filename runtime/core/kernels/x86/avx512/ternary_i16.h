@@ -82,7 +82,7 @@ EDGEC_UNROLL
     for (int s = 0; s < 4; s++) {
         const int n = left - 16 * s;
         if (n <= 0) break;
-        const __mmask16 mask = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
+        const __mmask16 mask = edgec_vec_part_of(n);
         const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(scales + 32 * s)));
         __m512 r = _mm512_mul_ps(acc[s], d);
         if (add) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mask, out + 16 * s));
