@@ -17,13 +17,14 @@ QUANTS = ["f32", "f16", "q8_0", "q4_0", "q4_1", "tq2", "q2", "q3"]
 def cmd_compile(a) -> int:
     from edgec.compile import CompileOptions, compile_model
     compile_model(CompileOptions(model=a.model, target=a.target, out=a.out, name=a.name, tokenizer=a.tokenizer,
-                                 quant=a.quant, output_quant=a.output_quant, ctx=a.ctx, kv_cache=a.kv_cache, autotune=not a.no_autotune, cc=a.cc, build=not a.no_build, quiet=a.quiet))
+                                 quant=a.quant, output_quant=a.output_quant, ctx=a.ctx, kv_cache=a.kv_cache, slots=a.slots, autotune=not a.no_autotune, cc=a.cc, build=not a.no_build, quiet=a.quiet))
     return 0
 
 
 def cmd_inspect(a) -> int:
     from edgec.tools.inspect_model import describe, inspect_model
-    info = inspect_model(a.model, tokenizer=a.tokenizer, ctx=a.ctx, kv_cache=a.kv_cache, target=a.target)
+    info = inspect_model(a.model, tokenizer=a.tokenizer, ctx=a.ctx, kv_cache=a.kv_cache, target=a.target,
+                         slots=a.slots)
     print(json.dumps(info, indent=2) if a.json else describe(info))
     return 0
 
@@ -127,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--ctx", type=int, default=2048, help="maximum context (KV cache length), default 2048")
     c.add_argument("--kv-cache", choices=["f16", "f32"], default="f16",
                    help="KV cache element type, default f16 (half the memory of f32)")
+    c.add_argument("--slots", type=int, default=1,
+                   help="KV caches in the arena: conversations the program's --serve decodes together, default 1")
     c.add_argument("--cc", help="C compiler (default: the target's first installed one)")
     c.add_argument("--no-build", action="store_true", help="generate the sources only")
     c.add_argument("--no-autotune", action="store_true",
@@ -140,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--ctx", type=int, default=2048, help="context (KV cache length) the memory is planned for, "
                                                          "default 2048 as `edgec compile`")
     i.add_argument("--kv-cache", choices=["f16", "f32"], default="f16", help="KV cache element type, default f16")
+    i.add_argument("--slots", type=int, default=1, help="KV caches (conversations) the memory is planned for, default 1")
     i.add_argument("--target", default="host", help="device profile whose weight layout is planned, default host")
     i.add_argument("--json", action="store_true")
     i.set_defaults(fn=cmd_inspect)

@@ -23,7 +23,7 @@ from edgec.frontends.load_model import load_model
 from edgec.frontends.model_registry import resolve_model
 from edgec.ir.ir_checks import validate_ir
 from edgec.plan.autotune import AUTOTUNE_MIN_BYTES, autotune, quantized_bytes, tuned_summary
-from edgec.plan.memory_plan import plan_memory
+from edgec.plan.memory_plan import check_slots, plan_memory
 from edgec.plan.quantize_model import quantize_ir
 from edgec.plan.weights_blob import write_blob
 from edgec.progress import Progress
@@ -41,6 +41,7 @@ class CompileOptions:
     output_quant: str | None = None   # token_embd/output format: a --quant choice, "same", or None (per --quant)
     ctx: int = 2048
     kv_cache: str = "f16"
+    slots: int = 1            # KV caches: conversations the program's server decodes together
     autotune: bool = True
     cc: str | None = None
     build: bool = True
@@ -79,7 +80,7 @@ def _manifest(ir, target, layout, arena, name, opts, embed, cc, cflags, tok_byte
                   "ffn_act": cfg.ffn_act, "sub_norms": cfg.sub_norms},
         "quant": opts.quant or "as stored",
         "output_quant": ir.metadata.get("output_quant") or "as stored",
-        "max_ctx": opts.ctx, "max_batch": arena.max_batch, "kv_cache": arena.kv_cache,
+        "max_ctx": opts.ctx, "max_batch": arena.max_batch, "kv_cache": arena.kv_cache, "n_slots": arena.n_slots,
         "formats": by_fmt,
         "sizes": {"weights_bytes": layout.total_bytes, "tokenizer_bytes": tok_bytes,
                   "arena_bytes": arena.total_bytes, "kv_cache_bytes": arena.kv_cache_bytes,
@@ -105,6 +106,7 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
     prog.n_stages += int(target.autotune and opts.autotune and opts.build)
     if opts.ctx < 1 or opts.ctx > 1 << 20:
         raise EdgecError(f"--ctx {opts.ctx} is out of range; give a context length between 1 and 1048576")
+    check_slots(opts.slots)
     if opts.out:
         check_destination(Path(opts.out))   # before minutes of work, not after
     path, alias = resolve_model(opts.model)
@@ -133,7 +135,7 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
 
     prog.stage("planning memory and weight layout")
     tok_blob = model_tokenizer_blob(ir)
-    layout, arena, need = plan_memory(ir, target, max_ctx, opts.kv_cache, len(tok_blob))
+    layout, arena, need = plan_memory(ir, target, max_ctx, opts.kv_cache, len(tok_blob), opts.slots)
     prog.end_stage(f"weights {layout.total_bytes / 2**20:.1f} MiB, arena {arena.total_bytes / 2**20:.1f} MiB")
 
     tuned = None
@@ -148,7 +150,7 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
                     target.weight_layout, target.prefetch_bytes = tuned["layout"], tuned["prefetch_bytes"]
                 if tuned.get("lut_formats") is not None:
                     target.lut_formats = list(tuned["lut_formats"])
-                layout, arena, need = plan_memory(ir, target, max_ctx, opts.kv_cache, len(tok_blob))
+                layout, arena, need = plan_memory(ir, target, max_ctx, opts.kv_cache, len(tok_blob), opts.slots)
             prog.end_stage(tuned_summary(tuned))
     out_dir = Path(opts.out or Path("out") / f"{name}-{target.name}")
     check_destination(out_dir)
@@ -199,7 +201,8 @@ def print_summary(prog: Progress, m: dict, out_dir: Path, name: str) -> None:
     prog.say("")
     prog.say(f"compiled {m['source']['file']} for {m['target']['name']} in {prog.elapsed():.1f}s -> {display_text(out_dir)}/")
     prog.say(f"  weights   {mib(s['weights_bytes'])} ({fmts})")
-    prog.say(f"  KV cache  {mib(s['kv_cache_bytes'])} (--ctx {m['max_ctx']}), arena {mib(s['arena_bytes'])} in all")
+    slots = f" x {m['n_slots']} slots" if m["n_slots"] > 1 else ""
+    prog.say(f"  KV cache  {mib(s['kv_cache_bytes'])} (--ctx {m['max_ctx']}{slots}), arena {mib(s['arena_bytes'])} in all")
     prog.say(f"  device memory needed: {mib(s['memory_needed_bytes'])}")
     for line in run_instructions(out_dir, name, m["target"]["name"], '-p "Once upon a time" -n 64'):
         prog.say(f"  {line}")

@@ -28,7 +28,8 @@ typedef struct {
     const char *target;     /* target profile name */
     int n_vocab;
     int max_ctx;            /* KV cache length fixed at compile time (edgec compile --ctx) */
-    int max_batch;          /* tokens per prefill chunk */
+    int max_batch;          /* tokens per forward pass (a prefill chunk, or a batch of slots) */
+    int n_slots;            /* KV caches: conversations held at once (edgec compile --slots) */
     size_t arena_bytes;     /* memory edgec_model_init needs */
     size_t weights_bytes;   /* size of the weights blob */
 } edgec_model_info;
@@ -44,7 +45,9 @@ int edgec_model_init(edgec_model *m, void *arena, size_t arena_bytes,
 /* Matrix work is split over n_threads slices run by fn; fn == NULL runs serially. */
 void edgec_model_set_parallel(edgec_model *m, edgec_parallel_fn fn, void *pool, int n_threads);
 
-/* Forgets the KV cache: the next token fed is at position 0. */
+/* The functions below without "slot" in their name work on slot 0, the one a single conversation uses. */
+
+/* Forgets every slot's KV cache: the next token fed to each is at position 0. */
 void edgec_model_reset(edgec_model *m);
 
 /* Keeps the first pos tokens of the KV cache (0 <= pos <= edgec_model_pos) and forgets the rest:
@@ -61,6 +64,29 @@ int edgec_model_pos(const edgec_model *m);
  * the logits of every fed token.  Returns NULL, feeding nothing, if n <= 0, a token
  * id is out of range, or pos + n > max_ctx. */
 const float *edgec_model_feed(edgec_model *m, const int32_t *tokens, int n, float *all_logits);
+
+/* ---- several conversations at once: n_slots KV caches, fed together ---- */
+
+/* Some tokens for one slot, fed at its current position. */
+typedef struct {
+    int slot;                /* 0 .. n_slots-1 */
+    const int32_t *tokens;
+    int n;
+} edgec_slot_feed;
+
+/* Tokens in slot's KV cache, or -1 if there is no such slot. */
+int edgec_model_slot_pos(const edgec_model *m, int slot);
+
+/* edgec_model_rewind for one slot: 0, or -1 (nothing changed) if slot or pos is out of range. */
+int edgec_model_slot_rewind(edgec_model *m, int slot, int pos);
+
+/* Feeds n_feeds slots in one forward pass (every matrix multiplies all their tokens at once: a
+ * decode step of several conversations costs about what one costs) and writes the logits of each
+ * feed's last token to logits[i * n_vocab ...].  Each token's numbers are exactly those it gets fed
+ * alone with edgec_model_feed.  Returns 0, or -1 feeding nothing if n_feeds <= 0, a slot is out of
+ * range or appears twice, a feed has n <= 0, an out-of-range token or would pass max_ctx, or the
+ * tokens add up to more than max_batch. */
+int edgec_model_feed_slots(edgec_model *m, const edgec_slot_feed *feeds, int n_feeds, float *logits);
 
 #ifdef __cplusplus
 }

@@ -1,49 +1,46 @@
-/* engine.c - the model's thread: a bounded queue, prefix reuse, prefill and sampling (see engine.h). */
+/* engine.c - the model's thread: a bounded queue, slots, and one batched forward pass per step (see engine.h). */
 #ifdef EDGEC_WITH_SERVER
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "engine.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sampler.h"
-#include "timing.h"
+#include "slot.h"
 
 struct srv_engine {
-    edgec_model *model;
-    const edgec_tokenizer *tok;
-    srv_metrics *metrics;
-    int n_vocab, max_ctx, max_batch;
+    srv_slot_env env;
+    int max_batch, n_slots;
 
-    /* the queue: a ring of max_queue waiting jobs */
+    /* the queue: a ring of waiting jobs */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    srv_job **ring;             /* max_queue + 1: a job may sit here while the idle engine wakes */
+    srv_job **ring;             /* max_queue + n_slots: jobs for free slots may sit here while the engine wakes */
     int max_queue, cap, head, count;
     int stopping, ready;
-    srv_job *running;
+    int n_busy;                 /* slots running a job */
     pthread_t thread;
 
-    /* the slot: what its KV cache holds, and scratch the token loop reuses */
-    int32_t *cache;             /* max_ctx token ids; the first edgec_model_pos() are in the KV cache */
-    float *logits;              /* n_vocab */
-    int *counts;                /* n_vocab: how often each token was generated (presence/frequency) */
-    void *sampler_scratch;
-    size_t sampler_scratch_bytes;
+    /* the slots, and what one step feeds */
+    srv_slot *slots;
+    edgec_slot_feed *feeds;     /* n_slots */
+    srv_slot **fed;             /* n_slots: the slot of each feed */
+    float *step_logits;         /* n_slots * n_vocab: the logits of each feed's last token */
+    unsigned long long clock;   /* ticks once per step: slots remember when they were last used */
+    int first;                  /* the slot the next step serves first, so none always comes last */
 };
 
 /* ---- the queue ---- */
 
 int srv_engine_submit(srv_engine *e, srv_job *j) {
     pthread_mutex_lock(&e->mu);
-    int room = e->max_queue + (e->running == NULL); /* an idle slot takes one job besides the waiting ones */
+    int room = e->max_queue + (e->n_slots - e->n_busy); /* free slots take a job each besides the waiting ones */
     int rc = e->stopping ? SRV_STOPPING : e->count >= room ? SRV_QUEUE_FULL : SRV_QUEUED;
     if (rc == SRV_QUEUED) {
         srv_job_retain(j);
         e->ring[(e->head + e->count) % e->cap] = j;
         e->count++;
-        srv_metrics_load(e->metrics, e->count, e->running != NULL);
+        srv_metrics_load(e->env.metrics, e->count, e->n_busy, e->n_slots);
         pthread_cond_signal(&e->cv);
     }
     pthread_mutex_unlock(&e->mu);
@@ -57,195 +54,115 @@ int srv_engine_ready(srv_engine *e) {
     return ready;
 }
 
-/* The next job, or NULL once the engine stops; it becomes the running one. */
-static srv_job *next_job(srv_engine *e) {
-    pthread_mutex_lock(&e->mu);
-    while (!e->stopping && e->count == 0) pthread_cond_wait(&e->cv, &e->mu);
-    srv_job *j = NULL;
-    if (!e->stopping) {
-        j = e->ring[e->head];
+/* ---- slots ---- */
+
+/* The free slot for j: the one whose cache shares the longest prefix with j's prompt (the system
+ * prompt, or the earlier turns of the same conversation), else the one unused longest. */
+static srv_slot *pick_slot(srv_engine *e, const srv_job *j) {
+    srv_slot *best = NULL;
+    int best_reuse = -1;
+    for (int i = 0; i < e->n_slots; i++) {
+        srv_slot *s = &e->slots[i];
+        if (s->job) continue;
+        int reuse = srv_slot_reusable(s, j);
+        if (reuse > best_reuse || (reuse == best_reuse && s->last_used < best->last_used)) {
+            best = s;
+            best_reuse = reuse;
+        }
+    }
+    return best;
+}
+
+/* Moves waiting jobs onto free slots (mu held).  A job cancelled while it waited, or one the slot
+ * cannot start, is finished here. */
+static void admit_jobs(srv_engine *e) {
+    while (e->count > 0 && e->n_busy < e->n_slots) {
+        srv_job *j = e->ring[e->head];
         e->head = (e->head + 1) % e->cap;
         e->count--;
+        if (atomic_load(&j->cancel)) {
+            srv_job_finish(j, e->stopping ? SRV_FINISH_SHUTDOWN : SRV_FINISH_CANCELLED, NULL);
+            srv_job_release(j);
+            continue;
+        }
+        srv_slot *s = pick_slot(e, j);
+        if (srv_slot_start(s, &e->env, j) != 0) {
+            srv_job_release(j);
+            continue;
+        }
+        e->n_busy++;
     }
-    e->running = j;
-    srv_metrics_load(e->metrics, e->count, j != NULL);
-    pthread_mutex_unlock(&e->mu);
-    return j;
+    srv_metrics_load(e->env.metrics, e->count, e->n_busy, e->n_slots);
 }
 
-/* Why a job that was cancelled ended: its client left, or the server is stopping. */
-static srv_finish cancel_reason(srv_engine *e) {
+/* Ends slot s's job and frees the slot. */
+static void end_job(srv_engine *e, srv_slot *s, srv_finish finish) {
     pthread_mutex_lock(&e->mu);
-    int stopping = e->stopping;
-    pthread_mutex_unlock(&e->mu);
-    return stopping ? SRV_FINISH_SHUTDOWN : SRV_FINISH_CANCELLED;
-}
-
-static void job_done(srv_engine *e, srv_job *j) {
-    pthread_mutex_lock(&e->mu);
-    e->running = NULL;
-    srv_metrics_load(e->metrics, e->count, 0);
+    if (finish == SRV_FINISH_CANCELLED && e->stopping) finish = SRV_FINISH_SHUTDOWN;
+    srv_job *j = s->job;
+    srv_slot_finish(s, &e->env, finish);
+    s->job = NULL;
+    s->last_used = e->clock;
+    e->n_busy--;
+    srv_metrics_load(e->env.metrics, e->count, e->n_busy, e->n_slots);
     pthread_mutex_unlock(&e->mu);
     srv_job_release(j);
 }
 
-/* ---- prefill with prefix reuse ---- */
-
-static int common_prefix(const int32_t *a, int na, const int32_t *b, int nb) {
-    int n = na < nb ? na : nb, i = 0;
-    while (i < n && a[i] == b[i]) i++;
-    return i;
-}
-
-static int cancelled(srv_job *j) { return atomic_load(&j->cancel); }
-
-/* Feeds the prompt after the prefix the cache already holds (at least its last token, for logits).
- * Returns the last logits, or NULL if the job was cancelled or the model refused (*failed set). */
-static const float *prefill(srv_engine *e, srv_job *j, int *failed) {
-    int reuse = common_prefix(e->cache, edgec_model_pos(e->model), j->prompt, j->n_prompt);
-    if (reuse > j->n_prompt - 1) reuse = j->n_prompt - 1;
-    edgec_model_rewind(e->model, reuse);
-    srv_job_started(j, reuse);
-    memcpy(e->cache + reuse, j->prompt + reuse, sizeof(int32_t) * (size_t)(j->n_prompt - reuse));
-    const float *logits = NULL;
-    for (int i = reuse; i < j->n_prompt; i += e->max_batch) {
-        if (cancelled(j)) return NULL; /* stop between chunks: a long prompt frees the slot quickly */
-        int n = j->n_prompt - i < e->max_batch ? j->n_prompt - i : e->max_batch;
-        logits = edgec_model_feed(e->model, e->cache + i, n, NULL);
-        if (!logits) {
-            *failed = 1;
-            return NULL;
-        }
-    }
-    return logits;
-}
-
-/* ---- sampling ---- */
-
-/* OpenAI's presence and frequency penalties over the tokens generated so far (cache[from, to)). */
-static void apply_penalties(srv_engine *e, const srv_params *p, int from, int to) {
-    if (p->presence_penalty == 0.0f && p->frequency_penalty == 0.0f) return;
-    for (int i = from; i < to; i++) e->counts[e->cache[i]]++;
-    for (int i = from; i < to; i++) {
-        int id = e->cache[i], c = e->counts[id];
-        if (c == 0) continue; /* already applied */
-        e->logits[id] -= (float)c * p->frequency_penalty + p->presence_penalty;
-        e->counts[id] = 0;
-    }
-}
-
-static int start_sampler(srv_engine *e, const srv_params *p, edgec_sampler *s) {
-    int top_k = p->top_k > e->n_vocab ? 0 : p->top_k; /* keeping more than the vocabulary is keeping all */
-    return edgec_sampler_init(s, e->n_vocab, p->temperature, top_k, p->top_p, p->min_p, p->repeat_penalty,
-                              p->repeat_last_n, p->seed, e->sampler_scratch, e->sampler_scratch_bytes);
-}
-
-/* The bytes token id adds to the reply (SentencePiece's space after BOS is not part of the text). */
-static const char *token_text(srv_engine *e, int id, int prev, size_t *len) {
-    const char *piece = edgec_tokenizer_piece(e->tok, id, len);
-    if (piece && *len > 0 && piece[0] == ' ' && prev >= 0 && prev == edgec_tokenizer_bos(e->tok)) {
-        piece++;
-        (*len)--;
-    }
-    return piece ? piece : "";
-}
-
-/* The state of one generation. */
-typedef struct {
-    edgec_sampler sampler;
-    srv_reply_text text;
-    edgec_buf out;          /* what one step releases */
-    int n_gen, gen_start, prev;
-    double t_prev_ms;
-    const char *error;
-} generation;
-
-/* Timing of the token just sampled: time to first token, then the gaps between tokens. */
-static void time_token(srv_engine *e, srv_job *j, generation *g) {
-    double now = edgec_now_ms();
-    if (g->n_gen == 1) srv_metrics_ttft(e->metrics, (now - j->t_arrival_ms) / 1e3);
-    else srv_metrics_token_latency(e->metrics, (now - g->t_prev_ms) / 1e3);
-    g->t_prev_ms = now;
-}
-
-/* Adds token id to the reply and sends what is safe to send; returns 1 at a stop string. */
-static int add_token(srv_engine *e, srv_job *j, generation *g, int id) {
-    size_t len = 0;
-    const char *piece = token_text(e, id, g->prev, &len);
-    g->prev = id;
-    int hit = srv_reply_text_add(&g->text, piece, len);
-    edgec_buf_clear(&g->out);
-    if (hit < 0 || srv_reply_text_release(&g->text, &g->out, hit == 1) != 0 ||
-        srv_job_push_text(j, g->out.p, g->out.len, g->n_gen) != 0) {
-        g->error = "out of memory for the reply";
-        return 1;
-    }
-    return hit;
-}
-
-/* One step: sample the next token from logits; returns the finish reason, SRV_FINISH_NONE to go on. */
-static srv_finish step(srv_engine *e, srv_job *j, generation *g, const float *logits) {
-    int pos = edgec_model_pos(e->model);
-    if (g->n_gen >= j->p.max_tokens || pos >= e->max_ctx) return SRV_FINISH_LENGTH;
-    memcpy(e->logits, logits, sizeof(float) * (size_t)e->n_vocab);
-    apply_penalties(e, &j->p, g->gen_start, pos);
-    int id = edgec_sample(&g->sampler, e->logits, e->cache, pos);
-    if (id == EDGEC_SAMPLE_NONFINITE) {
-        g->error = "the model produced non-finite logits; its weights are likely corrupt";
-        return SRV_FINISH_ERROR;
-    }
-    if (!j->p.ignore_eos && edgec_tokenizer_is_stop(e->tok, id)) return SRV_FINISH_STOP;
-    g->n_gen++;
-    time_token(e, j, g);
-    if (add_token(e, j, g, id)) return g->error ? SRV_FINISH_ERROR : SRV_FINISH_STOP;
-    e->cache[pos] = id;
-    return SRV_FINISH_NONE;
-}
-
-/* Samples until a stop, the length limit, cancellation or an error. */
-static srv_finish generate(srv_engine *e, srv_job *j, generation *g, const float *logits) {
+/* Waits until some slot has work; returns 0, or -1 once the engine stops with nothing running. */
+static int wait_for_work(srv_engine *e) {
+    pthread_mutex_lock(&e->mu);
     for (;;) {
-        srv_finish f = step(e, j, g, logits);
-        if (f != SRV_FINISH_NONE) return f;
-        if (g->n_gen >= j->p.max_tokens) return SRV_FINISH_LENGTH; /* the last token need not be fed */
-        int pos = edgec_model_pos(e->model);
-        logits = edgec_model_feed(e->model, e->cache + pos, 1, NULL);
-        if (!logits) {
-            g->error = "the model refused a generated token";
-            return SRV_FINISH_ERROR;
-        }
-        if (cancelled(j)) return SRV_FINISH_CANCELLED;
+        if (!e->stopping) admit_jobs(e);
+        if (e->n_busy > 0 || e->stopping) break;
+        pthread_cond_wait(&e->cv, &e->mu);
     }
+    int rc = e->n_busy > 0 ? 0 : -1;
+    pthread_mutex_unlock(&e->mu);
+    return rc;
 }
 
-static void run_job(srv_engine *e, srv_job *j) {
-    if (cancelled(j)) {
-        srv_job_finish(j, cancel_reason(e), NULL);
+/* ---- one step: every busy slot's next tokens in one forward pass ---- */
+
+/* Frees the slots whose client left (or all of them when stopping) before any work is spent on them. */
+static void drop_cancelled(srv_engine *e) {
+    for (int i = 0; i < e->n_slots; i++)
+        if (e->slots[i].job && atomic_load(&e->slots[i].job->cancel)) end_job(e, &e->slots[i], SRV_FINISH_CANCELLED);
+}
+
+/* What this step feeds: one token for each slot generating, then prompt chunks in what is left of
+ * max_batch (so running streams keep flowing while a new prompt goes in).  Returns the feed count. */
+static int plan_step(srv_engine *e) {
+    int n = 0, budget = e->max_batch;
+    for (int pass = 0; pass < 2; pass++)
+        for (int k = 0; k < e->n_slots && budget > 0; k++) {
+            srv_slot *s = &e->slots[(e->first + k) % e->n_slots];
+            if (!s->job || (s->fed < s->job->n_prompt) != pass) continue; /* pass 0: decoding, 1: prefilling */
+            e->feeds[n] = srv_slot_next_feed(s, budget);
+            e->fed[n++] = s;
+            budget -= e->feeds[n - 1].n;
+        }
+    e->first = (e->first + 1) % e->n_slots;
+    return n;
+}
+
+static void run_step(srv_engine *e) {
+    int n = plan_step(e), tokens = 0;
+    for (int i = 0; i < n; i++) tokens += e->feeds[i].n;
+    srv_metrics_pass(e->env.metrics, n, tokens);
+    e->clock++;
+    if (edgec_model_feed_slots(e->env.model, e->feeds, n, e->step_logits) != 0) {
+        for (int i = 0; i < n; i++) {
+            e->fed[i]->error = "the model refused the tokens fed to it";
+            end_job(e, e->fed[i], SRV_FINISH_ERROR);
+        }
         return;
     }
-    int failed = 0;
-    const float *logits = prefill(e, j, &failed);
-    if (!logits) {
-        srv_job_finish(j, failed ? SRV_FINISH_ERROR : cancel_reason(e),
-                       failed ? "the model refused the prompt tokens" : NULL);
-        return;
+    for (int i = 0; i < n; i++) {
+        srv_slot *s = e->fed[i];
+        srv_finish f = srv_slot_fed(s, &e->env, &e->feeds[i], e->step_logits + (size_t)i * e->env.n_vocab);
+        if (f != SRV_FINISH_NONE) end_job(e, s, f);
     }
-    generation g;
-    memset(&g, 0, sizeof(g));
-    g.gen_start = edgec_model_pos(e->model);
-    g.prev = j->prompt[j->n_prompt - 1];
-    srv_reply_text_init(&g.text, &j->p.stops);
-    srv_finish f = SRV_FINISH_ERROR;
-    if (start_sampler(e, &j->p, &g.sampler) != 0) g.error = "the sampling settings are out of range";
-    else f = generate(e, j, &g, logits);
-    if (f == SRV_FINISH_CANCELLED) f = cancel_reason(e);
-    edgec_buf_clear(&g.out);
-    if (f != SRV_FINISH_ERROR && srv_reply_text_release(&g.text, &g.out, 1) == 0)
-        srv_job_push_text(j, g.out.p, g.out.len, g.n_gen);
-    srv_metrics_tokens(e->metrics, j->key, j->n_prompt, j->n_cached, g.n_gen);
-    srv_job_finish(j, f, g.error);
-    srv_reply_text_free(&g.text);
-    edgec_buf_free(&g.out);
 }
 
 static void *engine_main(void *arg) {
@@ -254,10 +171,9 @@ static void *engine_main(void *arg) {
     e->ready = 1;
     pthread_cond_broadcast(&e->cv); /* srv_engine_start waits for this */
     pthread_mutex_unlock(&e->mu);
-    srv_job *j;
-    while ((j = next_job(e)) != NULL) {
-        run_job(e, j);
-        job_done(e, j);
+    while (wait_for_work(e) == 0) {
+        drop_cancelled(e);
+        if (e->n_busy > 0) run_step(e);
     }
     return NULL;
 }
@@ -265,22 +181,36 @@ static void *engine_main(void *arg) {
 /* ---- start and stop ---- */
 
 static void free_engine(srv_engine *e) {
+    if (e->slots)
+        for (int i = 0; i < e->n_slots; i++) srv_slot_free(&e->slots[i]);
+    free(e->slots);
+    free(e->feeds);
+    free(e->fed);
+    free(e->step_logits);
     free(e->ring);
-    free(e->cache);
-    free(e->logits);
-    free(e->counts);
-    free(e->sampler_scratch);
+    free(e->env.logits);
+    free(e->env.counts);
+    free(e->env.sampler_scratch);
     free(e);
 }
 
-static int alloc_scratch(srv_engine *e) {
+static int alloc_engine(srv_engine *e) {
+    srv_slot_env *env = &e->env;
     e->ring = calloc((size_t)e->cap, sizeof(*e->ring));
-    e->cache = calloc((size_t)e->max_ctx, sizeof(*e->cache));
-    e->logits = calloc((size_t)e->n_vocab, sizeof(*e->logits));
-    e->counts = calloc((size_t)e->n_vocab, sizeof(*e->counts));
-    e->sampler_scratch_bytes = edgec_sampler_scratch_bytes(e->n_vocab);
-    e->sampler_scratch = malloc(e->sampler_scratch_bytes);
-    return e->ring && e->cache && e->logits && e->counts && e->sampler_scratch ? 0 : -1;
+    e->slots = calloc((size_t)e->n_slots, sizeof(*e->slots));
+    e->feeds = calloc((size_t)e->n_slots, sizeof(*e->feeds));
+    e->fed = calloc((size_t)e->n_slots, sizeof(*e->fed));
+    e->step_logits = calloc((size_t)e->n_slots * (size_t)env->n_vocab, sizeof(float));
+    env->logits = calloc((size_t)env->n_vocab, sizeof(*env->logits));
+    env->counts = calloc((size_t)env->n_vocab, sizeof(*env->counts));
+    env->sampler_scratch_bytes = edgec_sampler_scratch_bytes(env->n_vocab);
+    env->sampler_scratch = calloc(1, env->sampler_scratch_bytes);
+    if (!e->ring || !e->slots || !e->feeds || !e->fed || !e->step_logits || !env->logits || !env->counts ||
+        !env->sampler_scratch)
+        return -1;
+    for (int i = 0; i < e->n_slots; i++)
+        if (srv_slot_init(&e->slots[i], i, env->max_ctx) != 0) return -1;
+    return 0;
 }
 
 srv_engine *srv_engine_start(edgec_model *model, const edgec_tokenizer *tok, srv_metrics *metrics, int max_queue,
@@ -291,20 +221,19 @@ srv_engine *srv_engine_start(edgec_model *model, const edgec_tokenizer *tok, srv
         return NULL;
     }
     const edgec_model_info *info = edgec_model_get_info();
-    e->model = model;
-    e->tok = tok;
-    e->metrics = metrics;
-    e->n_vocab = info->n_vocab;
-    e->max_ctx = info->max_ctx;
+    e->env = (srv_slot_env){.model = model, .tok = tok, .metrics = metrics, .n_vocab = info->n_vocab,
+                            .max_ctx = info->max_ctx};
     e->max_batch = info->max_batch > 0 ? info->max_batch : 1;
+    e->n_slots = info->n_slots > 0 ? info->n_slots : 1;
     e->max_queue = max_queue > 0 ? max_queue : 0;
-    e->cap = e->max_queue + 1;
-    if (alloc_scratch(e) != 0) {
+    e->cap = e->max_queue + e->n_slots;
+    if (alloc_engine(e) != 0) {
         snprintf(err, err_len, "out of memory for the server's engine");
         free_engine(e);
         return NULL;
     }
     edgec_model_reset(model);
+    srv_metrics_load(metrics, 0, 0, e->n_slots);
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
     if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
@@ -320,6 +249,8 @@ srv_engine *srv_engine_start(edgec_model *model, const edgec_tokenizer *tok, srv
     return e;
 }
 
+int srv_engine_slots(const srv_engine *e) { return e->n_slots; }
+
 void srv_engine_stop(srv_engine *e) {
     pthread_mutex_lock(&e->mu);
     if (e->stopping) {
@@ -327,7 +258,8 @@ void srv_engine_stop(srv_engine *e) {
         return;
     }
     e->stopping = 1;
-    if (e->running) atomic_store(&e->running->cancel, 1);
+    for (int i = 0; i < e->n_slots; i++)
+        if (e->slots[i].job) atomic_store(&e->slots[i].job->cancel, 1);
     while (e->count > 0) { /* queued jobs never run: finish them so their connections answer */
         srv_job *j = e->ring[e->head];
         e->head = (e->head + 1) % e->cap;

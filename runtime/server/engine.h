@@ -1,6 +1,8 @@
-/* engine.h - the thread that owns the model: it takes jobs from a bounded FIFO queue and runs them
- * one at a time on the model's single slot (one KV cache), reusing the cached prefix a new prompt
- * shares with what the cache holds. */
+/* engine.h - the thread that owns the model.  Jobs wait in a bounded FIFO queue for one of the
+ * model's slots (KV caches, edgec compile --slots); a free slot takes the next job, the one whose
+ * cache already holds the longest prefix of its prompt.  Each step then runs one batched forward pass
+ * (edgec_model_feed_slots) over every busy slot: the next token of each generating slot, and chunks
+ * of new prompts in the rest of the batch (continuous batching), then samples each finished row. */
 #ifndef EDGEC_SRV_ENGINE_H
 #define EDGEC_SRV_ENGINE_H
 
@@ -23,6 +25,9 @@ srv_engine *srv_engine_start(edgec_model *model, const edgec_tokenizer *tok, srv
 /* Queues j (the engine takes its own reference): SRV_QUEUED, SRV_QUEUE_FULL when max_queue jobs are
  * already waiting, or SRV_STOPPING. */
 int srv_engine_submit(srv_engine *e, srv_job *j);
+
+/* Slots the engine schedules onto. */
+int srv_engine_slots(const srv_engine *e);
 
 /* 1 once the thread runs and takes jobs. */
 int srv_engine_ready(srv_engine *e);

@@ -75,10 +75,19 @@ void srv_metrics_token_latency(srv_metrics *m, double seconds) {
     pthread_mutex_unlock(&m->mu);
 }
 
-void srv_metrics_load(srv_metrics *m, int queue_depth, int busy_slots) {
+void srv_metrics_pass(srv_metrics *m, int slots, int tokens) {
+    pthread_mutex_lock(&m->mu);
+    m->passes++;
+    m->pass_slots += (uint64_t)slots;
+    m->pass_tokens += (uint64_t)tokens;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void srv_metrics_load(srv_metrics *m, int queue_depth, int busy_slots, int n_slots) {
     pthread_mutex_lock(&m->mu);
     m->queue_depth = queue_depth;
     m->busy_slots = busy_slots;
+    m->n_slots = n_slots;
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -150,9 +159,13 @@ int srv_metrics_render(srv_metrics *m, edgec_buf *out) {
     counter(&o, "edgec_prompt_cached_tokens_total", "prompt tokens reused from the slot's KV cache (prefix reuse)",
             m->cached_tokens);
     counter(&o, "edgec_generated_tokens_total", "tokens generated", m->generated_tokens);
+    counter(&o, "edgec_forward_passes_total", "batched forward passes of the model", m->passes);
+    counter(&o, "edgec_forward_pass_slots_total", "slots fed, summed over the passes (over passes: the mean batch)",
+            m->pass_slots);
+    counter(&o, "edgec_forward_pass_tokens_total", "tokens fed, summed over the passes", m->pass_tokens);
     gauge(&o, "edgec_queue_depth", "requests waiting for a slot", m->queue_depth);
     gauge(&o, "edgec_slots_busy", "slots generating now", m->busy_slots);
-    gauge(&o, "edgec_slots_total", "slots (conversations decoded at once)", 1);
+    gauge(&o, "edgec_slots_total", "slots (conversations decoded at once)", m->n_slots);
     histogram(&o, "edgec_time_to_first_token_seconds", "time from a request's arrival to its first generated token",
               &m->ttft, TTFT_BOUNDS);
     histogram(&o, "edgec_token_latency_seconds", "time between consecutive generated tokens of a request",

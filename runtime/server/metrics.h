@@ -31,7 +31,8 @@ typedef struct {
     uint64_t requests[SRV_EP_COUNT][SRV_N_STATUS];
     uint64_t disconnects;                       /* clients gone before their reply ended */
     uint64_t prompt_tokens, cached_tokens, generated_tokens;
-    int queue_depth, busy_slots;
+    uint64_t passes, pass_slots, pass_tokens;   /* forward passes, and the slots and tokens they fed */
+    int queue_depth, busy_slots, n_slots;
     srv_histogram ttft, token_latency;
     const srv_keys *keys;
     srv_key_counts *per_key;                    /* keys->n of them */
@@ -48,7 +49,9 @@ void srv_metrics_request(srv_metrics *m, srv_endpoint ep, int status, int key, i
 void srv_metrics_tokens(srv_metrics *m, int key, int prompt, int cached, int generated);
 void srv_metrics_ttft(srv_metrics *m, double seconds);
 void srv_metrics_token_latency(srv_metrics *m, double seconds);
-void srv_metrics_load(srv_metrics *m, int queue_depth, int busy_slots);
+/* One forward pass that fed slots slots, tokens tokens in all. */
+void srv_metrics_pass(srv_metrics *m, int slots, int tokens);
+void srv_metrics_load(srv_metrics *m, int queue_depth, int busy_slots, int n_slots);
 
 /* Appends the whole exposition to out; 0 or -1 (no memory). */
 int srv_metrics_render(srv_metrics *m, edgec_buf *out);

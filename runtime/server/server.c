@@ -165,9 +165,10 @@ static void close_context(srv_context *ctx) {
 /* ---- running ---- */
 
 static void announce(const srv_context *ctx, const edgec_server_config *cfg, int port, int loopback) {
-    fprintf(stderr, "edgec server: listening on http://%s:%d (model %s, context %d tokens, 1 slot, queue %d, %d API "
-                    "key%s)\n", cfg->host, port, ctx->api.model_name, ctx->api.max_ctx, cfg->max_queue, ctx->keys.n,
-            ctx->keys.n == 1 ? "" : "s");
+    int slots = srv_engine_slots(ctx->engine);
+    fprintf(stderr, "edgec server: listening on http://%s:%d (model %s, context %d tokens, %d slot%s, queue %d, %d API "
+                    "key%s)\n", cfg->host, port, ctx->api.model_name, ctx->api.max_ctx, slots, slots == 1 ? "" : "s",
+            cfg->max_queue, ctx->keys.n, ctx->keys.n == 1 ? "" : "s");
     if (ctx->keys.n == 0 && !loopback)
         fprintf(stderr, "warning: no API key is set and %s is reachable from other machines: anyone who can connect "
                         "can use the model; set --api-key-file or EDGEC_API_KEY\n", cfg->host);

@@ -70,7 +70,7 @@ def test_core_is_freestanding(tiny_gguf, tmp_path):
     assert not errors, errors
     defined = {c.spelling for c in tu.cursor.walk_preorder()
                if c.kind == cindex.CursorKind.FUNCTION_DECL and c.is_definition()}
-    assert {"edgec_model_init", "edgec_model_feed", "edgec_model_reset", "forward_chunk"} <= defined
+    assert {"edgec_model_init", "edgec_model_feed", "edgec_model_reset", "edgec_model_feed_slots", "forward_batch"} <= defined
     called = {c.referenced.spelling for c in tu.cursor.walk_preorder()
               if c.kind == cindex.CursorKind.CALL_EXPR and c.referenced is not None
               and c.referenced.kind == cindex.CursorKind.FUNCTION_DECL}   # calls through pointers are the caller's

@@ -120,7 +120,7 @@ def build_context(ir: ModelIR, target: Target, layout: WeightsLayout, arena: Are
     embd = layout.entry("token_embd.weight")
     out = embd if cfg.tied_embeddings else layout.entry("output.weight")
     classifier = _groups("classifier", [{"fmt": out.fmt, "shape": out.shape, "w": "OUTPUT", "layout": out.layout,
-                                         "out": "(all_logits ? all_logits : m->logits)", "ldo": "N_VOCAB",
+                                         "out": "logits", "ldo": "N_VOCAB",
                                          "rows": "N_VOCAB"}], cfg.dim, kernels)
     return {
         "version": __version__, "name": name, "source_name": source_name, "target": target, "cfg": cfg,

@@ -15,6 +15,7 @@ from edgec.plan.weights_blob import plan_layout
 from edgec.targets import Target
 
 MAX_CTX = 1 << 20
+MAX_SLOTS = 64
 
 ALIGN = 64
 Q8A_BLOCK_BYTES = 40   # edgec_block_q8a: float d, float s, int8 qs[32]
@@ -36,6 +37,7 @@ class ArenaPlan:
     kv_cache_bytes: int
     max_batch: int
     kv_cache: str = "f32"   # element type of the KV cache
+    n_slots: int = 1        # KV caches, one per conversation held at once
 
     def buffer(self, name: str) -> ArenaBuffer:
         return next(b for b in self.buffers if b.name == name)
@@ -46,12 +48,13 @@ def default_max_batch(max_ctx: int) -> int:
     return min(32, max_ctx)
 
 
-def plan_arena(cfg: ModelConfig, max_ctx: int, max_batch: int, kv_cache: str = "f32", lut: bool = False) -> ArenaPlan:
+def plan_arena(cfg: ModelConfig, max_ctx: int, max_batch: int, kv_cache: str = "f32", lut: bool = False,
+               n_slots: int = 1) -> ArenaPlan:
     """kv_cache: element type of the KV cache, "f32" or "f16".  lut: some matrix uses the LUT kernels,
-    which need a table buffer for the activations of a batch."""
+    which need a table buffer for the activations of a batch.  n_slots: KV caches (conversations)."""
     B, f = max_batch, 4
     kv_el = 2 if kv_cache == "f16" else 4
-    kv_shape = f"[{cfg.n_layers}][{cfg.n_kv_heads}][{max_ctx}][{cfg.head_dim}] {kv_cache}"
+    kv_shape = f"[{n_slots}][{cfg.n_layers}][{cfg.n_kv_heads}][{max_ctx}][{cfg.head_dim}] {kv_cache}"
     q_dim, kv_dim = cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim
     widest = max(cfg.dim, q_dim, cfg.hidden_dim)
     sizes = [
@@ -67,8 +70,8 @@ def plan_arena(cfg: ModelConfig, max_ctx: int, max_batch: int, kv_cache: str = "
         *([("lut", lut_table_bytes(widest, B), f"LUT kernel tables of [{B}] activation vectors of up to {widest}")]
           if lut else []),
         ("logits", cfg.vocab_size * f, f"logits of the last token [{cfg.vocab_size}] f32"),
-        ("key_cache", cfg.n_layers * max_ctx * kv_dim * kv_el, f"K cache {kv_shape}"),
-        ("value_cache", cfg.n_layers * max_ctx * kv_dim * kv_el, f"V cache {kv_shape}"),
+        ("key_cache", n_slots * cfg.n_layers * max_ctx * kv_dim * kv_el, f"K caches {kv_shape}"),
+        ("value_cache", n_slots * cfg.n_layers * max_ctx * kv_dim * kv_el, f"V caches {kv_shape}"),
     ]
     buffers, off = [], 0
     ctypes = {"xq": "void", "lut": "void", "key_cache": "uint16_t" if kv_cache == "f16" else "float"}
@@ -76,8 +79,8 @@ def plan_arena(cfg: ModelConfig, max_ctx: int, max_batch: int, kv_cache: str = "
     for name, n, comment in sizes:
         buffers.append(ArenaBuffer(name, off, n, comment, ctypes.get(name, "float")))
         off = (off + n + ALIGN - 1) // ALIGN * ALIGN
-    kv = 2 * cfg.n_layers * max_ctx * kv_dim * kv_el
-    return ArenaPlan(buffers, off, kv, B, kv_cache)
+    kv = 2 * n_slots * cfg.n_layers * max_ctx * kv_dim * kv_el
+    return ArenaPlan(buffers, off, kv, B, kv_cache, n_slots)
 
 
 def check_ctx(ctx: int) -> None:
@@ -85,33 +88,41 @@ def check_ctx(ctx: int) -> None:
         raise EdgecError(f"--ctx {ctx} is out of range; give a context length between 1 and {MAX_CTX}")
 
 
+def check_slots(n_slots: int) -> None:
+    if n_slots < 1 or n_slots > MAX_SLOTS:
+        raise EdgecError(f"--slots {n_slots} is out of range; give between 1 and {MAX_SLOTS} conversations")
+
+
 def memory_needed(weights_bytes: int, arena_bytes: int, tokenizer_bytes: int) -> int:
     """Bytes the device needs: weights + arena + tokenizer + a fixed allowance for code, stack and runtime tables."""
     return weights_bytes + arena_bytes + 3 * tokenizer_bytes + (4 << 20)
 
 
-def check_fits(target: Target, need: int, weights_bytes: int, kv_bytes: int, ctx: int) -> None:
+def check_fits(target: Target, need: int, weights_bytes: int, kv_bytes: int, ctx: int, n_slots: int = 1) -> None:
     if target.ram_bytes and need > target.ram_bytes:
         mib = lambda b: f"{b / 2**20:.1f} MiB"  # noqa: E731
-        per_tok = kv_bytes / ctx
-        fit_ctx = int((target.ram_bytes - (need - kv_bytes)) // per_tok) if per_tok else 0
-        hint = (f"use --ctx {fit_ctx // 64 * 64}" if fit_ctx >= 64 else "use a smaller model or fewer bits (--quant q4_0)")
+        per_tok = kv_bytes / (ctx * n_slots)
+        fit_ctx = int((target.ram_bytes - (need - kv_bytes)) // (per_tok * n_slots)) if per_tok else 0
+        fewer = " or fewer --slots" if n_slots > 1 else ""
+        hint = (f"use --ctx {fit_ctx // 64 * 64}{fewer}" if fit_ctx >= 64
+                else f"use a smaller model or fewer bits (--quant q4_0){fewer}")
+        slots = f" x {n_slots} slots" if n_slots > 1 else ""
         raise EdgecError(f"model needs {mib(need)} (weights {mib(weights_bytes)} + KV cache {mib(kv_bytes)} at "
-                         f"--ctx {ctx} + buffers) but target '{target.name}' has {mib(target.ram_bytes)}; {hint}")
+                         f"--ctx {ctx}{slots} + buffers) but target '{target.name}' has {mib(target.ram_bytes)}; {hint}")
 
 
-def plan_device_memory(ir, target: Target, max_ctx: int, kv_cache: str, tok_bytes: int) -> tuple:
+def plan_device_memory(ir, target: Target, max_ctx: int, kv_cache: str, tok_bytes: int, n_slots: int = 1) -> tuple:
     """(weights layout, arena, bytes needed) for the target's kernel choices: the one memory figure that
     `edgec compile` records and `edgec inspect` reports."""
     plans = plan_all(ir, target)
     layout = plan_layout(ir, max_ctx, {n: p.layout for n, p in plans.items()})
     arena = plan_arena(ir.config, max_ctx, default_max_batch(max_ctx), kv_cache,
-                       lut=any(p.layout == "lut" for p in plans.values()))
+                       lut=any(p.layout == "lut" for p in plans.values()), n_slots=n_slots)
     return layout, arena, memory_needed(layout.total_bytes, arena.total_bytes, tok_bytes)
 
 
-def plan_memory(ir, target: Target, max_ctx: int, kv_cache: str, tok_bytes: int) -> tuple:
+def plan_memory(ir, target: Target, max_ctx: int, kv_cache: str, tok_bytes: int, n_slots: int = 1) -> tuple:
     """plan_device_memory(), refusing a model that does not fit the target."""
-    layout, arena, need = plan_device_memory(ir, target, max_ctx, kv_cache, tok_bytes)
-    check_fits(target, need, layout.total_bytes, arena.kv_cache_bytes, max_ctx)
+    layout, arena, need = plan_device_memory(ir, target, max_ctx, kv_cache, tok_bytes, n_slots)
+    check_fits(target, need, layout.total_bytes, arena.kv_cache_bytes, max_ctx, n_slots)
     return layout, arena, need

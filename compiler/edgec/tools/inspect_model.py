@@ -7,7 +7,7 @@ from edgec.codegen.tokenizer_blob import model_tokenizer_blob
 from edgec.errors import EdgecError
 from edgec.frontends.load_model import load_model
 from edgec.frontends.model_registry import resolve_model
-from edgec.plan.memory_plan import check_ctx, check_fits, plan_device_memory
+from edgec.plan.memory_plan import check_ctx, check_fits, check_slots, plan_device_memory
 from edgec.targets import load_target
 
 
@@ -17,10 +17,11 @@ def tokenizer_blob_bytes(ir) -> int:
 
 
 def inspect_model(spec: str, tokenizer: str | None = None, ctx: int = 2048, kv_cache: str = "f16",
-                  target: str = "host") -> dict:
+                  target: str = "host", slots: int = 1) -> dict:
     """What the model is and the memory `edgec compile` with the same --ctx, --kv-cache and --target
     would record (with the profile's weight layout: host autotune may choose another)."""
     check_ctx(ctx)
+    check_slots(slots)
     if kv_cache not in ("f16", "f32"):
         raise EdgecError(f"--kv-cache {kv_cache} is not supported; use f16 or f32")
     profile = load_target(target)
@@ -28,10 +29,10 @@ def inspect_model(spec: str, tokenizer: str | None = None, ctx: int = 2048, kv_c
     ir = load_model(path, tokenizer_path=tokenizer)
     cfg = ir.config
     tok_bytes = tokenizer_blob_bytes(ir)
-    layout, arena, need = plan_device_memory(ir, profile, ctx, kv_cache, tok_bytes)
+    layout, arena, need = plan_device_memory(ir, profile, ctx, kv_cache, tok_bytes, slots)
     warnings = list(ir.metadata.get("warnings", []))
     try:
-        check_fits(profile, need, layout.total_bytes, arena.kv_cache_bytes, ctx)
+        check_fits(profile, need, layout.total_bytes, arena.kv_cache_bytes, ctx, slots)
     except EdgecError as e:   # what `edgec compile` would refuse with, reported rather than raised
         warnings.append(f"edgec compile would refuse this: {e}")
     formats: dict = {}
@@ -53,7 +54,7 @@ def inspect_model(spec: str, tokenizer: str | None = None, ctx: int = 2048, kv_c
         "tokenizer": None if tok is None else {"kind": tok.kind, "vocab": len(tok.tokens), "pre": tok.pre,
                                                "bos": tok.bos_id, "eos": tok.eos_id,
                                                "chat_template": tok.chat_template is not None},
-        "memory": {"target": profile.name, "ctx": ctx, "kv_cache": kv_cache, "weights_bytes": layout.total_bytes,
+        "memory": {"target": profile.name, "ctx": ctx, "kv_cache": kv_cache, "slots": slots, "weights_bytes": layout.total_bytes,
                    "kv_cache_bytes": arena.kv_cache_bytes, "arena_bytes": arena.total_bytes,
                    "tokenizer_bytes": tok_bytes, "memory_needed_bytes": need, "total_bytes": need,
                    "target_ram_bytes": profile.ram_bytes, "fits": not profile.ram_bytes or need <= profile.ram_bytes},
@@ -80,8 +81,9 @@ def describe(info: dict) -> str:
         lines.append(f"  tokenizer     {t['kind']} ({t['pre']}), {t['vocab']} tokens, bos {t['bos']}, eos {t['eos']}"
                      f"{', chat template' if t['chat_template'] else ''}")
     fits = "fits" if m["fits"] else "does NOT fit"
+    slots = f" x {m['slots']} slots" if m["slots"] > 1 else ""
     lines.append(f"  memory        weights {mib(m['weights_bytes'])} + KV cache {mib(m['kv_cache_bytes'])} "
-                 f"({m['kv_cache']}, ctx {m['ctx']}) + buffers + tokenizer = {mib(m['memory_needed_bytes'])} "
+                 f"({m['kv_cache']}, ctx {m['ctx']}{slots}) + buffers + tokenizer = {mib(m['memory_needed_bytes'])} "
                  f"on {m['target']} ({fits} its {mib(m['target_ram_bytes'])})")
     lines += [f"  warning: {w}" for w in info["warnings"]]
     return "\n".join(lines)

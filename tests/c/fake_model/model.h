@@ -17,6 +17,11 @@
 #define EDGEC_N_VOCAB       512
 #define EDGEC_MAX_CTX       64
 #define EDGEC_MAX_BATCH     8
+#ifdef EDGEC_FAKE_SLOTS /* a test builds the fake with several KV caches */
+#define EDGEC_N_SLOTS       EDGEC_FAKE_SLOTS
+#else
+#define EDGEC_N_SLOTS       1
+#endif
 
 #define EDGEC_WEIGHTS_BYTES 64u
 #ifdef EDGEC_FAKE_ARENA_BYTES /* a test asks for an arena no machine has */
@@ -31,7 +36,7 @@
 struct edgec_model {
     const unsigned char *w;
     float *logits;              /* EDGEC_MAX_BATCH rows of EDGEC_N_VOCAB, in the arena */
-    int pos;
+    int pos[EDGEC_N_SLOTS];     /* each slot's KV cache is just its position here */
     edgec_parallel_fn parallel;
     void *pool;
     int n_threads;
