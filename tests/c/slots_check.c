@@ -7,6 +7,7 @@
  * does: each step feeds the decoding slots one token each and the next slot still prefilling a chunk
  * of its prompt, in as few edgec_model_feed_slots calls as max_batch allows, with the slots in a
  * different order every step.  Each slot's logits must be bit-identical to its reference run's.
+ * First, feeds that break the API's rules must be refused without feeding anything.
  * Prints "ok <tokens compared>" or the first mismatch, and exits non-zero on a mismatch.
  *
  * usage: slots_check N_SLOTS N_GEN THREADS id id id ...   (THREADS > 1 uses a plain pthread pool)
@@ -131,6 +132,39 @@ static int run_together(edgec_model *m, int n_slots, int n_gen) {
     return compared;
 }
 
+/* Every kind of bad call returns -1 and leaves every slot's position where it was. */
+static int check_refusals(edgec_model *m) {
+    static const int32_t ok[1] = {1}, bad_id[2] = {1, EDGEC_N_VOCAB}, many[EDGEC_MAX_BATCH + 1] = {0};
+    edgec_model_reset(m);
+    edgec_slot_feed cases[][2] = {
+        {{EDGEC_N_SLOTS, ok, 1}, {0, ok, 1}},          /* no such slot */
+        {{-1, ok, 1}, {0, ok, 1}},
+        {{0, ok, 1}, {0, ok, 1}},                      /* a slot twice */
+        {{0, ok, 0}, {0, ok, 1}},                      /* an empty feed */
+        {{0, bad_id, 2}, {0, ok, 1}},                  /* a token out of the vocabulary */
+        {{0, many, EDGEC_MAX_BATCH + 1}, {0, ok, 1}},  /* more than a batch */
+    };
+    int n_cases = (int)(sizeof(cases) / sizeof(cases[0]));
+    for (int c = 0; c < n_cases; c++) {
+        int n_feeds = c == 2 ? 2 : 1;
+        if (edgec_model_feed_slots(m, cases[c], n_feeds, &logits[0][0]) != -1) {
+            printf("bad call %d was accepted\n", c);
+            return -1;
+        }
+    }
+    if (edgec_model_feed_slots(m, cases[0], 0, &logits[0][0]) != -1 || edgec_model_slot_rewind(m, 0, 1) != -1 ||
+        edgec_model_slot_pos(m, EDGEC_N_SLOTS) != -1 || edgec_model_slot_pos(m, -1) != -1) {
+        printf("an empty call, a rewind past the end or the position of no slot was accepted\n");
+        return -1;
+    }
+    for (int s = 0; s < EDGEC_N_SLOTS; s++)
+        if (edgec_model_slot_pos(m, s) != 0) {
+            printf("a refused call moved slot %d\n", s);
+            return -1;
+        }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 5) {
         fprintf(stderr, "usage: slots_check N_SLOTS N_GEN THREADS id id ...\n");
@@ -148,6 +182,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (threads > 1) edgec_model_set_parallel(&m, spawn_parallel, &threads, threads);
+    if (check_refusals(&m) != 0) return 1;
     for (int s = 0; s < n_slots; s++) {
         conversation *c = &conv[s];
         c->n_prompt = n_ids - s * (n_ids / (n_slots + 1));   /* different lengths: prefill overlaps decoding */
