@@ -76,7 +76,7 @@ def test_gguf_mixed_formats_two_threads(tmp_path):
                 "f16" if n.startswith("blk.1.") else "q4_1") for n, a in weights.items()}
     path = write_tiny_gguf(tmp_path / "mixed.gguf", cfg, fmts, weights=weights)
     res = compile_artifact(path, tmp_path / "out", ctx=128)
-    assert "attention_1" in (res.out_dir / "src" / "model.c").read_text()
+    assert "attention_1" in (res.out_dir / "firmware" / "model.c").read_text()
     check_against_reference(path, res.binary, tmp_path, threads=2)
 
 

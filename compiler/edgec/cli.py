@@ -17,7 +17,7 @@ QUANTS = ["f32", "f16", "q8_0", "q4_0", "q4_1", "tq2", "q2", "q3"]
 def cmd_compile(a) -> int:
     from edgec.compile import CompileOptions, compile_model
     compile_model(CompileOptions(model=a.model, target=a.target, out=a.out, name=a.name, tokenizer=a.tokenizer,
-                                 quant=a.quant, output_quant=a.output_quant, ctx=a.ctx, kv_cache=a.kv_cache, slots=a.slots, autotune=not a.no_autotune, cc=a.cc, build=not a.no_build, quiet=a.quiet))
+                                 quant=a.quant, output_quant=a.output_quant, ctx=a.ctx, kv_cache=a.kv_cache, slots=a.slots, prefix=a.prefix, autotune=not a.no_autotune, cc=a.cc, build=not a.no_build, quiet=a.quiet))
     return 0
 
 
@@ -130,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="KV cache element type, default f16 (half the memory of f32)")
     c.add_argument("--slots", type=int, default=1,
                    help="KV caches in the arena: conversations the program's --serve decodes together, default 1")
+    c.add_argument("--prefix", help="C name prefix of everything the core exports (firmware/model.h), so several "
+                                    "models link into one image; default: the program name with - as _")
     c.add_argument("--cc", help="C compiler (default: the target's first installed one)")
     c.add_argument("--no-build", action="store_true", help="generate the sources only")
     c.add_argument("--no-autotune", action="store_true",

@@ -15,7 +15,8 @@ from edgec import __version__
 from edgec.build.artifact_dir import check_destination, file_hashes, make_staging_dir, remove_created, replace_artifact
 from edgec.build.cmake_build import build_artifact, cc_workarounds, verify_binary
 from edgec.build.run_artifact import run_instructions
-from edgec.codegen.artifact_sources import SourceOptions, weights_embedding, write_sources
+from edgec.codegen.artifact_sources import FIRMWARE, SourceOptions, weights_embedding, write_sources
+from edgec.codegen.c_names import check_prefix, default_prefix
 from edgec.codegen.tokenizer_blob import model_tokenizer_blob
 from edgec.errors import EdgecError
 from edgec.escaping import display_text
@@ -42,6 +43,7 @@ class CompileOptions:
     ctx: int = 2048
     kv_cache: str = "f16"
     slots: int = 1            # KV caches: conversations the program's server decodes together
+    prefix: str | None = None  # C name prefix of the core's exports (default from the program name)
     autotune: bool = True
     cc: str | None = None
     build: bool = True
@@ -107,6 +109,8 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
     if opts.ctx < 1 or opts.ctx > 1 << 20:
         raise EdgecError(f"--ctx {opts.ctx} is out of range; give a context length between 1 and 1048576")
     check_slots(opts.slots)
+    if opts.prefix is not None:
+        check_prefix(opts.prefix)
     if opts.out:
         check_destination(Path(opts.out))   # before minutes of work, not after
     path, alias = resolve_model(opts.model)
@@ -119,6 +123,7 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
     if ir.tokenizer is None:
         raise EdgecError(f"{path} has no tokenizer; give one with --tokenizer")
     name = sanitize_name(opts.name or alias or ir.config.name)
+    prefix = opts.prefix if opts.prefix is not None else default_prefix(name)
     cfg = ir.config
     prog.end_stage(f"{cfg.arch}, {cfg.n_layers} layers, dim {cfg.dim}, vocab {cfg.vocab_size}")
 
@@ -157,17 +162,18 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
     tmp, created = make_staging_dir(out_dir)
     try:
         prog.stage("writing weights")
-        src = tmp / "src"
-        src.mkdir()
-        write_blob(ir, layout, src / "weights.bin", max_ctx,
+        fw = tmp / FIRMWARE
+        fw.mkdir()
+        write_blob(ir, layout, fw / "weights.bin", max_ctx,
                    progress=lambda d, t: prog.bar(d, t, f"{d / 2**20:.0f}/{t / 2**20:.0f} MiB"))
-        (src / "tokenizer.bin").write_bytes(tok_blob)
+        (fw / "tokenizer.bin").write_bytes(tok_blob)
         prog.end_stage()
 
         prog.stage("generating C")
         model_c = write_sources(tmp, ir, target, layout, arena, SourceOptions(
-            name=name, max_ctx=max_ctx, source_name=Path(path).name, cflags=cflags), tok_blob)
+            name=name, max_ctx=max_ctx, source_name=Path(path).name, cflags=cflags, cc=cc, prefix=prefix), tok_blob)
         manifest = _manifest(ir, target, layout, arena, name, opts, weights_embedding(target, layout, tok_blob), cc, cflags, len(tok_blob), need)
+        manifest["prefix"] = prefix
         manifest["files"] = file_hashes(tmp)
         if tuned:
             manifest["autotune"] = {k: v for k, v in tuned.items() if k != "cached"}

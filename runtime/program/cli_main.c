@@ -16,8 +16,7 @@
 
 #include "chat_text.h"
 #include "cli_args.h"
-#include "edgec_blobs.h"
-#include "model.h"
+#include "edgec_model_api.h"
 #include "sampler.h"
 #include "server.h"
 #include "threadpool.h"

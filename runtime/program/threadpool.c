@@ -40,7 +40,7 @@ typedef struct {
 struct edgec_threadpool {
     int n_threads;
     int spin;                  /* spin iterations before sleeping: 0 when threads outnumber CPUs */
-    edgec_task_fn fn;          /* the current job; published by the generation bump */
+    edgec_pool_task_fn fn;     /* the current job; published by the generation bump */
     void *arg;
     atomic_uint generation;    /* bumped once per run (and once to stop) */
     atomic_int n_done;         /* workers 1..n-1 that finished the current run */
@@ -241,7 +241,7 @@ static void judge_run(edgec_threadpool *pool, uint64_t own, uint64_t wait) {
     pool->own_ticks = pool->wait_ticks = 0;
 }
 
-void edgec_threadpool_run(void *p, edgec_task_fn fn, void *arg) {
+void edgec_threadpool_run(void *p, edgec_pool_task_fn fn, void *arg) {
     edgec_threadpool *pool = p;
     if (!pool || pool->n_threads == 1) {
         fn(arg, 0, 1);

@@ -2,8 +2,8 @@
  *
  * edgec_threadpool_create(n) starts n - 1 threads once; the calling thread is
  * worker 0.  edgec_threadpool_run(pool, fn, arg) runs fn(arg, i, n) for every
- * i in [0, n) and returns when all are done; it matches edgec_parallel_fn, so
- * it can be handed straight to edgec_model_set_parallel.  Idle workers spin on
+ * i in [0, n) and returns when all are done; it has the model's parallel_fn
+ * type, so it can be handed straight to <prefix>_model_set_parallel.  Idle workers spin on
  * an atomic generation counter for a while (~150 us), then sleep on a condition
  * variable; a run takes no lock and allocates nothing unless some worker went to
  * sleep.  Only one thread may call run at a time.
@@ -21,9 +21,10 @@
 #ifndef EDGEC_THREADPOOL_H
 #define EDGEC_THREADPOOL_H
 
-#include "edgec_model_api.h"
-
 #define EDGEC_MAX_THREADS 64
+
+/* One slice of a parallel job: worker ith of nth (the same type as a model's <prefix>_task_fn). */
+typedef void (*edgec_pool_task_fn)(void *arg, int ith, int nth);
 
 typedef struct edgec_threadpool edgec_threadpool;
 
@@ -34,7 +35,7 @@ edgec_threadpool *edgec_threadpool_create(int n_threads);
 
 /* Runs fn(arg, ith, n_threads) for every ith, or fn(arg, 0, 1) alone during a
  * solo stretch (see above); pool NULL runs fn(arg, 0, 1). */
-void edgec_threadpool_run(void *pool, edgec_task_fn fn, void *arg);
+void edgec_threadpool_run(void *pool, edgec_pool_task_fn fn, void *arg);
 
 int edgec_threadpool_size(const edgec_threadpool *pool);
 

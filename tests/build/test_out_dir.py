@@ -67,7 +67,7 @@ def test_artifact_is_replaced_and_readable(tmp_path):
 
 @pytest.mark.parametrize("change, words", [
     (lambda art: (art / "notes.txt").write_text("mine"), ["notes.txt", "did not write"]),
-    (lambda art: (art / "src" / "model.c").write_text("edited"), ["src/model.c", "changed"]),
+    (lambda art: (art / "firmware" / "model.c").write_text("edited"), ["firmware/model.c", "changed"]),
     (lambda art: (art / "bin").mkdir() or (art / "bin" / "other").write_text("x"), ["bin/other"]),
     (lambda art: (art / "manifest.json").write_text('{"name": "x"}'), ["not written by edgec"]),
 ])

@@ -1,6 +1,7 @@
 /* slots_check.c - edgec_model_feed_slots against edgec_model_feed, logit for logit, on a generated core.
  *
- * Built with an artifact's src/model.c and blobs (tests/runtime/test_model_slots.py).  Every slot s
+ * Built with an artifact's firmware/model.c and weights.c (tests/runtime/test_model_slots.py), under
+ * the generic edgec_ names (-DEDGEC_GENERIC_NAMES).  Every slot s
  * gets its own prompt (prompt_len(s) tokens from the command line's ids, rotated by s); the reference
  * runs each conversation alone on slot 0 with edgec_model_feed: its prompt in one call, then greedy
  * decoding one token at a time.  The batched run then drives all slots at once the way a server
@@ -17,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "edgec_blobs.h"
 #include "model.h"
 
 #define MAX_SLOTS 8

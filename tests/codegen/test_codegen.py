@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import STORIES, compile_artifact
+from conftest import REPO, STORIES, compile_artifact
 from tiny_models import make_tiny_config, random_weights, tiny_tokenizer_gpt2, write_gguf
 
 WARN = ["-std=c11", "-Wall", "-Wextra", "-Werror"]
@@ -38,7 +38,7 @@ def test_generation_is_deterministic(tiny_gguf, tmp_path):
     assert fa.keys() == fb.keys()
     for k in fa:
         assert fa[k] == fb[k], f"{k} differs between two compiles"
-    assert {"src/model.c", "src/model.h", "manifest.json", "CMakeLists.txt"} <= {str(k) for k in fa}
+    assert {"firmware/model.c", "firmware/model.h", "firmware/README.md", "manifest.json", "CMakeLists.txt"} <= {str(k) for k in fa}
 
 
 @pytest.mark.parametrize("cc", ["gcc", "clang"])
@@ -50,8 +50,10 @@ def test_generated_code_compiles_without_warnings(tiny_gguf, tmp_path, cc, isa, 
     else:
         art = compile_artifact(STORIES / "stories260K.bin", tmp_path / "a", ctx=64, build=False,
                                tokenizer=str(STORIES / "tok512.bin")).out_dir
-    sources = [art / "src" / "model.c"] + sorted((art / "runtime").rglob("*.c"))
-    includes = [f"-I{d}" for d in [art / "src", *sorted(p for p in (art / "runtime").iterdir() if p.is_dir())]]
+    sources = [art / "firmware" / "model.c"] + sorted((art / "runtime").rglob("*.c"))
+    # the bundle holds the kernel headers of the target's own ISA; the others come from the repository
+    includes = [f"-I{d}" for d in [art / "firmware", *sorted(p for p in (art / "runtime").iterdir() if p.is_dir()),
+                                   REPO / "runtime" / "core"]]
     for src in sources:
         r = subprocess.run([cc, *WARN, "-O2", *isa, *includes, "-c", src,
                             "-o", tmp_path / (src.stem + ".o")], capture_output=True, text=True)
@@ -59,18 +61,21 @@ def test_generated_code_compiles_without_warnings(tiny_gguf, tmp_path, cc, isa, 
 
 
 def test_core_is_freestanding(tiny_gguf, tmp_path):
-    """model.c calls no allocator, no stdio and no threads: only memory and math primitives (checked with libclang)."""
+    """model.c calls no allocator, no stdio and no threads: only memory and math primitives (checked with
+    libclang, on the portable path: PyPI's libclang does not match the system clang's intrinsic headers)."""
     from clang import cindex
-    art = compile_artifact(tiny_gguf, tmp_path / "a", ctx=64, build=False).out_dir
+    res = compile_artifact(tiny_gguf, tmp_path / "a", ctx=64, build=False)
+    art, p = res.out_dir, res.manifest["prefix"]
     builtin = subprocess.run(["clang", "-print-resource-dir"], capture_output=True, text=True).stdout.strip()
-    tu = cindex.Index.create().parse(str(art / "src" / "model.c"),
-                                     args=["-std=c11", "-DEDGEC_SCALAR", f"-I{art / 'src'}", f"-I{art / 'runtime' / 'core'}",
+    tu = cindex.Index.create().parse(str(art / "firmware" / "model.c"),
+                                     args=["-std=c11", "-DEDGEC_SCALAR", f"-I{art / 'firmware'}", f"-I{REPO / 'runtime' / 'core'}",
                                            f"-isystem{builtin}/include"])
     errors = [d.spelling for d in tu.diagnostics if d.severity >= cindex.Diagnostic.Error]
     assert not errors, errors
     defined = {c.spelling for c in tu.cursor.walk_preorder()
                if c.kind == cindex.CursorKind.FUNCTION_DECL and c.is_definition()}
-    assert {"edgec_model_init", "edgec_model_feed", "edgec_model_reset", "edgec_model_feed_slots", "forward_batch"} <= defined
+    assert {f"{p}_model_init", f"{p}_model_feed", f"{p}_model_reset", f"{p}_model_feed_slots", f"{p}_model_step",
+            "forward_slice"} <= defined
     called = {c.referenced.spelling for c in tu.cursor.walk_preorder()
               if c.kind == cindex.CursorKind.CALL_EXPR and c.referenced is not None
               and c.referenced.kind == cindex.CursorKind.FUNCTION_DECL}   # calls through pointers are the caller's
@@ -80,10 +85,11 @@ def test_core_is_freestanding(tiny_gguf, tmp_path):
 
 def test_header_states_exact_sizes(tiny_gguf, tmp_path):
     art = compile_artifact(tiny_gguf, tmp_path / "a", ctx=64, build=False).out_dir
-    header = (art / "src" / "model.h").read_text()
+    header = (art / "firmware" / "model.h").read_text()
     manifest = json.loads((art / "manifest.json").read_text())
-    arena = int(re.search(r"#define EDGEC_ARENA_BYTES\s+(\d+)u", header).group(1))
-    weights = int(re.search(r"#define EDGEC_WEIGHTS_BYTES\s+(\d+)u", header).group(1))
+    P = manifest["prefix"].upper()
+    arena = int(re.search(rf"#define {P}_ARENA_BYTES\s+(\d+)u", header).group(1))
+    weights = int(re.search(rf"#define {P}_WEIGHTS_BYTES\s+(\d+)u", header).group(1))
     assert arena == manifest["sizes"]["arena_bytes"]
-    assert weights == manifest["sizes"]["weights_bytes"] == (art / "src" / "weights.bin").stat().st_size
-    assert "#define EDGEC_MAX_CTX      64" in header
+    assert weights == manifest["sizes"]["weights_bytes"] == (art / "firmware" / "weights.bin").stat().st_size
+    assert f"#define {P}_MAX_CTX      64" in header

@@ -40,7 +40,7 @@ def assert_no_live_copy(art):
     for line in cmake.splitlines():
         if any(m in line for m in MARKERS):
             assert line.startswith("#"), f"CMakeLists.txt: hostile text outside a comment: {line!r}"
-    for f in list((art / "src").glob("*.[chS]")):
+    for f in list((art / "firmware").glob("*.[chS]")):
         code = strip_c_comments_and_strings(f.read_text(errors="replace"))
         for m in MARKERS:
             assert m not in code, f"{f.name}: {m!r} outside a comment"

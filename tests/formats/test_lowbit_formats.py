@@ -365,7 +365,7 @@ def test_hf_f32_quant_lowbit_compiled(tmp_path, fmt, target):
     assert formats["token_embd.weight"] == formats["output.weight"] == "q8_0"
     assert LOWBIT_WARNING.format(quant=fmt, bits=fmt[1]) in res.manifest["warnings"]
     assert any("kept at q8_0" in w for w in res.manifest["warnings"])
-    model_c = (res.out_dir / "src" / "model.c").read_text()
+    model_c = (res.out_dir / "firmware" / "model.c").read_text()
     kernel = f"edgec_matmul_lut_{fmt}(" if fmt in load_target(target).lut_formats else f"edgec_matmul_{fmt}("
     assert kernel in model_c and re.search(r"edgec_get_row_(i16_)?q8_0\(", model_c)
     check_against_reference(folder, res.binary, tmp_path, quant=fmt)

@@ -65,7 +65,7 @@ def test_tied_lut_model_two_threads_matches_reference(tmp_path, monkeypatch, qua
     res = compile_artifact(path, tmp_path / "out", target="host", ctx=96, quant=quant, output_quant="same")
     layouts = {t["name"]: t["layout"] for t in res.manifest["tensors"] if t["format"] == quant}
     assert set(layouts.values()) == {"lut"} and "token_embd.weight" in layouts
-    model_c = (res.out_dir / "src" / "model.c").read_text()
+    model_c = (res.out_dir / "firmware" / "model.c").read_text()
     assert f"edgec_get_row_lut_{quant}(" in model_c and "edgec_lut_build_tables(" in model_c
     reference_loads_with_output_quant(monkeypatch, "same")
     check_against_reference(path, res.binary, tmp_path, quant=quant, threads=2)

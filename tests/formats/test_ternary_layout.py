@@ -220,7 +220,7 @@ def test_quant_tq2_compiled_against_reference(tmp_path, target, tied, threads):
     assert lookup == ("i16" if tiled and tied else "rowmajor")
     assert set(layouts.values()) == {"i16" if tiled else "rowmajor"}
     if tiled:
-        blob = (res.out_dir / "src" / "weights.bin").read_bytes()
+        blob = (res.out_dir / "firmware" / "weights.bin").read_bytes()
         t = next(t for t in res.manifest["tensors"] if t["name"] == "blk.1.attn_k.weight")
         rows, n = t["shape"]
         assert rows == 32 and t["bytes"] == tq2_i16_bytes(rows, n)

@@ -120,7 +120,7 @@ def test_compiled_bitnet_matches_reference(tmp_path, target):
     write_bitnet_hf_folder(model, cfg, random_weights(cfg, seed=6), tokenizer_json=tok_json)
     res = compile_artifact(model, tmp_path / "out", target=target, ctx=128)
     check_against_reference(model, res.binary, tmp_path)
-    source = (tmp_path / "out" / "src" / "model.c").read_text()
+    source = (tmp_path / "out" / "firmware" / "model.c").read_text()
     assert "relu2_mul(" in source and "lw->attn_sub_norm" in source and "lw->ffn_sub_norm" in source
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["model"]["ffn_act"] == "relu2" and manifest["model"]["sub_norms"] is True

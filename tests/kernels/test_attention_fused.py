@@ -50,8 +50,8 @@ def tiny_gguf(tmp_path_factory):
 @pytest.mark.parametrize("kv_cache", ["f32", "f16"])
 def test_generated_attention_is_fused(tiny_gguf, tmp_path, kv_cache):
     art = compile_artifact(tiny_gguf, tmp_path / "a", ctx=64, build=False, kv_cache=kv_cache).out_dir
-    source = (art / "src" / "model.c").read_text()
-    header = (art / "src" / "model.h").read_text()
+    source = (art / "firmware" / "model.c").read_text()
+    header = (art / "firmware" / "model.h").read_text()
     assert f"edgec_attn_fused_gqa_{kv_cache}(" in source
     assert "edgec_softmax(" not in source and "scores" not in header and "m->scores" not in source
     block = int(re.search(r"#define EDGEC_ATTN_BLOCK\s+(\d+)", HEADER.read_text()).group(1))

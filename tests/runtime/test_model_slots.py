@@ -31,9 +31,9 @@ def build_harness(repo, art, exe):
     cc, static = m["target"]["cc"], ["-static"] if m["target"]["name"] == "pi-zero" else []
     if not shutil.which(cc):
         pytest.fail(f"{cc} not found: {SETUP_HINT}")
-    cmd = [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", *m["target"]["cflags"], *static,
-           f"-I{art / 'src'}", f"-I{art / 'runtime' / 'core'}", str(art / "src" / "model.c"),
-           str(art / "src" / "blobs.c"), str(repo / HARNESS), "-o", str(exe), "-lm", "-lpthread"]
+    cmd = [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", *m["target"]["cflags"], *static, "-DEDGEC_GENERIC_NAMES",
+           f"-I{art / 'firmware'}", str(art / "firmware" / "model.c"),
+           str(art / "firmware" / "weights.c"), str(repo / HARNESS), "-o", str(exe), "-lm", "-lpthread"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     return [QEMU, "-cpu", "cortex-a53", str(exe)] if static else [str(exe)]
@@ -42,9 +42,9 @@ def build_harness(repo, art, exe):
 def check_slots(repo, tmp_path, target, fmt, quant=None, n_slots=4, threads=1, n_gen=12):
     cfg = make_tiny_config(hidden_dim=160, vocab_size=317)
     path = write_tiny_gguf(tmp_path / "m.gguf", cfg, fmt, seed=21)
-    art = compile_artifact(path, tmp_path / "out", target=target, ctx=64, slots=n_slots, quant=quant,
-                           build=False).out_dir
-    assert f"#define EDGEC_N_SLOTS      {n_slots} " in (art / "src" / "model.h").read_text()
+    res = compile_artifact(path, tmp_path / "out", target=target, ctx=64, slots=n_slots, quant=quant, build=False)
+    art = res.out_dir
+    assert f"#define {res.manifest['prefix'].upper()}_N_SLOTS      {n_slots} " in (art / "firmware" / "model.h").read_text()
     cmd = build_harness(repo, art, tmp_path / "slots_check")
     r = subprocess.run([*cmd, str(n_slots), str(n_gen), str(threads), *map(str, PROMPT)],
                        capture_output=True, text=True, timeout=300)

@@ -20,7 +20,7 @@ from edgec.errors import EdgecError
 from edgec.escaping import display_text
 
 BUILD_FOLDER = "build"        # the cmake build folder the artifact's CMakeLists.txt documents
-OLD_TOP_LEVEL = {"src", "runtime", "bin", "build", "CMakeLists.txt", "manifest.json"}   # artifacts without "files"
+OLD_TOP_LEVEL = {"src", "firmware", "runtime", "bin", "build", "CMakeLists.txt", "manifest.json"}   # artifacts without "files"
 
 
 def file_hashes(root: Path) -> dict:

@@ -58,7 +58,7 @@ def host_arch() -> str:
 
 def looks_like_artifact(path: Path) -> bool:
     """A folder edgec compile wrote (or one it half wrote), rather than a model folder."""
-    return path.is_dir() and any((path / p).exists() for p in ("manifest.json", "bin", "src/model.c"))
+    return path.is_dir() and any((path / p).exists() for p in ("manifest.json", "bin", "firmware/model.c"))
 
 
 def open_artifact(path) -> Artifact:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from edgec import __version__
+from edgec.codegen.c_names import generic_names
 from edgec.ir.model_ir import ModelIR
 from edgec.plan.memory_plan import ArenaPlan
 from edgec.plan.weights_blob import WeightsLayout
@@ -92,7 +93,8 @@ def _layer_kind(ir: ModelIR, i: int, kernels: dict, layout: WeightsLayout) -> di
 
 
 def build_context(ir: ModelIR, target: Target, layout: WeightsLayout, arena: ArenaPlan,
-                  name: str, max_ctx: int, source_name: str) -> dict:
+                  name: str, max_ctx: int, source_name: str, prefix: str = "edgec", tokenizer_bytes: int = 0,
+                  stack_bytes: int = 0, stack_note: str = "not measured") -> dict:
     cfg = ir.config
     kernels: dict = {}
     kinds, layer_kind_ids, layers = [], [], []
@@ -124,6 +126,8 @@ def build_context(ir: ModelIR, target: Target, layout: WeightsLayout, arena: Are
                                          "rows": "N_VOCAB"}], cfg.dim, kernels)
     return {
         "version": __version__, "name": name, "source_name": source_name, "target": target, "cfg": cfg,
+        "p": prefix, "P": prefix.upper(), "generic_names": generic_names(prefix), "tokenizer_bytes": tokenizer_bytes,
+        "stack_bytes": stack_bytes, "stack_note": stack_note,
         "max_ctx": max_ctx, "max_batch": arena.max_batch, "arena": arena, "layout": layout,
         "q_dim": cfg.n_heads * cfg.head_dim, "kv_dim": cfg.n_kv_heads * cfg.head_dim,
         "gqa": cfg.n_heads // cfg.n_kv_heads, "rope_half": cfg.rope_dim // 2,

@@ -1,7 +1,7 @@
 """`edgec eval`: perplexity of an artifact on a text, and how closely it follows a reference model.
 
 The text is tokenized as ONE sequence (newlines included) by the C tokenizer library with the
-artifact's own blob (src/tokenizer.bin, through the edgec_tokenize tool), so it gives exactly the
+artifact's own blob (firmware/tokenizer.bin, through the edgec_tokenize tool), so it gives exactly the
 ids the program would give the whole text; the program's own `--tokenize` works line by line.
 When the tokenizer adds BOS to prompts, every window starts with BOS.
 
@@ -55,9 +55,9 @@ def tokenize_whole_text(folder: Path, text_path: Path) -> tuple:
     """(ids of the whole file as one text, BOS id or None if prompts get none), from the artifact's blob."""
     from edgec.tools.tokenizer_tool import build_tokenize_tool, check_text_file, tokenize_text, tokenizer_info
     check_text_file(text_path, "--text")
-    blob = folder / "src" / "tokenizer.bin"
+    blob = folder / "firmware" / "tokenizer.bin"
     if not blob.is_file():
-        raise EdgecError(f"{folder} has no src/tokenizer.bin; rebuild the artifact with `edgec compile`")
+        raise EdgecError(f"{folder} has no firmware/tokenizer.bin; rebuild the artifact with `edgec compile`")
     tool = build_tokenize_tool(Path(tempfile.gettempdir()) / "edgec-tools")
     info = tokenizer_info(tool, blob)
     bos = int(info["bos"]) if info.get("add_bos") == "1" and int(info["bos"]) >= 0 else None

@@ -3,7 +3,6 @@
  * folder from compiler/edgec/tokenizer_blob.py. */
 #include <stddef.h>
 
-#include "edgec_blobs.h"
 #include "model.h"
 
 _Alignas(64) const unsigned char edgec_weights[EDGEC_WEIGHTS_BYTES] = EDGEC_FAKE_SIGNATURE;
