@@ -87,3 +87,23 @@ def test_smollm2_prompt_too_long(smollm2_artifact, tmp_path):
     r = run_binary(smollm2_artifact.binary, "-f", p, "-n", 4)
     assert r.returncode != 0
     assert "--ctx" in r.stderr.decode()
+
+
+def test_host_minimal_example_equals_cli(smollm2_artifact, tmp_path):
+    """examples/firmware/host-minimal: the bundle built by a plain Makefile gives the CLI's greedy tokens."""
+    import shutil
+    import subprocess
+    from conftest import REPO
+    example = tmp_path / "host-minimal"
+    shutil.copytree(REPO / "examples" / "firmware" / "host-minimal", example)
+    flags = " ".join(smollm2_artifact.manifest["target"]["cflags"])
+    r = subprocess.run(["make", "-C", str(example), f"BUNDLE={smollm2_artifact.out_dir / 'firmware'}",
+                        f"CFLAGS={flags}"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    prompt = [1, 504, 3458, 282, 4649, 314]
+    out = subprocess.run([str(example / "host-minimal"), "12", *map(str, prompt)], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    cli = run_binary(smollm2_artifact.binary, "--prompt-ids", ",".join(map(str, prompt)), "-n", 12, "-t", 0,
+                     "--ignore-eos", "--print-ids")
+    assert len(out.stdout.split()) == 12 and out.stdout.split() == cli.stdout.decode().split()
