@@ -36,6 +36,8 @@ class Target:
     run_prefix: list = field(default_factory=list)   # runs a cross-compiled program here (qemu-user)
     device_login: str = "user@device"   # the scp/ssh destination `edgec compile` shows for copying the program
     notes: list = field(default_factory=list)
+    flash_bytes: int = 0              # a microcontroller's flash, where the weights stay; 0: none (weights in RAM)
+    kind: str = "linux"               # what the build makes: "linux" (the program) or "mcu" (a firmware image)
 
     def find_cc(self, requested: str | None = None) -> str:
         """The C compiler to build with: requested (--cc) when given, else the first installed one of the

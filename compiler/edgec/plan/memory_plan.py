@@ -93,9 +93,31 @@ def check_slots(n_slots: int) -> None:
         raise EdgecError(f"--slots {n_slots} is out of range; give between 1 and {MAX_SLOTS} conversations")
 
 
-def memory_needed(weights_bytes: int, arena_bytes: int, tokenizer_bytes: int) -> int:
-    """Bytes the device needs: weights + arena + tokenizer + a fixed allowance for code, stack and runtime tables."""
+MCU_RAM_ALLOWANCE = 64 << 10     # a microcontroller's RAM besides the arena: stack, the tokenizer's tables, libc
+MCU_CODE_ALLOWANCE = 256 << 10   # its flash besides the blobs: the core's and the firmware's code
+
+
+def memory_needed(weights_bytes: int, arena_bytes: int, tokenizer_bytes: int, target: Target | None = None) -> int:
+    """RAM the device needs.  A Linux device: weights + arena + tokenizer + a fixed allowance for code,
+    stack and runtime tables.  A microcontroller (a profile with flash_bytes): arena + an allowance; its
+    weights stay in flash (flash_needed)."""
+    if target is not None and target.flash_bytes:
+        return arena_bytes + MCU_RAM_ALLOWANCE
     return weights_bytes + arena_bytes + 3 * tokenizer_bytes + (4 << 20)
+
+
+def flash_needed(weights_bytes: int, tokenizer_bytes: int) -> int:
+    """A microcontroller's flash: the weights and tokenizer blobs read in place, and the code."""
+    return weights_bytes + tokenizer_bytes + MCU_CODE_ALLOWANCE
+
+
+def check_flash(target: Target, weights_bytes: int, tokenizer_bytes: int) -> None:
+    need = flash_needed(weights_bytes, tokenizer_bytes)
+    if target.flash_bytes and need > target.flash_bytes:
+        kib = lambda b: f"{b / 1024:.0f} KiB"  # noqa: E731
+        raise EdgecError(f"model needs {kib(need)} of flash (weights {kib(weights_bytes)} + tokenizer "
+                         f"{kib(tokenizer_bytes)} + code) but target '{target.name}' has {kib(target.flash_bytes)}; "
+                         "use fewer bits (--quant q4_0, q3 or q2) or a smaller model")
 
 
 def check_fits(target: Target, need: int, weights_bytes: int, kv_bytes: int, ctx: int, n_slots: int = 1) -> None:
@@ -107,7 +129,8 @@ def check_fits(target: Target, need: int, weights_bytes: int, kv_bytes: int, ctx
         hint = (f"use --ctx {fit_ctx // 64 * 64}{fewer}" if fit_ctx >= 64
                 else f"use a smaller model or fewer bits (--quant q4_0){fewer}")
         slots = f" x {n_slots} slots" if n_slots > 1 else ""
-        raise EdgecError(f"model needs {mib(need)} (weights {mib(weights_bytes)} + KV cache {mib(kv_bytes)} at "
+        weights = "" if target.flash_bytes else f"weights {mib(weights_bytes)} + "   # a microcontroller's are in flash
+        raise EdgecError(f"model needs {mib(need)} of RAM ({weights}KV cache {mib(kv_bytes)} at "
                          f"--ctx {ctx}{slots} + buffers) but target '{target.name}' has {mib(target.ram_bytes)}; {hint}")
 
 
@@ -118,11 +141,12 @@ def plan_device_memory(ir, target: Target, max_ctx: int, kv_cache: str, tok_byte
     layout = plan_layout(ir, max_ctx, {n: p.layout for n, p in plans.items()})
     arena = plan_arena(ir.config, max_ctx, default_max_batch(max_ctx), kv_cache,
                        lut=any(p.layout == "lut" for p in plans.values()), n_slots=n_slots)
-    return layout, arena, memory_needed(layout.total_bytes, arena.total_bytes, tok_bytes)
+    return layout, arena, memory_needed(layout.total_bytes, arena.total_bytes, tok_bytes, target)
 
 
 def plan_memory(ir, target: Target, max_ctx: int, kv_cache: str, tok_bytes: int, n_slots: int = 1) -> tuple:
     """plan_device_memory(), refusing a model that does not fit the target."""
     layout, arena, need = plan_device_memory(ir, target, max_ctx, kv_cache, tok_bytes, n_slots)
     check_fits(target, need, layout.total_bytes, arena.kv_cache_bytes, max_ctx, n_slots)
+    check_flash(target, layout.total_bytes, tok_bytes)
     return layout, arena, need
