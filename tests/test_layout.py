@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "compiler" / "edgec"
-STAGES = ["ir", "frontends", "plan", "codegen", "build", "tools"]   # in pipeline order
+STAGES = ["ir", "frontends", "plan", "codegen", "build", "tools", "verify"]   # in pipeline order
 FOUNDATION = {"errors", "escaping", "paths", "progress", "render", "targets"}   # used by every stage
 DRIVERS = {"compile", "cli"}   # the top: may import anything
 

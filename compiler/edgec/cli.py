@@ -1,4 +1,4 @@
-"""The `edgec` command line: compile, inspect, targets, run, serve, tokenize, bench, eval."""
+"""The `edgec` command line: compile, inspect, targets, run, serve, tokenize, bench, eval, check."""
 from __future__ import annotations
 
 import argparse
@@ -110,6 +110,15 @@ def cmd_eval(a) -> int:
     return 0
 
 
+def cmd_check(a) -> int:
+    """Checks the core with libclang (calls, state, VLAs, recursion, headers) and bounds its stack;
+    exit 1 with each problem on a line."""
+    from edgec.verify.check import check_artifact
+    report = check_artifact(Path(a.artifact))
+    print(json.dumps(report.as_json(), indent=2) if a.json else "\n".join(report.lines()))
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edgec", description="Compile language models into specialised C for edge devices.")
     p.add_argument("--version", action="version", version=f"edgec {__version__}")
@@ -193,6 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--threads", type=int, help="threads for the program (default: all CPUs)")
     e.add_argument("--json", help="also write the results as JSON to this file")
     e.set_defaults(fn=cmd_eval)
+
+    x = sub.add_parser("check", help="prove an artifact's core fit for firmware: freestanding, and its stack bound")
+    x.add_argument("artifact", help="a compiled artifact folder (out/<name>-<target>)")
+    x.add_argument("--json", action="store_true", help="print the report as JSON")
+    x.set_defaults(fn=cmd_check)
     return p
 
 

@@ -15,7 +15,7 @@ from edgec import __version__
 from edgec.build.artifact_dir import check_destination, file_hashes, make_staging_dir, remove_created, replace_artifact
 from edgec.build.cmake_build import build_artifact, cc_workarounds, verify_binary
 from edgec.build.run_artifact import run_instructions
-from edgec.codegen.artifact_sources import FIRMWARE, SourceOptions, weights_embedding, write_sources
+from edgec.codegen.artifact_sources import FIRMWARE, SourceOptions, weights_embedding, write_header, write_sources
 from edgec.codegen.c_names import check_prefix, default_prefix
 from edgec.codegen.tokenizer_blob import model_tokenizer_blob
 from edgec.errors import EdgecError
@@ -29,6 +29,7 @@ from edgec.plan.quantize_model import quantize_ir
 from edgec.plan.weights_blob import write_blob
 from edgec.progress import Progress
 from edgec.targets import load_target
+from edgec.verify.check import measure_stack
 
 
 @dataclass
@@ -170,10 +171,15 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
         prog.end_stage()
 
         prog.stage("generating C")
-        model_c = write_sources(tmp, ir, target, layout, arena, SourceOptions(
-            name=name, max_ctx=max_ctx, source_name=Path(path).name, cflags=cflags, cc=cc, prefix=prefix), tok_blob)
+        src_opts = SourceOptions(name=name, max_ctx=max_ctx, source_name=Path(path).name, cflags=cflags, cc=cc,
+                                 prefix=prefix)
+        model_c = write_sources(tmp, ir, target, layout, arena, src_opts, tok_blob)
         manifest = _manifest(ir, target, layout, arena, name, opts, weights_embedding(target, layout, tok_blob), cc, cflags, len(tok_blob), need)
         manifest["prefix"] = prefix
+        (tmp / "manifest.json").write_text(json.dumps(manifest))   # what the stack measurement reads
+        stack = record_stack_bound(tmp, ir, target, layout, arena, src_opts, len(tok_blob))
+        manifest["sizes"]["stack_bytes"] = stack.bytes
+        manifest["stack"] = {"method": stack.method, "deepest": [name for name, n, _ in stack.path if n]}
         manifest["files"] = file_hashes(tmp)
         if tuned:
             manifest["autotune"] = {k: v for k, v in tuned.items() if k != "cached"}
@@ -200,6 +206,17 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
     return CompileResult(out_dir, out_dir / "bin" / name, manifest)
 
 
+def record_stack_bound(folder: Path, ir, target, layout, arena, opts: SourceOptions, tokenizer_bytes: int):
+    """Measures the core's worst-case stack (the verify stage) and writes it into model.h."""
+    stack = measure_stack(folder)
+    if stack.bytes is None:
+        raise EdgecError(f"the generated core has no stack bound ({'; '.join(stack.problems)}); "
+                         "this is a bug in edgec: please report it with the model and target")
+    opts.stack_bytes, opts.stack_note = stack.bytes, stack.method
+    write_header(folder, ir, target, layout, arena, opts, tokenizer_bytes)
+    return stack
+
+
 def print_summary(prog: Progress, m: dict, out_dir: Path, name: str) -> None:
     s = m["sizes"]
     mib = lambda b: f"{b / 2**20:.1f} MiB"  # noqa: E731
@@ -210,5 +227,6 @@ def print_summary(prog: Progress, m: dict, out_dir: Path, name: str) -> None:
     slots = f" x {m['n_slots']} slots" if m["n_slots"] > 1 else ""
     prog.say(f"  KV cache  {mib(s['kv_cache_bytes'])} (--ctx {m['max_ctx']}{slots}), arena {mib(s['arena_bytes'])} in all")
     prog.say(f"  device memory needed: {mib(s['memory_needed_bytes'])}")
+    prog.say(f"  firmware/ the core for a firmware build: names {m['prefix']}_*, stack at most {s['stack_bytes']} bytes per call")
     for line in run_instructions(out_dir, name, m["target"]["name"], '-p "Once upon a time" -n 64'):
         prog.say(f"  {line}")

@@ -57,9 +57,7 @@ def write_sources(folder: Path, ir: ModelIR, target: Target, layout: WeightsLayo
     returns the path of model.c."""
     fw = folder / FIRMWARE
     embed = weights_embedding(target, layout, tok_blob)
-    ctx = build_context(ir, target, layout, arena, opts.name, opts.max_ctx, opts.source_name, prefix=opts.prefix,
-                        tokenizer_bytes=len(tok_blob), stack_bytes=opts.stack_bytes, stack_note=opts.stack_note)
-    (fw / "model.h").write_text(render("model.h.j2", ctx))
+    ctx = write_header(folder, ir, target, layout, arena, opts, len(tok_blob))
     (fw / "model.c").write_text(render("model.c.j2", ctx))
     units = _write_blob_units(fw, embed, opts.prefix, {"weights": "the weights", "tokenizer_blob": "the tokenizer"})
     kernels = copy_used_headers(fw, opts.cc, opts.cflags)
@@ -77,6 +75,15 @@ def write_sources(folder: Path, ir: ModelIR, target: Target, layout: WeightsLayo
         "core_sources": ["model.c", *units],
         "runtime_sources": [f for f in rt_files if f.endswith(".c")], "runtime_groups": PROGRAM_GROUPS}))
     return fw / "model.c"
+
+
+def write_header(folder: Path, ir: ModelIR, target: Target, layout: WeightsLayout, arena: ArenaPlan,
+                 opts: SourceOptions, tokenizer_bytes: int) -> dict:
+    """firmware/model.h; returns the template context.  Written again once the stack bound is measured."""
+    ctx = build_context(ir, target, layout, arena, opts.name, opts.max_ctx, opts.source_name, prefix=opts.prefix,
+                        tokenizer_bytes=tokenizer_bytes, stack_bytes=opts.stack_bytes, stack_note=opts.stack_note)
+    (folder / FIRMWARE / "model.h").write_text(render("model.h.j2", ctx))
+    return ctx
 
 
 def _write_blob_units(fw: Path, embed: str, prefix: str, blobs: dict) -> list:
