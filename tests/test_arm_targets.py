@@ -27,7 +27,7 @@ def test_stories260k_on_pi(tmp_path, target):
     res = compile_artifact(STORIES / "stories260K.bin", tmp_path / "a", target=target, ctx=256,
                            tokenizer=str(STORIES / "tok512.bin"))
     assert res.manifest["target"]["cc"] == "aarch64-linux-gnu-gcc"
-    assert subprocess.run(["file", str(res.binary)], capture_output=True, text=True).stdout.count("aarch64") == 1
+    assert subprocess.run(["file", str(res.binary)], capture_output=True, text=True).stdout.count("ARM aarch64") == 1
     r = qemu_run(target, res.binary, "-n", 90, "-t", 0)
     assert r.returncode == 0, r.stderr.decode()
     assert r.stdout.decode().startswith(STORIES_TEXT)

@@ -190,6 +190,7 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
         if opts.build:
             prog.stage(f"building with {cc}")
             build_artifact(tmp, cc, progress=lambda d, t: prog.bar(d, t))
+            manifest = json.loads((tmp / "manifest.json").read_text())   # the build adds what it linked
             prog.end_stage(f"bin/{name} {binary.stat().st_size / 2**20:.1f} MiB")
             prog.stage("verifying the binary")
             prog.end_stage(verify_binary(binary, target.run_prefix))

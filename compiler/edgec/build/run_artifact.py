@@ -48,7 +48,17 @@ class Artifact:
 
     def command(self, *args) -> list:
         """The program's command line with args, under the emulator when one is needed."""
-        return [*self.emulator, str(self.binary), *map(str, args)]
+        return [*emulator_command(self.emulator), str(self.binary), *map(str, args)]
+
+
+def emulator_command(run_prefix: list) -> list:
+    """run_prefix with what qemu-user needs for a dynamically linked program: `-L /` makes it take the
+    loader and libraries from this machine's root, where Debian multiarch installs the target's
+    (libc6:arm64, libmicrohttpd12:arm64, ...), whatever QEMU_LD_PREFIX or qemu's built-in prefix says.
+    A static program opens no library, so this changes nothing for it."""
+    if run_prefix and Path(run_prefix[0]).name.startswith("qemu-") and "-L" not in run_prefix:
+        return [run_prefix[0], "-L", "/", *run_prefix[1:]]
+    return list(run_prefix)
 
 
 def host_arch() -> str:
