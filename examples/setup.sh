@@ -115,6 +115,9 @@ if ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { (void)d; return (
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libclang-rt-dev >/dev/null
 fi
 
+# Cortex-M images (the cortex-m7 target): arm-none-eabi-gcc + newlib, qemu-system-arm
+bash "$(dirname "$0")/setup_firmware_tools.sh"
+
 PY=${PYTHON:-python3}
 echo "setup: installing edgec and its Python dependencies"
 $PY -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 | grep -v "^WARNING: Running pip as" || true

@@ -67,7 +67,7 @@ KERNELS = RUNTIME / "core" / "kernels"
 def test_tests_mirror_the_layout():
     """Each compiler stage and runtime part has its own test folder (README's layout section)."""
     tests = Path(__file__).parent
-    for folder in STAGES + ["kernels", "formats", "runtime", "server", "fuzz"]:
+    for folder in STAGES + ["kernels", "formats", "runtime", "server", "fuzz", "mcu"]:
         assert list((tests / folder).glob("test_*.py")), f"tests/{folder}/ has no tests"
     assert not [p.name for p in tests.glob("test_*.py") if p.stem not in
                 ("test_layout", "test_cli", "test_compile_tiny", "test_real_models", "test_arm_targets")], \

@@ -14,7 +14,9 @@ from pathlib import Path
 from edgec import __version__
 from edgec.build.artifact_dir import check_destination, file_hashes, make_staging_dir, remove_created, replace_artifact
 from edgec.build.cmake_build import build_artifact, cc_workarounds, verify_binary
+from edgec.build.firmware_image import build_firmware_image
 from edgec.build.run_artifact import run_instructions
+from edgec.build.run_firmware import verify_image
 from edgec.codegen.artifact_sources import FIRMWARE, SourceOptions, weights_embedding, write_header, write_sources
 from edgec.codegen.c_names import check_prefix, default_prefix
 from edgec.codegen.tokenizer_blob import model_tokenizer_blob
@@ -186,8 +188,14 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         prog.end_stage(f"model.c {len(model_c.read_text().splitlines())} lines")
 
-        binary = tmp / "bin" / name
-        if opts.build:
+        binary = tmp / "bin" / (f"{name}.elf" if target.kind == "mcu" else name)
+        if opts.build and target.kind == "mcu":   # a firmware image (build/firmware_image.py), run on the emulated board
+            prog.stage(f"building the firmware image with {cc}")
+            prog.end_stage(build_firmware_image(tmp, target, cc, cflags, name))
+            manifest = json.loads((tmp / "manifest.json").read_text())   # the build adds the image
+            prog.stage("running it on the emulated board")
+            prog.end_stage(verify_image(binary, target))
+        elif opts.build:
             prog.stage(f"building with {cc}")
             build_artifact(tmp, cc, progress=lambda d, t: prog.bar(d, t))
             manifest = json.loads((tmp / "manifest.json").read_text())   # the build adds what it linked
@@ -204,7 +212,7 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
     if not opts.quiet:
         for w in manifest["warnings"]:
             prog.say(f"  warning: {w}")
-    return CompileResult(out_dir, out_dir / "bin" / name, manifest)
+    return CompileResult(out_dir, out_dir / "bin" / binary.name, manifest)
 
 
 def record_stack_bound(folder: Path, ir, target, layout, arena, opts: SourceOptions, tokenizer_bytes: int):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from conftest import STORIES, compile_artifact
 
-# The targets whose generated core must pass: the x86 intrinsics path, the portable one, NEON.
-TARGETS = ("host", "generic", "pi-zero")
+# The targets whose generated core must pass: the x86 intrinsics path, the portable one, NEON, Cortex-M (DSP).
+TARGETS = ("host", "generic", "pi-zero", "cortex-m7")
 
 
 def stories_core(out: Path, target: str) -> Path:

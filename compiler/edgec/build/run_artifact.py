@@ -75,6 +75,9 @@ def open_artifact(path) -> Artifact:
     """The artifact folder at path, its manifest, program and emulator; one-line errors for anything else."""
     folder = Path(path)
     manifest = read_manifest(folder)
+    from edgec.build.run_firmware import is_firmware, open_firmware   # it imports this module
+    if is_firmware(manifest):   # a microcontroller's image, run on its emulated board
+        return open_firmware(folder, manifest)
     name = manifest["name"]
     binary = folder / "bin" / name
     if not binary.is_file():
@@ -165,6 +168,9 @@ def run_instructions(out_dir: Path, name: str, target: str, example: str) -> lis
     profile = cross_profile(target)
     if profile is None:
         return [f"run it:   {shell_word(f'{out_dir}/bin/{name}')} {example}"]
+    if profile.kind == "mcu":
+        from edgec.build.run_firmware import firmware_run_instructions   # it imports this module
+        return firmware_run_instructions(out_dir, name, profile, example)
     login, folder = profile.device_login, shell_word(out_dir)
     here = f"   (here under {profile.run_prefix[0]})" if profile.run_prefix else ""
     return [f"run it:   edgec run {folder} {example}{here}",

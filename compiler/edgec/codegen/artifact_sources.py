@@ -13,6 +13,7 @@ from pathlib import Path
 
 from edgec import __version__
 from edgec.codegen.model_source import build_context
+from edgec.codegen.mcu_program import write_mcu_program
 from edgec.errors import EdgecError
 from edgec.ir.model_ir import ModelIR
 from edgec.paths import RUNTIME_GROUPS, runtime_dir
@@ -64,7 +65,10 @@ def write_sources(folder: Path, ir: ModelIR, target: Target, layout: WeightsLayo
     (fw / "README.md").write_text(render("firmware_README.md.j2", {
         "version": __version__, "name": opts.name, "target": target, "p": opts.prefix, "P": opts.prefix.upper(),
         "embed": embed, "units": units, "kernels": kernels, "arena": arena, "layout": layout,
-        "stack_bytes": opts.stack_bytes, "tokenizer_bytes": len(tok_blob)}))
+        "tokenizer_bytes": len(tok_blob)}))
+    if target.kind == "mcu":   # a firmware image: its own program, linker script and Makefile
+        write_mcu_program(folder, target, opts.name, opts.cc, opts.cflags, ["model.c", *units], arena.total_bytes)
+        return fw / "model.c"
     rt_files = runtime_sources()
     for f in rt_files:
         (folder / "runtime" / f).parent.mkdir(parents=True, exist_ok=True)

@@ -147,6 +147,6 @@ def plan_device_memory(ir, target: Target, max_ctx: int, kv_cache: str, tok_byte
 def plan_memory(ir, target: Target, max_ctx: int, kv_cache: str, tok_bytes: int, n_slots: int = 1) -> tuple:
     """plan_device_memory(), refusing a model that does not fit the target."""
     layout, arena, need = plan_device_memory(ir, target, max_ctx, kv_cache, tok_bytes, n_slots)
+    check_flash(target, layout.total_bytes, tok_bytes)   # first: no --ctx helps a model too big for flash
     check_fits(target, need, layout.total_bytes, arena.kv_cache_bytes, max_ctx, n_slots)
-    check_flash(target, layout.total_bytes, tok_bytes)
     return layout, arena, need

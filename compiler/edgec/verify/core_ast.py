@@ -105,7 +105,22 @@ def clang_args(cc: str, cflags) -> list:
             args.insert(0, f"--target={cross.group(1)}")
     if not any(f.startswith("-std=") for f in args):
         args.insert(0, "-std=c11")
+    target = next((f for f in args if f.startswith("--target=")), "")
+    if "-none-" in target:   # bare metal: libclang knows no sysroot; take the C library's headers from cc
+        args += [f"-isystem{d}" for d in c_library_include_dirs(cc, cflags)]
     return args
+
+
+def c_library_include_dirs(cc: str, cflags) -> list:
+    """The cross compiler's own include search list (cc -E -Wp,-v), without gcc's private headers
+    (libclang brings its own builtin ones): for arm-none-eabi-gcc, newlib's /usr/include/newlib."""
+    try:
+        r = subprocess.run([*shlex.split(cc), *cflags, "-E", "-Wp,-v", "-x", "c", os.devnull],
+                           capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    dirs = [line.strip() for line in r.stderr.splitlines() if line.startswith(" /")]
+    return [d for d in dirs if "/lib/gcc/" not in os.path.realpath(d)]
 
 
 class BundleMembership:

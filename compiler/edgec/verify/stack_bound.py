@@ -6,8 +6,9 @@ the compiler has it, else from the libclang walk (every call in the source: inli
 twice, which only over-estimates). A call through a pointer is the caller's parallel-for or the core
 calling a task function directly: it is modelled as a call of any function whose address the core takes
 (the task functions), the conservative bound. Added where -fstack-usage leaves them out: x86's return
-address in clang's frames, and x86-64's 128-byte red zone under the deepest frame. Not counted: the
-caller's parallel-for's own frame, and library leaves (memcpy, sqrtf), listed in the result."""
+address in clang's frames, x86-64's 128-byte red zone under the deepest frame, and LIBRARY_LEAF_BYTES for
+the library leaves the core calls (memset, sqrtf: listed in the result), whose frames no .su file holds.
+Not counted: the caller's parallel-for's own frame."""
 from __future__ import annotations
 
 import functools
@@ -82,6 +83,7 @@ class StackBound:
         # frames of 0 bytes are functions inlined into their caller: the path reads better without them
         steps = " -> ".join(f"{'[task] ' if task else ''}{name} {n}" for name, n, task in self.path if n or task)
         zone = f" + red zone {self.red_zone}" if self.red_zone else ""
+        zone += f" + {LIBRARY_LEAF_BYTES} for library leaves ({', '.join(self.library_calls)})" if self.library_calls else ""
         return f"stack: at most {self.bytes} bytes per call, deepest {steps}{zone} ({self.method})"
 
     def as_json(self) -> dict:
@@ -280,6 +282,9 @@ class DeepestPath:
         return self.memo[node]
 
 
+LIBRARY_LEAF_BYTES = 64   # a libc/libm leaf the core calls (memset, sqrtf): newlib-nano's memset pushes 12 on Cortex-M
+
+
 def bound_of(graph: StackGraph, method: str, frames, display=str, red_zone: int = 0) -> StackBound:
     result = StackBound(None, method=method, red_zone=red_zone,
                         largest_frame=max(frames, key=lambda f: f.bytes, default=None),
@@ -290,12 +295,13 @@ def bound_of(graph: StackGraph, method: str, frames, display=str, red_zone: int 
     if not graph.entries:
         result.problems.append("no exported function (API entry point) was found in the compiled core")
     walker = DeepestPath(graph)
+    leaf = LIBRARY_LEAF_BYTES if result.library_calls else 0   # their frames are not in the .su files
     try:
         for entry in graph.entries:
             size, path = walker.cost(entry)
-            result.per_entry[walker.name(entry)] = size + red_zone
-            if result.bytes is None or size + red_zone > result.bytes:
-                result.bytes, result.path = size + red_zone, path
+            result.per_entry[walker.name(entry)] = size + red_zone + leaf
+            if result.bytes is None or size + red_zone + leaf > result.bytes:
+                result.bytes, result.path = size + red_zone + leaf, path
     except Recursion as r:
         result.problems.append(f"recursion {r}: a call cycle has no stack bound")
     if result.problems:

@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include "kernels/block_formats.h"
+#if defined(EDGEC_ARM_DSP)
+#include "kernels/arm/dsp/q8_dot.h"   /* Cortex-M: the q8_0 dot product on SMLAD */
+#endif
 
 /* Forces inlining of the kernel building blocks, so tile sizes and formats passed as
  * constants specialise the code (accumulators stay in registers). */
@@ -106,11 +109,15 @@ static inline int edgec_scalar_block_isum(int fmt, const uint8_t *blk, const int
 {
     int s = 0;
     if (fmt == EDGEC_FMT_Q8_0) {
+#if defined(EDGEC_ARM_DSP)
+        return edgec_dsp_isum_q8((const int8_t *)(blk + EDGEC_Q8_0_QS), qx);
+#else
         /* read through an int8_t pointer: gcc 12 -march=znver4 compiles the equivalent
          * "(int8_t)blk[j] * qx[j]" into vpdpbusd, treating the weights as unsigned */
         const int8_t *qw = (const int8_t *)(blk + EDGEC_Q8_0_QS);
         for (int j = 0; j < EDGEC_QK; j++) s += qw[j] * qx[j];
         return s;
+#endif
     }
     const uint8_t *qs = blk + (fmt == EDGEC_FMT_Q4_0 ? EDGEC_Q4_0_QS : EDGEC_Q4_1_QS);
     int bias = fmt == EDGEC_FMT_Q4_0 ? 8 : 0;
