@@ -52,7 +52,7 @@ def cmd_serve(a) -> int:
     """Runs an artifact's program as its OpenAI-compatible HTTP server (--serve and the given flags, under
     the emulator for a cross-compiled one); this process becomes the server."""
     from edgec.build.run_artifact import exec_program, open_artifact
-    exec_program(open_artifact(a.artifact), ["--serve", *a.args])
+    exec_program(open_artifact(a.artifact, "serve"), ["--serve", *a.args])
 
 
 def cmd_tokenize(a) -> int:
@@ -84,7 +84,7 @@ def cmd_tokenize(a) -> int:
 def tokenize_with_artifact(folder: Path, text: Path) -> int:
     """The artifact's own `--tokenize -f FILE` (under emulation for a cross-compiled one)."""
     from edgec.build.run_artifact import open_artifact, run_captured
-    art = open_artifact(folder)
+    art = open_artifact(folder, "tokenize")
     r = run_captured(art, ["--tokenize", "-f", text])
     if r.returncode != 0:
         lines = r.stderr.decode(errors="replace").strip().splitlines()

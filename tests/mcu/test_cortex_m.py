@@ -190,3 +190,12 @@ def test_model_too_big_for_the_board_is_refused(tmp_path):
         message = str(e.value)
         assert "\n" not in message and all(w in message for w in words), message
         assert not (tmp_path / f"smol{ctx}").exists()
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["bench"], ["eval", "--text", "x"]])
+def test_linux_only_commands_refuse_a_firmware_image(m7, command):
+    """serve, bench and eval drive the Linux program: on a firmware image they say so in one line."""
+    r = subprocess.run([sys.executable, "-m", "edgec.cli", command[0], str(m7.out_dir), *command[1:]],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "firmware image for cortex-m7" in r.stderr and "edgec run" in r.stderr, r.stderr

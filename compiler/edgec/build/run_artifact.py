@@ -71,12 +71,17 @@ def looks_like_artifact(path: Path) -> bool:
     return path.is_dir() and any((path / p).exists() for p in ("manifest.json", "bin", "firmware/model.c"))
 
 
-def open_artifact(path) -> Artifact:
-    """The artifact folder at path, its manifest, program and emulator; one-line errors for anything else."""
+def open_artifact(path, command: str = "run") -> Artifact:
+    """The artifact folder at path, its manifest, program and emulator; one-line errors for anything else.
+    command: the edgec command that opens it (only `run` runs a microcontroller's firmware image)."""
     folder = Path(path)
     manifest = read_manifest(folder)
     from edgec.build.run_firmware import is_firmware, open_firmware   # it imports this module
     if is_firmware(manifest):   # a microcontroller's image, run on its emulated board
+        if command != "run":
+            raise EdgecError(f"{folder} is a firmware image for {manifest['target']['name']}, which `edgec {command}` "
+                             "cannot drive (it needs the Linux program); use `edgec run` on it, or compile the "
+                             "model for a Linux target (host, pi-zero) for this")
         return open_firmware(folder, manifest)
     name = manifest["name"]
     binary = folder / "bin" / name

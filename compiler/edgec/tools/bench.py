@@ -238,7 +238,7 @@ def warn_threads_beyond_cpus(threads: Optional[int]) -> None:
 
 def run_bench(o: BenchOptions) -> dict:
     """Benchmarks the artifact; returns the flat result (also written to o.json_path when given)."""
-    art = open_artifact(o.artifact)
+    art = open_artifact(o.artifact, "bench")
     manifest, binary = art.manifest, art.binary
     check_options(o, int(manifest["max_ctx"]))
     check_output_path(o.json_path, "--json")

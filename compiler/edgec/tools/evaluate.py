@@ -127,7 +127,7 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 
 def run_eval(o: EvalOptions) -> dict:
     """Perplexity (and reference agreement) of the artifact on o.text; returns the result dict."""
-    art = open_artifact(o.artifact)
+    art = open_artifact(o.artifact, "eval")
     folder, manifest = art.folder, art.manifest
     max_ctx, n_vocab = int(manifest["max_ctx"]), int(manifest["model"]["vocab_size"])
     if o.threads is not None and o.threads < 1:
