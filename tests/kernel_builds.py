@@ -35,7 +35,24 @@ NATIVE = ["-O2", "-march=native"]
 
 CROSS_GCC, QEMU, OBJDUMP = "aarch64-linux-gnu-gcc", "qemu-aarch64", "aarch64-linux-gnu-objdump"
 QEMU_SYSROOT = "/usr/aarch64-linux-gnu"   # the cross toolchain's libraries: a dynamic binary's loader (static ones need none)
-SETUP_HINT = "run examples/setup.sh (it apt-installs gcc-aarch64-linux-gnu and qemu-user)"
+SETUP_HINT = "run examples/setup.sh (it apt-installs the cross compilers (gcc-aarch64-linux-gnu, ...), clang-19 and qemu-user)"
+
+
+@dataclass(frozen=True)
+class Cross:
+    """An emulated architecture: its cross gcc (clang links against that gcc's sysroot), qemu-user
+    binary, objdump, and clang's --target triple."""
+    gcc: str
+    qemu: str
+    objdump: str
+    sysroot: str
+    triple: str
+
+
+AARCH64 = Cross(CROSS_GCC, QEMU, OBJDUMP, QEMU_SYSROOT, "aarch64-linux-gnu")
+ARMHF = Cross("arm-linux-gnueabihf-gcc", "qemu-arm", "arm-linux-gnueabihf-objdump", "/usr/arm-linux-gnueabihf", "arm-linux-gnueabihf")
+RISCV64 = Cross("riscv64-linux-gnu-gcc", "qemu-riscv64", "riscv64-linux-gnu-objdump", "/usr/riscv64-linux-gnu", "riscv64-linux-gnu")
+X86_64 = Cross("gcc", "qemu-x86_64", "objdump", "/", "x86_64-linux-gnu")   # an older x86 CPU model (-cpu Nehalem)
 
 X86 = "x86"                                    # a `needs` entry: the host must be x86-64
 HAS_AVX2 = frozenset({X86, "avx2", "fma", "f16c"})
@@ -79,6 +96,10 @@ def kernel_isa(compiler: str, flags, vnni: bool = True, dotprod: bool = True) ->
         return "avx2"
     if {"__ARM_NEON", "__aarch64__"} <= macros:
         return "neon-dotprod" if dotprod and "__ARM_FEATURE_DOTPROD" in macros else "neon"
+    if {"__SSSE3__", "__SSE4_2__"} <= macros:
+        return "ssse3"
+    if {"__riscv_v", "__riscv_v_intrinsic"} <= macros:
+        return "rvv"
     return "scalar"
 
 
@@ -91,9 +112,10 @@ class Build:
     compiler: str
     flags: tuple[str, ...]
     isa: str | None = None          # the path the flags are for; None where it depends on this CPU (-march=native)
-    qemu_cpu: str | None = None     # AArch64: runs under qemu-aarch64 -cpu this; None: runs on this machine
+    qemu_cpu: str | None = None     # runs under the cross architecture's qemu -cpu this; None: runs on this machine
     needs: frozenset[str] = field(default_factory=frozenset)   # CPU flags (and X86) the binary needs here
     args: tuple[str, ...] = ()      # what a test program built so runs with
+    cross: Cross = AARCH64          # the emulated architecture (where qemu_cpu is set)
 
     def __str__(self) -> str:
         return self.name
@@ -105,7 +127,8 @@ class Build:
     @property
     def tools(self) -> list[str]:
         """What building and checking it takes (clang links AArch64 against the cross gcc's sysroot)."""
-        return [self.compiler, CROSS_GCC, QEMU, OBJDUMP] if self.qemu_cpu else [self.compiler]
+        c = self.cross
+        return [self.compiler, c.gcc, c.qemu, c.objdump] if self.qemu_cpu else [self.compiler]
 
     def skip_reason(self) -> str | None:
         """Why this machine cannot run the build, None where it can (qemu runs the AArch64 ones anywhere)."""
@@ -140,7 +163,7 @@ class Build:
                               capture_output=True, text=True)
 
     def command(self, exe: Path, *args) -> list[str]:
-        prefix = [QEMU, "-L", QEMU_SYSROOT, "-cpu", self.qemu_cpu] if self.qemu_cpu else []
+        prefix = [self.cross.qemu, "-L", self.cross.sysroot, "-cpu", self.qemu_cpu] if self.qemu_cpu else []
         return [*prefix, str(exe), *map(str, args)]
 
     def run(self, exe: Path, *args, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -152,8 +175,13 @@ def _here(name, compiler, flags, isa=None, needs=frozenset()) -> Build:
 
 
 def _arm(name, compiler, flags, isa, cpu) -> Build:
-    target = ["--target=aarch64-linux-gnu"] if compiler == "clang" else []
-    return Build(name, compiler, tuple(target + ["-O2", *flags]), isa, cpu)
+    return _emulated(AARCH64, name, compiler, flags, isa, cpu)
+
+
+def _emulated(cross: Cross, name, compiler, flags, isa, cpu) -> Build:
+    """A build for another architecture (or an older x86 CPU model), run under qemu-user -cpu cpu."""
+    target = [f"--target={cross.triple}"] if compiler.startswith("clang") and cross is not X86_64 else []
+    return Build(name, compiler, tuple(target + ["-O2", *flags]), isa, cpu, cross=cross)
 
 
 A53 = ["-march=armv8-a", "-mtune=cortex-a53"]
@@ -232,7 +260,8 @@ class Outcome:
         return passed
 
     def disassembly(self) -> str:
-        return subprocess.run([OBJDUMP, "-d", str(self.exe)], capture_output=True, text=True, check=True).stdout
+        objdump = self.build.cross.objdump if self.build.qemu_cpu else "objdump"
+        return subprocess.run([objdump, "-d", str(self.exe)], capture_output=True, text=True, check=True).stdout
 
     def assert_sdot_matches(self) -> None:
         """The AArch64 binary contains sdot (ARMv8.2 dot product) exactly when its flags select neon-dotprod."""
@@ -329,7 +358,7 @@ class CTest:
         outcome = runs[build]
         outcome.assert_compiled_clean()
         passed = None if build.name in self.build_only else outcome.passed(self.isa_macro, vnni=self.vnni, dotprod=self.dotprod)
-        if build.qemu_cpu:
+        if build.qemu_cpu and build.cross is AARCH64:
             outcome.assert_sdot_matches()
         return passed
 

@@ -38,6 +38,9 @@ class Target:
     notes: list = field(default_factory=list)
     flash_bytes: int = 0              # a microcontroller's flash, where the weights stay; 0: none (weights in RAM)
     kind: str = "linux"               # what the build makes: "linux" (the program) or "mcu" (a firmware image)
+    bandwidth_gbs: float = 0.0        # sustained DRAM read bandwidth, GB/s: the decode estimate's divisor; 0: unknown
+    triple: str = ""                  # the toolchain's target triple ("" : this machine's)
+    packages: list = field(default_factory=list)   # Debian packages with the profile's compiler and emulator
 
     def find_cc(self, requested: str | None = None) -> str:
         """The C compiler to build with: requested (--cc) when given, else the first installed one of the
@@ -52,7 +55,7 @@ class Target:
                 check_cc_builds(cc, self, "")
                 return cc
         raise EdgecError(f"no C compiler for target {self.name}: none of {', '.join(self.cc)} is on PATH; "
-                         "install one (e.g. apt-get install gcc)")
+                         f"install it with apt-get install {' '.join(self.packages or ['gcc'])}")
 
 
 def cc_program(cc: str) -> str:

@@ -4,8 +4,11 @@
  *   EDGEC_ISA_AVX512  AVX-512 F+BW (VNNI vpdpbusd if __AVX512VNNI__)   kernels/x86/avx512/
  *   EDGEC_ISA_AVX2    AVX2 + FMA + F16C                                kernels/x86/avx2/
  *   EDGEC_ISA_NEON    AArch64 NEON (sdot if __ARM_FEATURE_DOTPROD)     kernels/arm/neon/
+ *   EDGEC_ISA_SSSE3   x86-64-v2: SSE4.2 + SSSE3 (pshufb), no AVX         kernels/x86/ssse3/
+ *   EDGEC_ISA_RVV     RISC-V vector extension 1.0 (any VLEN)            kernels/riscv/rvv/
  *   EDGEC_ISA_SCALAR  anything else, or -DEDGEC_SCALAR (plain C11)     kernels/scalar/
- * EDGEC_KERNELS_ISA names it ("avx512vnni", "avx512", "avx2", "neon-dotprod", "neon", "scalar") and
+ * EDGEC_KERNELS_ISA names it ("avx512vnni", "avx512", "avx2", "neon-dotprod", "neon", "ssse3", "rvv",
+ * "scalar") and
  * EDGEC_KERNEL(name) is that folder's implementation of edgec_<name> (edgec_avx2_<name>, ...).
  * A new ISA adds one branch here and one folder of microkernels (docs/kernels.md).
  */
@@ -32,6 +35,14 @@
 #define EDGEC_KERNELS_ISA "neon"
 #endif
 #define EDGEC_KERNEL(name) edgec_neon_##name
+#elif !defined(EDGEC_SCALAR) && defined(__SSSE3__) && defined(__SSE4_2__)
+#define EDGEC_ISA_SSSE3 1
+#define EDGEC_KERNELS_ISA "ssse3"
+#define EDGEC_KERNEL(name) edgec_ssse3_##name
+#elif !defined(EDGEC_SCALAR) && defined(__riscv_v) && defined(__riscv_v_intrinsic) && __riscv_v_intrinsic >= 12000   /* __riscv_-prefixed intrinsics (clang 17+) */
+#define EDGEC_ISA_RVV 1
+#define EDGEC_KERNELS_ISA "rvv"
+#define EDGEC_KERNEL(name) edgec_rvv_##name
 #else
 #define EDGEC_ISA_SCALAR 1
 #define EDGEC_KERNELS_ISA "scalar"

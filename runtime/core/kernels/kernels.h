@@ -26,6 +26,10 @@
 #include "kernels/x86/avx2/dense.h"
 #elif defined(EDGEC_ISA_NEON)
 #include "kernels/arm/neon/dense.h"
+#elif defined(EDGEC_ISA_SSSE3)
+#include "kernels/x86/ssse3/dense.h"
+#elif defined(EDGEC_ISA_RVV)
+#include "kernels/riscv/rvv/dense.h"
 #endif
 
 /* Activations -> q8a blocks: per 32 values d = max|x|/127, qs = round-half-away(x/d), s = d*sum(qs). */
