@@ -10,8 +10,11 @@ need_apt=()
 for tool in cmake make gcc clang; do
   command -v "$tool" >/dev/null 2>&1 || need_apt+=("$tool")
 done
-# AArch64 cross compiler and user-mode qemu: tests/kernels/test_kernels_neon.py runs the NEON kernels under emulation
-for tool_pkg in aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-aarch64:qemu-user; do
+# Cross compilers for the Linux targets (targets/*.toml `packages`) and user-mode qemu, which runs their programs
+# and kernel tests under emulation: aarch64 (pi-zero, pi4, pi5, jetson-cpu), armhf (armv7), riscv64 (gcc for
+# riscv64; clang-19 for riscv64-rvv: Debian's gcc 12 has no RVV intrinsics), and qemu-x86_64 (x86-64-v2 as a Nehalem)
+for tool_pkg in aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu arm-linux-gnueabihf-gcc:gcc-arm-linux-gnueabihf \
+                riscv64-linux-gnu-gcc:gcc-riscv64-linux-gnu clang-19:clang-19 qemu-aarch64:qemu-user; do
   command -v "${tool_pkg%%:*}" >/dev/null 2>&1 || need_apt+=("${tool_pkg#*:}")
 done
 # The program's HTTP server (--serve) links libmicrohttpd and cJSON, found with pkg-config (docs/server.md)

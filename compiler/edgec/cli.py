@@ -16,9 +16,27 @@ QUANTS = ["f32", "f16", "q8_0", "q4_0", "q4_1", "tq2", "q2", "q3"]
 
 def cmd_compile(a) -> int:
     from edgec.compile import CompileOptions, compile_model
-    compile_model(CompileOptions(model=a.model, target=a.target, out=a.out, name=a.name, tokenizer=a.tokenizer,
-                                 quant=a.quant, output_quant=a.output_quant, ctx=a.ctx, kv_cache=a.kv_cache, slots=a.slots, prefix=a.prefix, autotune=not a.no_autotune, cc=a.cc, build=not a.no_build, quiet=a.quiet))
+    from edgec.compile_many import is_multi_target
+    opts = CompileOptions(model=a.model, target=a.target, out=a.out, name=a.name, tokenizer=a.tokenizer,
+                          quant=a.quant, output_quant=a.output_quant, ctx=a.ctx, kv_cache=a.kv_cache, slots=a.slots,
+                          prefix=a.prefix, autotune=not a.no_autotune, cc=a.cc, build=not a.no_build, quiet=a.quiet)
+    if is_multi_target(a.target):
+        return compile_several(opts, a.summary_json)
+    if a.summary_json:
+        raise EdgecError("--summary-json is for several targets (--target a,b or all-linux); drop it for one")
+    compile_model(opts)
     return 0
+
+
+def compile_several(opts, summary_json) -> int:
+    """One artifact per target and the summary table; exit status 1 when any target failed."""
+    from edgec.compile_many import compile_many, summary_table, write_summary_json
+    outcomes = compile_many(opts, say=(lambda line: None) if opts.quiet else print)
+    print()
+    print("\n".join(summary_table(outcomes)))
+    if summary_json:
+        write_summary_json(outcomes, Path(summary_json))
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 
 def cmd_inspect(a) -> int:
@@ -32,12 +50,21 @@ def cmd_inspect(a) -> int:
 def cmd_targets(a) -> int:
     from edgec.targets import load_target, target_names
     rows = [load_target(n) for n in target_names()]
-    if a.json:
-        print(json.dumps([t.__dict__ for t in rows], indent=2))
+    if a.model:
+        from edgec.tools.target_fit import describe_fits, fit_every_target
+        fits = fit_every_target(a.model, rows, a.ctx, a.kv_cache, a.slots, a.tokenizer)
+        print(json.dumps([f.as_dict() for f in fits], indent=2) if a.json else "\n".join(describe_fits(fits, a.ctx)))
         return 0
-    print(f"{'target':<12} {'isa':<11} {'cores':>5} {'RAM':>9}  description")
+    from edgec.compile_many import toolchain_missing
+    if a.json:
+        print(json.dumps([{**t.__dict__, "toolchain_missing": toolchain_missing(t)} for t in rows], indent=2))
+        return 0
+    print(f"{'target':<12} {'isa':<12} {'cores':>5} {'RAM':>8} {'bandwidth':>10}  {'toolchain':<40} description")
     for t in rows:
-        print(f"{t.name:<12} {t.isa:<11} {t.cores:>5} {t.ram_bytes / 2**30:>7.1f}G  {t.description}")
+        bw = f"{t.bandwidth_gbs:g} GB/s" if t.bandwidth_gbs else "-"
+        missing = toolchain_missing(t)
+        tools = f"missing: {missing}" if missing else "installed"
+        print(f"{t.name:<12} {t.isa:<12} {t.cores:>5} {t.ram_bytes / 2**30:>7.1f}G {bw:>10}  {tools:<40} {t.description}")
     return 0
 
 
@@ -126,8 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("compile", help="compile a model into a C inference program")
     c.add_argument("model", help="GGUF file, Hugging Face folder, llama2.c checkpoint, or a known name (smollm2-135m)")
-    c.add_argument("--target", default="host", help="device profile (see `edgec targets`), default host")
-    c.add_argument("--out", help="output folder (default out/<name>-<target>)")
+    c.add_argument("--target", default="host",
+                   help="device profile (see `edgec targets`), default host; several separated by commas, or "
+                        "all-linux (every Linux profile whose compiler is installed)")
+    c.add_argument("--out", help="output folder (default out/<name>-<target>); with several targets the folder "
+                                 "that holds one <name>-<target> folder each")
     c.add_argument("--name", help="program name (default from the model)")
     c.add_argument("--tokenizer", help="tokenizer.bin for llama2.c checkpoints")
     c.add_argument("--quant", choices=QUANTS, help="re-encode the weight matrices (default: keep the stored format)")
@@ -146,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--no-autotune", action="store_true",
                    help="use the target profile's layout and prefetch distance instead of measuring them")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    c.add_argument("--summary-json", help="with several targets: also write the summary table as JSON to this file")
     c.set_defaults(fn=cmd_compile)
 
     i = sub.add_parser("inspect", help="architecture, shapes, formats, sizes and memory of a model")
@@ -159,8 +190,13 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true")
     i.set_defaults(fn=cmd_inspect)
 
-    t = sub.add_parser("targets", help="list the device profiles")
+    t = sub.add_parser("targets", help="list the device profiles; with --model, whether it fits each and how fast")
     t.add_argument("--json", action="store_true")
+    t.add_argument("--model", help="a model (as for compile): memory needed, fits?, estimated decode tok/s per target")
+    t.add_argument("--tokenizer", help="tokenizer.bin for llama2.c checkpoints")
+    t.add_argument("--ctx", type=int, default=2048, help="context the memory is planned for, default 2048")
+    t.add_argument("--kv-cache", choices=["f16", "f32"], default="f16", help="KV cache element type, default f16")
+    t.add_argument("--slots", type=int, default=1, help="KV caches (conversations), default 1")
     t.set_defaults(fn=cmd_targets)
 
     r = sub.add_parser("run", help="run an artifact's program (under qemu-user when it is for another machine)",
