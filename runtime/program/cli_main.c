@@ -142,9 +142,7 @@ static void print_info(void) {
     printf("batch: %d\n", info->max_batch);
     printf("arena_bytes: %zu\n", info->arena_bytes);
     printf("weights_bytes: %zu\n", info->weights_bytes);
-#ifdef EDGEC_KERNELS_ISA
-    printf("kernels: %s\n", EDGEC_KERNELS_ISA);
-#endif
+    printf("kernels: %s\n", info->kernels);
     printf("server: %s\n", edgec_server_built_in() ? "yes" : "no (built without libmicrohttpd/cJSON)");
 }
 

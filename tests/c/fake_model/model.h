@@ -44,6 +44,7 @@ typedef struct {
     const char *name, *target;
     int n_vocab, max_ctx, max_batch, n_slots;
     size_t arena_bytes, weights_bytes;
+    const char *kernels;
 } edgec_model_info;
 
 typedef struct {
