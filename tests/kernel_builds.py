@@ -96,6 +96,8 @@ def kernel_isa(compiler: str, flags, vnni: bool = True, dotprod: bool = True) ->
         return "avx2"
     if {"__ARM_NEON", "__aarch64__"} <= macros:
         return "neon-dotprod" if dotprod and "__ARM_FEATURE_DOTPROD" in macros else "neon"
+    if {"__ARM_NEON", "__arm__"} <= macros:   # 32-bit ARM NEON (ARMv7+); the LUT header calls it "neon"
+        return "neon-armv7" if dotprod else "neon"
     if {"__SSSE3__", "__SSE4_2__"} <= macros:
         return "ssse3"
     if {"__riscv_v", "__riscv_v_intrinsic"} <= macros:
@@ -187,6 +189,11 @@ def _emulated(cross: Cross, name, compiler, flags, isa, cpu) -> Build:
 A53 = ["-march=armv8-a", "-mtune=cortex-a53"]
 DOTPROD = ["-march=armv8.2-a+dotprod"]
 NOVNNI = ["-mno-avx512vnni"]   # AVX-512 without VNNI: the vpmaddubsw path
+# VLEN-agnostic RVV 1.0, as the riscv64-rvv target builds: no auto-vectorized loops, whose vfcvt.rtz
+# conversions qemu 7.2 aborts on (QEMU issue 1441); vext_spec below only quiets qemu 7's warning
+RVV = ["-march=rv64gcv", "-mabi=lp64d", "-fno-vectorize", "-fno-slp-vectorize"]
+RV64GC = ["-march=rv64gc", "-mabi=lp64d"]   # no vector unit (the riscv64 target)
+ARMV7 = ["-march=armv7-a", "-mfpu=neon-vfpv4", "-mfloat-abi=hard", "-mtune=cortex-a7"]   # the armv7 target's ISA flags
 
 _ALL = [
     _here("gcc-native", "gcc", NATIVE),
@@ -217,10 +224,24 @@ _ALL = [
     _arm("clang-neon-a53", "clang", A53, "neon", "cortex-a53"),
     _arm("clang-neon-dotprod", "clang", DOTPROD, "neon-dotprod", "max"),
     _arm("gcc-aarch64-scalar", CROSS_GCC, ["-DEDGEC_SCALAR"], "scalar", "cortex-a53"),
+    # x86-64-v2 (SSE4.2 + SSSE3, no AVX): static, under qemu-x86_64 as a Nehalem, which has no AVX (SIGILL)
+    _emulated(X86_64, "gcc-x86-64-v2", "gcc", ["-march=x86-64-v2"], "ssse3", "Nehalem"),
+    _emulated(X86_64, "clang-x86-64-v2", "clang", ["-march=x86-64-v2"], "ssse3", "Nehalem"),
+    # RISC-V: RVV 1.0 kernels (clang 17+ intrinsics; gcc 12 has none) run at two vector lengths, and rv64gc scalar
+    _emulated(RISCV64, "clang19-rvv-128", "clang-19", RVV, "rvv", "rv64,v=true,vlen=128,vext_spec=v1.0"),
+    _emulated(RISCV64, "clang19-rvv-256", "clang-19", RVV, "rvv", "rv64,v=true,vlen=256,vext_spec=v1.0"),
+    _emulated(RISCV64, "gcc-riscv64-scalar", RISCV64.gcc, RV64GC, "scalar", "rv64,v=false"),
+    # 32-bit ARM (armhf): the NEON kernels over kernels/arm/neon/a32.h under qemu-arm as a Cortex-A7 (ARMv7 only;
+    # fp16 by vcvt: inline asm with gcc, __fp16 with clang); plain -mfpu=neon (VFPv3, Cortex-A8) takes a32.h's
+    # fallbacks: vmla for vfma, fp16 in C
+    _emulated(ARMHF, "gcc-armv7", ARMHF.gcc, ARMV7, "neon-armv7", "cortex-a7"),
+    _emulated(ARMHF, "clang-armv7", "clang", ARMV7, "neon-armv7", "cortex-a7"),
+    _emulated(ARMHF, "gcc-armv7-vfpv3", ARMHF.gcc, ["-march=armv7-a", "-mfpu=neon", "-mfloat-abi=hard"], "neon-armv7", "cortex-a8"),
 ]
 BUILDS = {b.name: b for b in _ALL}
 NEON = ["gcc-neon-a53", "gcc-neon-dotprod", "clang-neon-a53", "clang-neon-dotprod"]
 CLANG_NEON = frozenset({"clang-neon-a53", "clang-neon-dotprod"})
+ARMV7_NEON = ["gcc-armv7", "clang-armv7"]   # the armv7 target's kernels, gcc (its compiler) and clang
 
 
 def builds(*names: str) -> list[Build]:

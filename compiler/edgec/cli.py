@@ -1,4 +1,4 @@
-"""The `edgec` command line: compile, inspect, targets, run, serve, tokenize, bench, eval, check."""
+"""The `edgec` command line: compile, inspect, targets, run, serve, tokenize, bench, eval, check, verify."""
 from __future__ import annotations
 
 import argparse
@@ -146,6 +146,14 @@ def cmd_check(a) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_verify(a) -> int:
+    """Re-hashes an artifact folder or its tarball against manifest.json and sbom.cdx.json; a line per difference."""
+    from edgec.release.verify_artifact import verify_artifact
+    report = verify_artifact(Path(a.artifact))
+    print("\n".join(report.lines()))
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edgec", description="Compile language models into specialised C for edge devices.")
     p.add_argument("--version", action="version", version=f"edgec {__version__}")
@@ -243,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("artifact", help="a compiled artifact folder (out/<name>-<target>)")
     x.add_argument("--json", action="store_true", help="print the report as JSON")
     x.set_defaults(fn=cmd_check)
+
+    y = sub.add_parser("verify", help="re-check every file of an artifact or its .tar.gz against its manifest and SBOM")
+    y.add_argument("artifact", help="an artifact folder (out/<name>-<target>) or its tarball (out/<name>-<target>.tar.gz)")
+    y.set_defaults(fn=cmd_verify)
     return p
 
 

@@ -30,7 +30,8 @@ from edgec.plan.memory_plan import check_slots, plan_memory
 from edgec.plan.quantize_model import quantize_ir
 from edgec.plan.weights_blob import write_blob
 from edgec.progress import Progress
-from edgec.targets import load_target
+from edgec.release.seal import seal_artifact, write_release_tarball
+from edgec.targets import host_lacks, load_target
 from edgec.verify.check import measure_stack
 
 
@@ -201,14 +202,20 @@ def _compile(opts: CompileOptions, prog: Progress) -> CompileResult:
             manifest = json.loads((tmp / "manifest.json").read_text())   # the build adds what it linked
             prog.end_stage(f"bin/{name} {binary.stat().st_size / 2**20:.1f} MiB")
             prog.stage("verifying the binary")
-            prog.end_stage(verify_binary(binary, target.run_prefix))
+            lacks = host_lacks(target)
+            prog.end_stage(f"not run: {lacks}" if lacks else verify_binary(binary, target.run_prefix))
+        manifest = seal_artifact(tmp, out_dir, path, tarball=opts.build)   # every file's sha256 (bin/ too), the SBOM
         replace_artifact(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         remove_created(created)
         raise
+    if opts.build:
+        tarball = write_release_tarball(out_dir, manifest)   # out/<name>-<target>.tar.gz beside the folder
     if opts.build and not opts.quiet:
         print_summary(prog, manifest, out_dir, name)
+        prog.say(f"  release:  {display_text(tarball)} (sha256 of every file in manifest.json, SBOM in sbom.cdx.json; "
+                 "edgec verify checks them)")
     if not opts.quiet:
         for w in manifest["warnings"]:
             prog.say(f"  warning: {w}")

@@ -1,17 +1,25 @@
-"""Where edgec's non-Python parts live: templates/, runtime/ and targets/ at the repository root."""
+"""Where edgec's non-Python parts live: templates/, runtime/ and targets/ at the repository root in a source
+checkout (an editable install), else in the package's _data/ folder, where the wheel carries them (setup.py)."""
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from edgec.errors import EdgecError
 
+DATA_FOLDERS = ("templates", "runtime", "targets")
+PACKAGE_DATA = "_data"   # edgec/_data/<folder> in an installed wheel
 
+
+@lru_cache(maxsize=None)
 def repo_root() -> Path:
-    root = Path(__file__).resolve().parents[2]
-    if not (root / "runtime").is_dir() or not (root / "templates").is_dir():
-        raise EdgecError(f"edgec's runtime/ and templates/ are not beside the package at {root}; "
-                         "install edgec from its source tree with `pip install -e .`")
-    return root
+    """The folder holding templates/, runtime/ and targets/: the source tree first, else the installed data."""
+    package = Path(__file__).resolve().parent
+    for root in (package.parents[1], package / PACKAGE_DATA):
+        if all((root / f).is_dir() for f in DATA_FOLDERS):
+            return root
+    raise EdgecError(f"edgec's {', '.join(DATA_FOLDERS)} folders are neither in a source tree above {package} "
+                     "nor installed in it; install edgec from its wheel or from its source tree (`pip install -e .`)")
 
 
 def runtime_dir() -> Path:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import shlex
 import shutil
 import subprocess
@@ -135,10 +136,9 @@ def load_target(name: str) -> Target:
         t.cores = os.cpu_count() or 1
     if t.ram_bytes == 0:
         t.ram_bytes = _host_ram_bytes()
-    if t.l2_bytes == 0:
-        t.l2_bytes = _host_cache_bytes(2)
-    if t.l3_bytes == 0:
-        t.l3_bytes = _host_cache_bytes(3)
+    if t.arch == "native":   # a device profile's 0 means the board has no such cache
+        t.l2_bytes = t.l2_bytes or _host_cache_bytes(2)
+        t.l3_bytes = t.l3_bytes or _host_cache_bytes(3)
     if t.weight_layout == "auto":
         t.weight_layout = "i16" if "avx2" in _host_cpu_flags() else "rowmajor"
     if t.weight_layout not in ("rowmajor", "i16"):
@@ -165,3 +165,20 @@ def cpuinfo_field(key: str):
 def _host_cpu_flags() -> set:
     flags = cpuinfo_field("flags")
     return set() if flags is None else set(flags.split())
+
+
+# CPU flags (/proc/cpuinfo) an x86-64 profile's program needs to run natively here (kernels/isa.h's macros)
+X86_ISA_FLAGS = {"avx2": {"avx2", "fma", "f16c"}, "avx512": {"avx2", "fma", "f16c", "avx512f", "avx512bw"},
+                 "avx512vnni": {"avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni"},
+                 "ssse3": {"ssse3", "sse4_2"}}
+
+
+def host_lacks(target: Target) -> str:
+    """Why this machine cannot run a program built for an x86-64 profile natively ("" when it can, or
+    when the profile runs under an emulator or is not x86-64)."""
+    if target.arch != "x86_64" or target.run_prefix or target.isa not in X86_ISA_FLAGS:
+        return ""
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return f"this machine is {platform.machine()}, not x86-64"
+    missing = sorted(X86_ISA_FLAGS[target.isa] - _host_cpu_flags())
+    return f"this CPU lacks {', '.join(missing)}; run the program on a CPU with them" if missing else ""

@@ -94,17 +94,20 @@ def test_interrupt_at_every_stage_keeps_previous_artifact(tmp_path, monkeypatch)
     out = tmp_path / "art"
     compile_artifact(STORIES / "stories260K.bin", out, tokenizer=str(STORIES / "tok512.bin"), ctx=64)
     before = snapshot(out)
+    tarball = tmp_path / "stories260k-host.tar.gz"   # the release tarball beside it
+    tarball_before = tarball.read_bytes()
 
     def interrupt(*_a, **_k):
         raise KeyboardInterrupt
 
-    for stage in ("write_blob", "write_sources", "build_artifact", "verify_binary", "replace_artifact"):
+    for stage in ("write_blob", "write_sources", "build_artifact", "verify_binary", "seal_artifact", "replace_artifact"):
         with monkeypatch.context() as m:
             m.setattr(compile_mod, stage, interrupt)
             with pytest.raises(KeyboardInterrupt):
                 compile_artifact(STORIES / "stories260K.bin", out, tokenizer=str(STORIES / "tok512.bin"), ctx=128)
         assert snapshot(out) == before, stage
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["art"], stage
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["art", tarball.name], stage
+        assert tarball.read_bytes() == tarball_before, stage
 
 
 def test_killed_compile_keeps_previous_artifact(tmp_path):

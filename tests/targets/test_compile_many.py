@@ -134,3 +134,13 @@ def test_outcome_table_marks_no_fit():
     o = TargetOutcome("pi-zero", "built", kernels="neon", weights_bytes=1 << 20, memory_needed_bytes=3 << 20,
                       ram_bytes=2 << 20, binary_bytes=1 << 20)
     assert " no " in summary_table([o])[1]
+
+
+def test_x86_profile_not_run_on_a_cpu_without_its_features(monkeypatch):
+    """An x86-avx512 program is built but not run on a CPU without AVX-512: the verify stage says why."""
+    import edgec.targets as targets
+    from edgec.targets import host_lacks
+    monkeypatch.setattr(targets, "_host_cpu_flags", lambda: {"avx2", "fma", "f16c", "ssse3", "sse4_2"})
+    assert "lacks avx512_vnni, avx512bw, avx512f, avx512vl" in host_lacks(load_target("x86-avx512"))
+    assert host_lacks(load_target("x86-avx2")) == ""
+    assert host_lacks(load_target("pi5")) == ""   # runs under its emulator

@@ -21,14 +21,17 @@ from edgec.escaping import display_text
 
 BUILD_FOLDER = "build"        # the cmake build folder the artifact's CMakeLists.txt documents
 OLD_TOP_LEVEL = {"src", "firmware", "runtime", "bin", "build", "CMakeLists.txt", "manifest.json"}   # artifacts without "files"
+RECORD_FILES = ("manifest.json", "sbom.cdx.json")   # written after "files" is taken, so not in it (release/seal.py)
 
 
 def file_hashes(root: Path) -> dict:
-    """relative path -> sha256 of every file under root, in sorted order (the manifest's "files")."""
+    """relative path -> sha256 of every file under root but the records and a cmake build/ folder, in sorted
+    path order (the manifest's "files")."""
     out = {}
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and not p.is_symlink():
-            out[p.relative_to(root).as_posix()] = _sha256(p)
+    for p in sorted(root.rglob("*"), key=lambda q: q.relative_to(root).as_posix()):
+        rel = p.relative_to(root).as_posix()
+        if p.is_file() and not p.is_symlink() and rel not in RECORD_FILES and rel.split("/")[0] != BUILD_FOLDER:
+            out[rel] = _sha256(p)
     return out
 
 
@@ -70,7 +73,7 @@ def _not_replaceable(dest: Path):
     if not isinstance(manifest, dict) or "edgec_version" not in manifest:
         return "exists and its manifest.json was not written by edgec"
     listed = manifest.get("files")
-    outputs = {"manifest.json", f"bin/{manifest.get('name')}"}   # written after the file list
+    outputs = {*RECORD_FILES, f"bin/{manifest.get('name')}"}   # written after the file list
     for p in sorted(dest.rglob("*")):
         rel = p.relative_to(dest).as_posix()
         if rel.split("/")[0] == BUILD_FOLDER or rel in outputs or (p.is_dir() and not p.is_symlink()):

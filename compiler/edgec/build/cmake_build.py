@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from edgec.build.reproducible import build_environment
 from edgec.build.run_artifact import emulator_command
 from edgec.errors import EdgecError
 
@@ -19,12 +20,13 @@ def build_artifact(art: Path, cc: str, progress=None, jobs: int = 2) -> Path:
     if not shutil.which("cmake"):
         raise EdgecError("cmake is not installed; install it (apt-get install cmake) or pass --no-build")
     build = art / "build"
+    env = build_environment()   # SOURCE_DATE_EPOCH: the same sources give the same binary (docs/artifacts.md)
     cfg = subprocess.run(["cmake", "-S", str(art), "-B", str(build), f"-DCMAKE_C_COMPILER={cc}",
-                          "-DCMAKE_BUILD_TYPE=", "-G", "Unix Makefiles"], capture_output=True, text=True)
+                          "-DCMAKE_BUILD_TYPE=", "-G", "Unix Makefiles"], capture_output=True, text=True, env=env)
     if cfg.returncode != 0:
         raise EdgecError(f"cmake could not configure the build: {_last_error(cfg.stdout + cfg.stderr)}")
     proc = subprocess.Popen(["cmake", "--build", str(build), "-j", str(jobs)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, env=env)
     log = []
     for line in proc.stdout:
         log.append(line)

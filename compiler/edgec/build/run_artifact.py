@@ -143,11 +143,20 @@ def bad_manifest_field(manifest: dict) -> str | None:
 
 def cross_profile(target: str):
     """The target profile of an artifact this machine cannot run natively, or None when it can (or when
-    this edgec has no such profile: then the program is tried natively and the OS says if it cannot)."""
+    this edgec has no such profile: then the program is tried natively and the OS says if it cannot).
+    An x86-64 profile that names an emulator (x86-64-v2: qemu-x86_64 as a CPU without AVX) is for an older
+    box than this x86-64 machine: it runs under that emulator where it is installed, so a run proves the
+    program uses nothing that CPU lacks, and natively where it is not (the box itself).  An ARM profile
+    runs natively on an ARM machine of its architecture: there this machine is the board."""
     if target not in target_names():
         return None
     profile = load_target(target)
-    return None if profile.arch in ("native", "any", host_arch()) else profile
+    if profile.arch in ("native", "any"):
+        return None
+    if profile.arch == host_arch():
+        older_x86 = profile.arch == "x86_64" and bool(profile.run_prefix) and shutil.which(profile.run_prefix[0]) is not None
+        return profile if older_x86 else None
+    return profile
 
 
 def emulator_for(folder: Path, manifest: dict) -> list:

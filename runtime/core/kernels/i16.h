@@ -79,8 +79,11 @@ static inline int edgec_i16_groups(int rows) { return (rows + EDGEC_I16_ROWS - 1
 #define EDGEC_I16_KERNEL(name) edgec_i16_neon_##name
 #else
 #define EDGEC_I16_KERNEL(name) edgec_i16_scalar_##name
+#define EDGEC_I16_ISA "scalar"   /* an ISA without this family's folder file: the portable path */
 #endif
+#ifndef EDGEC_I16_ISA
 #define EDGEC_I16_ISA EDGEC_KERNELS_ISA
+#endif
 
 static inline void edgec_matmul_i16_q4_0(float *out, int ldo, const void *w, int g0, int g1, int rows, const edgec_block_q8a *xq, int n_tok, int n)
 { EDGEC_I16_KERNEL(matmul_q4_0)(out, ldo, w, g0, g1, rows, xq, n_tok, n); }

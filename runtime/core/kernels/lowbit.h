@@ -71,8 +71,11 @@ static inline void edgec_get_row_q3(float *dst, const void *w, int r, int n) { e
 #define EDGEC_LOWBIT_KERNEL(name) edgec_lneon_##name
 #else
 #define EDGEC_LOWBIT_KERNEL(name) edgec_scalar_##name
+#define EDGEC_LOWBIT_ISA "scalar"   /* an ISA without this family's folder file: the portable path */
 #endif
+#ifndef EDGEC_LOWBIT_ISA
 #define EDGEC_LOWBIT_ISA EDGEC_KERNELS_ISA
+#endif
 
 /* Low-bit weights x q8a activations: out[t*ldo + r] = dot(row r, activation t), r in [r0, r1). */
 static inline void edgec_matmul_q2(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)

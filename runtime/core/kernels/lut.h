@@ -47,7 +47,7 @@
  * Tables are path-specific bytes: build and use them with the same compiled path.
  * EDGEC_LUT_ISA names the path: "avx512" (F+BW: vpermw / vpermi2w on int16 tables; VBMI is not
  * needed), "avx2" (vpshufb on split low/high byte tables), "neon" (ARMv8.0 tbl on split byte
- * tables), "scalar".
+ * tables), "ssse3" (x86-64-v2: pshufb on the same split tables, 128 bits), "scalar".
  */
 #ifndef EDGEC_KERNELS_LUT_H
 #define EDGEC_KERNELS_LUT_H
@@ -215,6 +215,10 @@ static inline void edgec_get_row_lut_q4_1(float *dst, const void *w, int r, int 
 #include "kernels/arm/neon/lut.h"
 #define EDGEC_LUT_ISA "neon"   /* tbl only: the same path with or without sdot */
 #define EDGEC_LUT_KERNEL(name) edgec_lutneon_##name
+#elif defined(EDGEC_ISA_SSSE3)
+#include "kernels/x86/ssse3/lut.h"
+#define EDGEC_LUT_ISA "ssse3"   /* pshufb, 16 rows per lookup */
+#define EDGEC_LUT_KERNEL(name) edgec_lutssse3_##name
 #else
 #define EDGEC_LUT_ISA "scalar"
 #define EDGEC_LUT_KERNEL(name) edgec_lut_scalar_##name

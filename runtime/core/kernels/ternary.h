@@ -130,8 +130,11 @@ static inline void edgec_get_row_tq1_0(float *dst, const void *w, int r, int n) 
 #define EDGEC_TERNARY_KERNEL(name) edgec_tneon_##name
 #else
 #define EDGEC_TERNARY_KERNEL(name) edgec_scalar_##name
+#define EDGEC_TERNARY_ISA "scalar"   /* an ISA without this family's folder file: the portable path */
 #endif
+#ifndef EDGEC_TERNARY_ISA
 #define EDGEC_TERNARY_ISA EDGEC_KERNELS_ISA
+#endif
 
 /* Ternary weights x q8a activations: out[t*ldo + r] = dot(row r, activation t), r in [r0, r1). */
 static inline void edgec_matmul_tq2(float *out, int ldo, const void *w, int r0, int r1, const edgec_block_q8a *xq, int n_tok, int n)
