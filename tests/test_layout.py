@@ -78,7 +78,7 @@ def test_kernels_are_a_family_by_isa_matrix():
     """Every ISA folder has a file per family it implements and the vector layer; no per-ISA driver copies."""
     families = {"dense", "lowbit", "ternary", "i16", "ternary_i16", "lut"}
     helpers = {"vec", "float", "a32"}   # the vector layer, float kernels over it, arm/neon's ARMv7 shims
-    for isa in ("x86/avx2", "x86/avx512", "arm/neon", "x86/ssse3"):
+    for isa in ("x86/avx2", "x86/avx512", "arm/neon", "x86/ssse3", "riscv/rvv"):
         files = {p.stem for p in (KERNELS / isa).glob("*.h")}
         assert "dense" in files and ({"vec", "float"} <= files or isa == "riscv/rvv"), isa   # RVV: length-agnostic loops
         assert files - helpers <= families, f"{isa}: {sorted(files - families)} is not a weight family"

@@ -260,9 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def split_program_args(argv: list) -> tuple:
     """`edgec run|serve ARTIFACT ...`: everything after ARTIFACT is the program's, verbatim (argparse would
-    drop a `--` and read flags of its own). Returns (argv for edgec, the program's args or None)."""
+    drop a `--` and read flags of its own); one leading `--` (`edgec run ART -- -p Hi`) is the shell habit of
+    ending edgec's own flags, not the program's. Returns (argv for edgec, the program's args or None)."""
     if len(argv) >= 2 and argv[0] in ("run", "serve") and not argv[1].startswith("-"):
-        return argv[:2], argv[2:]
+        rest = argv[2:]
+        return argv[:2], rest[1:] if rest[:1] == ["--"] else rest
     return argv, None
 
 

@@ -56,6 +56,7 @@ def test_run_is_the_program(arts, target):
     ours, theirs = edgec("run", art.out_dir, *GREEDY), direct(*prefix, art.binary, *GREEDY)
     assert ours.returncode == theirs.returncode == 0, ours.stderr
     assert ours.stdout == theirs.stdout and len(ours.stdout) > len("Once upon a time")
+    assert edgec("run", art.out_dir, "--", *GREEDY).stdout == ours.stdout   # a leading -- ends edgec's flags
     bad_ours, bad_theirs = edgec("run", art.out_dir, "--no-such-flag", "--", "x"), \
         direct(*prefix, art.binary, "--no-such-flag", "--", "x")
     assert bad_ours.returncode == bad_theirs.returncode != 0

@@ -15,7 +15,8 @@ import pytest
 
 from kernel_builds import CTest, builds
 
-C_TEST = CTest("test_kernels.c", "EDGEC_KERNELS_ISA")
+# RVV at VLEN 256: built warning-free only here (72 CPU-s under qemu); tests/targets/test_riscv64.py runs whole programs at 256
+C_TEST = CTest("test_kernels.c", "EDGEC_KERNELS_ISA", build_only=frozenset({"clang19-rvv-256"}))
 runs = C_TEST.fixture()
 
 
@@ -26,9 +27,9 @@ runs = C_TEST.fixture()
     "gcc-native-novnni", "gcc-scalar-native",
     "gcc-neon-a53", "gcc-neon-dotprod", "gcc-aarch64-scalar", "clang-neon-a53", "clang-neon-dotprod",
     "gcc-x86-64-v2",
-    # RVV at two vector lengths (the same binary; about 70 CPU seconds each under qemu); gcc-riscv64-scalar (30 more)
-    # is left out: the scalar C runs in the x86 builds and in tests/targets/test_riscv64.py's rv64gc programs
+    # RVV (about 70 CPU seconds under qemu; at VLEN 256 built only); gcc-riscv64-scalar (30 more) is left out:
+    # the scalar C runs in the x86 builds and in tests/targets/test_riscv64.py's rv64gc programs
     "clang19-rvv-128", "clang19-rvv-256"), ids=str)
 def test_kernels_build_and_pass(runs, build):
     passed = C_TEST.passed(runs, build)
-    assert passed > 3000, f"only {passed} checks ran"
+    assert passed is None if build.name in C_TEST.build_only else passed > 3000, f"only {passed} checks ran"

@@ -1,7 +1,8 @@
 """The LUT (bit-plane table lookup) kernels and their weight layout.
 
 Builds tests/c/test_kernels_lut.c once per compiler / ISA path (scalar, AVX2, this CPU's best with gcc and
-clang; NEON cross-compiled for ARMv8.0 and run under qemu's Cortex-A53; a sanitizer build) in
+clang; NEON cross-compiled for ARMv8.0 and run under qemu's Cortex-A53, and for 32-bit ARMv7 (vtbl) under
+qemu's Cortex-A7; x86-64-v2 (SSSE3 pshufb) static under qemu's Nehalem, no AVX; a sanitizer build) in
 parallel, and checks that each passed every check on the path its flags select.  The Python
 layout (edgec.plan.lut_layout) is checked against block_formats' dequantization, the C test's own
 tiler and the C row lookup.
@@ -19,25 +20,31 @@ from edgec.ir.block_formats import dequantize, quantize
 from edgec.errors import EdgecError
 from edgec.plan.lut_layout import (BLOCKS, LUT_FORMATS, TABLE_BYTES_PER_VALUE_MAX, lut_bytes, lut_get_row,
                                    lut_table_bytes, to_lut_layout)
-from kernel_builds import BUILDS, CTest, builds
+from kernel_builds import ARMHF, ARMV7_NEON, BUILDS, X86_64, CTest, builds
 
 ROOT = Path(__file__).resolve().parents[2]
 C_TEST = CTest("test_kernels_lut.c", "EDGEC_LUT_ISA", vnni=False, dotprod=False)
 runs = C_TEST.fixture()
 SMALL, BIG = BUILDS["clang-asan-ubsan-O0-native"].running("small", "--small"), BUILDS["gcc-native"].running("big", "--big")
+# 32-bit ARM (armv7: 64-bit vtbl, qemu-arm as a Cortex-A7): --small; the model shapes run the same code as AArch64's
+ARMV7_SMALL = [b.running("small", "--small") for b in builds(*ARMV7_NEON)]
 
 
 # the slowest first: they start first
-@pytest.mark.parametrize("build", [BUILDS["gcc-neon-a53"], SMALL, *builds("gcc-scalar", "clang-scalar", "gcc-scalar-native", "gcc-avx2",
-                                                                          "clang-avx2", "gcc-native", "clang-native"), BIG], ids=str)
+@pytest.mark.parametrize("build", [BUILDS["gcc-neon-a53"], *builds("gcc-x86-64-v2", "clang-x86-64-v2"), SMALL, *ARMV7_SMALL,
+                                   *builds("gcc-scalar", "clang-scalar", "gcc-scalar-native", "gcc-avx2",
+                                           "clang-avx2", "gcc-native", "clang-native"), BIG], ids=str)
 def test_lut_kernels_build_and_pass(runs, build):
     passed = C_TEST.passed(runs, build)
-    want = 8 if build == BIG else 2000 if build == SMALL else 3000   # --big: one 49152 x 576 matrix
+    want = 8 if build == BIG else 2000 if build.args == ("--small",) else 3000   # --big: one 49152 x 576 matrix
     assert passed >= want, f"only {passed} checks ran"
-    if build.qemu_cpu:  # NEON: table lookups really compiled in, and no ARMv8.2 dot product
+    if build.qemu_cpu and build.cross is X86_64:  # x86-64-v2: pshufb lookups in edgec's code (static glibc has some too)
+        assert re.search(r"<edgec_\w+>:\n(?:.+\n)*?.*\bpshufb\b", runs[build].disassembly()), "no pshufb in the LUT kernels"
+    elif build.qemu_cpu:  # NEON: table lookups really compiled in, and no ARMv8.2 dot product
         disasm = runs[build].disassembly()
-        assert re.search(r"\btbl\b", disasm), "no tbl instruction in the NEON build"
-        assert not re.search(r"\b[su]dot\b", disasm), "sdot/udot in an ARMv8.0 build"
+        lookup = r"\bvtbl\.8\b" if build.cross is ARMHF else r"\btbl\b"   # 32-bit ARM: vtbl.8 on d registers
+        assert re.search(lookup, disasm), f"no {lookup} instruction in the NEON build"
+        assert not re.search(r"\bv?[su]dot\b", disasm), "sdot/udot in an ARMv8.0 / ARMv7 build"
 
 
 # ---- the Python layout --------------------------------------------------------------------

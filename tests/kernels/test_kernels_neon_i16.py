@@ -37,7 +37,7 @@ def runs(request, tmp_path_factory):
         yield r
 
 
-@pytest.mark.parametrize("build", builds(*NEON), ids=str)
+@pytest.mark.parametrize("build", builds(*NEON, "gcc-armv7"), ids=str)
 def test_i16_model_shapes_under_qemu(runs, build):
     build.require()
     assert_shapes_pass(runs[build], MODEL_SHAPES, "EDGEC_I16_ISA")

@@ -42,7 +42,7 @@ def runs(request, tmp_path_factory):
         yield r
 
 
-@pytest.mark.parametrize("build", builds(*NEON), ids=str)
+@pytest.mark.parametrize("build", builds(*NEON, "gcc-armv7"), ids=str)
 def test_ternary_model_shapes_under_qemu(runs, build):
     build.require()
     assert_shapes_pass(runs[build], MODEL_SHAPES, "EDGEC_TERNARY_ISA")

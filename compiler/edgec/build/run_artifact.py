@@ -27,7 +27,7 @@ EMULATOR_PACKAGE = "qemu-user"   # the Debian/Ubuntu package with qemu-aarch64 a
 PROGRAM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")   # what compile.sanitize_name produces
 
 # platform.machine() spellings of the architectures target profiles name
-_MACHINE_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "armv8l": "aarch64"}
+_MACHINE_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "armv8l": "armv7l"}   # armv8l: a 32-bit userland on a 64-bit ARM kernel, which runs armhf programs
 
 
 @dataclass

@@ -4,11 +4,12 @@
  *   EDGEC_ISA_AVX512  AVX-512 F+BW (VNNI vpdpbusd if __AVX512VNNI__)   kernels/x86/avx512/
  *   EDGEC_ISA_AVX2    AVX2 + FMA + F16C                                kernels/x86/avx2/
  *   EDGEC_ISA_NEON    AArch64 NEON (sdot if __ARM_FEATURE_DOTPROD)     kernels/arm/neon/
+ *                     or 32-bit ARMv7 NEON, armhf (no sdot; the AArch64-only intrinsics from arm/neon/a32.h)
  *   EDGEC_ISA_SSSE3   x86-64-v2: SSE4.2 + SSSE3 (pshufb), no AVX         kernels/x86/ssse3/
  *   EDGEC_ISA_RVV     RISC-V vector extension 1.0 (any VLEN)            kernels/riscv/rvv/
  *   EDGEC_ISA_SCALAR  anything else, or -DEDGEC_SCALAR (plain C11)     kernels/scalar/
- * EDGEC_KERNELS_ISA names it ("avx512vnni", "avx512", "avx2", "neon-dotprod", "neon", "ssse3", "rvv",
- * "scalar") and
+ * EDGEC_KERNELS_ISA names it ("avx512vnni", "avx512", "avx2", "neon-dotprod", "neon", "neon-armv7",
+ * "ssse3", "rvv", "scalar") and
  * EDGEC_KERNEL(name) is that folder's implementation of edgec_<name> (edgec_avx2_<name>, ...).
  * A new ISA adds one branch here and one folder of microkernels (docs/kernels.md).
  */
@@ -27,9 +28,11 @@
 #define EDGEC_ISA_AVX2 1
 #define EDGEC_KERNELS_ISA "avx2"
 #define EDGEC_KERNEL(name) edgec_avx2_##name
-#elif !defined(EDGEC_SCALAR) && defined(__ARM_NEON) && defined(__aarch64__)
+#elif !defined(EDGEC_SCALAR) && defined(__ARM_NEON) && (defined(__aarch64__) || __ARM_ARCH >= 7)
 #define EDGEC_ISA_NEON 1
-#if defined(__ARM_FEATURE_DOTPROD)
+#if !defined(__aarch64__)
+#define EDGEC_KERNELS_ISA "neon-armv7"   /* 32-bit ARM: the same kernels over kernels/arm/neon/a32.h, no sdot */
+#elif defined(__ARM_FEATURE_DOTPROD)
 #define EDGEC_KERNELS_ISA "neon-dotprod"
 #else
 #define EDGEC_KERNELS_ISA "neon"

@@ -93,8 +93,10 @@ static inline void EDGEC_VEC_FN(rmsnorm)(float *out, const float *x, const float
         const edgec_vec_part m = edgec_vec_part_of(n - i);
         edgec_vec_store_part(out + i, m, edgec_vec_mul(edgec_vec_mul(edgec_vec_load_part(m, x + i), sv), edgec_vec_load_part(m, w + i)));
     }
+    /* the tail counted from 0: on `for (; i < n; i++)` with a constant n (the generated model.c), gcc 12
+     * for 32-bit ARM warns "iteration 1073741823 invokes undefined behavior" */
     if (!EDGEC_VEC_MASKED_TAIL)
-        for (; i < n; i++) out[i] = x[i] * scale * w[i];
+        for (int k = 0; k < n - i; k++) out[i + k] = x[i + k] * scale * w[i + k];
 }
 
 /* y += a*x */

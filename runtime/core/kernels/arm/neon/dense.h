@@ -1,4 +1,4 @@
-/* kernels/arm/neon/dense.h - q8_0 / q4_0 / q4_1 matmul microkernels and quantize_q8a, AArch64 NEON:
+/* kernels/arm/neon/dense.h - q8_0 / q4_0 / q4_1 matmul microkernels and quantize_q8a, AArch64 NEON (and ARMv7, a32.h):
  * ARMv8.0 (Cortex-A53) and ARMv8.2 dot product (Cortex-A76).
  *
  * Quantized matmul works on chunks of 4 blocks.  A block's 32 weights sit in two int8x16
@@ -14,12 +14,13 @@
  * blocks): 2 rows x 1 token for a matvec (the activation chunk is loaded once for both rows) and
  * 1 row x 4 tokens for a batch (each unpacked weight chunk serves the 4 tokens; 2 for ARMv8.0
  * q8_0, whose tile spills at 4).
- * Everything here is AArch64-only (vpaddq, vaddvq, vfmaq, vcvtaq); 32-bit ARM uses scalar.
+ * Written for AArch64; 32-bit ARMv7 NEON (the armv7 target) compiles the same code with the AArch64-only
+ * intrinsics (vpaddq, vaddvq, vcvtaq, the _high forms, ...) from a32.h, on the ARMv8.0 path (no sdot).
  */
 #ifndef EDGEC_KERNELS_NEON_H
 #define EDGEC_KERNELS_NEON_H
 
-#include <arm_neon.h>
+#include "kernels/arm/neon/a32.h" /* <arm_neon.h>, and on 32-bit ARM the AArch64-only intrinsics */
 
 #include "kernels/scalar/dense.h"
 #include "kernels/arm/neon/float.h"
@@ -31,10 +32,10 @@
 /* 4 fp16 values as floats. */
 EDGEC_ALWAYS_INLINE float32x4_t edgec_neon_halves(uint16_t h0, uint16_t h1, uint16_t h2, uint16_t h3)
 {
-#if defined(__ARM_FP16_FORMAT_IEEE)
+#if EDGEC_NEON_F16
     /* packed in a general register: an array would go through the stack and reload */
     uint64_t h = (uint64_t)h0 | (uint64_t)h1 << 16 | (uint64_t)h2 << 32 | (uint64_t)h3 << 48;
-    return vcvt_f32_f16(vreinterpret_f16_u16(vcreate_u16(h)));
+    return edgec_neon_cvt_f16(vcreate_u16(h));
 #else
     const float f[4] = {edgec_fp16_to_fp32_c(h0), edgec_fp16_to_fp32_c(h1), edgec_fp16_to_fp32_c(h2), edgec_fp16_to_fp32_c(h3)};
     return vld1q_f32(f);
@@ -113,7 +114,7 @@ EDGEC_UNROLL
 
 /* ---- integer dot of a chunk: lane k = block k's sum(w*qx), exact ------------------ */
 
-#if defined(__ARM_FEATURE_DOTPROD)
+#if EDGEC_NEON_SDOT
 EDGEC_ALWAYS_INLINE int32x4_t edgec_neon_chunk_isum(int fmt, const edgec_neon_wchunk *w, const edgec_neon_xchunk *x)
 {
     (void)fmt;
@@ -172,7 +173,7 @@ EDGEC_ALWAYS_INLINE float32x4_t edgec_neon_fold(int fmt, float32x4_t acc, const 
  * arrays are bounded at 2 x 4: at the shared 4 x 8 gcc 12 leaves them in memory. */
 #define EDGEC_NEON_TILE_ROWS 2
 #define EDGEC_NEON_TILE_TOKENS 4
-#if defined(__ARM_FEATURE_DOTPROD)
+#if EDGEC_NEON_SDOT
 #define EDGEC_NEON_BATCH(fmt) 4
 #else
 #define EDGEC_NEON_BATCH(fmt) ((fmt) == EDGEC_FMT_Q8_0 ? 2 : 4)

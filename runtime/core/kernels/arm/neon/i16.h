@@ -1,4 +1,5 @@
-/* kernels/arm/neon/i16.h - i16-layout matmul on AArch64 NEON: ARMv8.2 sdot and ARMv8.0 (Cortex-A53).
+/* kernels/arm/neon/i16.h - i16-layout matmul on AArch64 NEON: ARMv8.2 sdot and ARMv8.0 (Cortex-A53), whose
+ * path also runs on 32-bit ARMv7 NEON (Cortex-A7; the AArch64-only intrinsics from a32.h).
  * Included only by kernels/i16.h, after its scalar helpers; same contract as kernels/x86/avx2/i16.h.
  *
  * A tile's 64-byte chunk c (kernels/i16.h's layout) is 4 q-registers, "quads": quad u holds rows
@@ -25,7 +26,7 @@
 #ifndef EDGEC_KERNELS_I16_NEON_H
 #define EDGEC_KERNELS_I16_NEON_H
 
-#include <arm_neon.h>
+#include "kernels/arm/neon/a32.h" /* <arm_neon.h>, and on 32-bit ARM the AArch64-only intrinsics */
 
 #include "kernels/arm/neon/dense.h"
 
@@ -35,7 +36,7 @@
 /* Pass shapes, quads x tokens: the largest that gcc 12 keeps in the 32 registers (its -S output,
  * the Pi targets' compiler; its pre-RA scheduler hoists loads, so wider passes spilled).  A
  * narrower pass costs only activation reloads: each weight register is loaded once per pass. */
-#if defined(__ARM_FEATURE_DOTPROD)
+#if EDGEC_NEON_SDOT
 #define EDGEC_I16_NEON_DECODE_QUADS(fmt) 4
 #define EDGEC_I16_NEON_BATCH_QUADS(fmt) 1
 #define EDGEC_I16_NEON_BATCH_TOKENS(fmt) 4
@@ -58,8 +59,8 @@ EDGEC_ALWAYS_INLINE void edgec_i16_neon_prefetch(const uint8_t *tile)
 /* 4 fp16 scales at p (any alignment) as floats. */
 EDGEC_ALWAYS_INLINE float32x4_t edgec_i16_neon_scales(const uint8_t *p)
 {
-#if defined(__ARM_FP16_FORMAT_IEEE)
-    return vcvt_f32_f16(vreinterpret_f16_u8(vld1_u8(p)));
+#if EDGEC_NEON_F16
+    return edgec_neon_cvt_f16(vreinterpret_u16_u8(vld1_u8(p)));
 #else
     return edgec_neon_halves(edgec_load_u16(p), edgec_load_u16(p + 2), edgec_load_u16(p + 4), edgec_load_u16(p + 6));
 #endif
@@ -73,7 +74,7 @@ EDGEC_ALWAYS_INLINE int8x16_t edgec_i16_neon_operand(int fmt, uint8x16_t v, int 
     return vreinterpretq_s8_u8(hi ? vshrq_n_u8(v, 4) : vandq_u8(v, vdupq_n_u8(0x0f)));
 }
 
-#if defined(__ARM_FEATURE_DOTPROD)
+#if EDGEC_NEON_SDOT
 
 /* acc + operand . dword `lane` (0..7) of the token's qs (x[0] = qs 0..15, x[1] = 16..31).  The
  * lane of vdotq_laneq_s32 must be a literal: the switch folds once the loops are unrolled. */

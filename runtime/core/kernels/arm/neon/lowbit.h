@@ -1,4 +1,4 @@
-/* kernels/arm/neon/lowbit.h - q2 / q3 matmul microkernel (the chunk unpack) on AArch64 NEON: ARMv8.0
+/* kernels/arm/neon/lowbit.h - q2 / q3 matmul microkernel (the chunk unpack) on AArch64 NEON (and ARMv7, a32.h): ARMv8.0
  * widening multiplies, sdot under __ARM_FEATURE_DOTPROD.
  *
  * A block's codes unpack into the natural order kernels/arm/neon/dense.h uses for q4_1 ("lo" = weights
@@ -13,7 +13,7 @@
 #ifndef EDGEC_KERNELS_LOWBIT_NEON_H
 #define EDGEC_KERNELS_LOWBIT_NEON_H
 
-#include <arm_neon.h>
+#include "kernels/arm/neon/a32.h" /* <arm_neon.h>, and on 32-bit ARM the AArch64-only intrinsics */
 
 #include "kernels/arm/neon/dense.h"
 

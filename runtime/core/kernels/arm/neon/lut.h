@@ -1,4 +1,5 @@
-/* kernels/arm/neon/lut.h - LUT matmul on AArch64 NEON, ARMv8.0 only (tbl, no sdot): runs on a Cortex-A53.
+/* kernels/arm/neon/lut.h - LUT matmul on AArch64 NEON, ARMv8.0 only (tbl, no sdot): runs on a Cortex-A53;
+ * on 32-bit ARMv7 (Cortex-A7) each 16-byte tbl is two 64-bit vtbl2 (a32.h).
  *
  * A table entry needs 10 bits (|entry| <= 508), tbl looks up bytes, so each group's table is
  * stored as 16 low bytes and 16 high bytes (two's complement: entry = 256*hi + lo).  A quad's
@@ -18,7 +19,7 @@
 #ifndef EDGEC_KERNELS_LUT_NEON_H
 #define EDGEC_KERNELS_LUT_NEON_H
 
-#include <arm_neon.h>
+#include "kernels/arm/neon/a32.h" /* <arm_neon.h>, and on 32-bit ARM the AArch64-only intrinsics */
 
 /* ---- tables --------------------------------------------------------------------------- */
 
@@ -60,10 +61,10 @@ EDGEC_UNROLL
 /* 8 fp16 values at p as floats (low 4, high 4). */
 EDGEC_ALWAYS_INLINE void edgec_lutneon_halves8(const uint8_t *p, float32x4_t *lo, float32x4_t *hi)
 {
-#if defined(__ARM_FP16_FORMAT_IEEE)
+#if EDGEC_NEON_F16
     uint16x8_t h = vld1q_u16((const uint16_t *)(const void *)p);
-    *lo = vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(h)));
-    *hi = vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(h)));
+    *lo = edgec_neon_cvt_f16(vget_low_u16(h));
+    *hi = edgec_neon_cvt_f16(vget_high_u16(h));
 #else
     float f[8];
     for (int i = 0; i < 8; i++) f[i] = edgec_fp16_to_fp32_c(edgec_load_u16(p + 2 * i));

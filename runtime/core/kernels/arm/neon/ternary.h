@@ -1,4 +1,4 @@
-/* kernels/arm/neon/ternary.h - tq2 / tq2_0 / tq1_0 matmul microkernels, AArch64 NEON: ARMv8.2 sdot and
+/* kernels/arm/neon/ternary.h - tq2 / tq2_0 / tq1_0 matmul microkernels, AArch64 NEON (and ARMv7, a32.h): ARMv8.2 sdot and
  * ARMv8.0 (Cortex-A53).
  * Included by kernels/ternary.h; see there for the formats and the API.
  *
@@ -24,13 +24,13 @@
 #ifndef EDGEC_KERNELS_TERNARY_NEON_H
 #define EDGEC_KERNELS_TERNARY_NEON_H
 
-#include <arm_neon.h>
+#include "kernels/arm/neon/a32.h" /* <arm_neon.h>, and on 32-bit ARM the AArch64-only intrinsics */
 
 #include "kernels/arm/neon/dense.h"
 
 #define EDGEC_TNEON_ROWS 2   /* bounds of the tile loops */
 #define EDGEC_TNEON_TOKENS 4
-#if defined(__ARM_FEATURE_DOTPROD)
+#if EDGEC_NEON_SDOT
 #define EDGEC_TNEON_MATVEC_ROWS(fmt) ((fmt) == EDGEC_FMT_TQ1_0 ? 1 : 2)
 #define EDGEC_TNEON_BATCH(fmt) 4
 #else

@@ -1,10 +1,10 @@
-/* kernels/arm/neon/vec.h - the AArch64 NEON vector layer: 4 floats per float32x4_t and the one-line
+/* kernels/arm/neon/vec.h - the AArch64 (and ARMv7, a32.h) NEON vector layer: 4 floats per float32x4_t and the one-line
  * primitives kernels/vector_math.h and kernels/float_matmul.h are written over (the contract is in
  * vector_math.h).  Loops take whole vectors only; the last n % 4 elements go to the scalar code. */
 #ifndef EDGEC_KERNELS_NEON_VEC_H
 #define EDGEC_KERNELS_NEON_VEC_H
 
-#include <arm_neon.h>
+#include "kernels/arm/neon/a32.h" /* <arm_neon.h>, and on 32-bit ARM the AArch64-only intrinsics */
 
 #include "kernels/scalar/dense.h"
 
@@ -50,8 +50,8 @@ EDGEC_ALWAYS_INLINE edgec_vec edgec_vec_load_weights(int fmt, const uint8_t *p)
     if (fmt == EDGEC_FMT_F32) return vreinterpretq_f32_u8(vld1q_u8(p));
     uint16x4_t h = vreinterpret_u16_u8(vld1_u8(p));
     if (fmt == EDGEC_FMT_BF16) return vreinterpretq_f32_u32(vshll_n_u16(h, 16)); /* bf16: upper half of a float */
-#if defined(__ARM_FP16_FORMAT_IEEE)
-    return vcvt_f32_f16(vreinterpret_f16_u16(h));
+#if EDGEC_NEON_F16
+    return edgec_neon_cvt_f16(h);
 #else
     const float f[4] = {edgec_fp16_to_fp32_c(edgec_load_u16(p)), edgec_fp16_to_fp32_c(edgec_load_u16(p + 2)),
                         edgec_fp16_to_fp32_c(edgec_load_u16(p + 4)), edgec_fp16_to_fp32_c(edgec_load_u16(p + 6))};
