@@ -232,14 +232,14 @@ static inline void edgec_lut_build_tables(void *tables, const edgec_block_q8a *x
 { EDGEC_LUT_KERNEL(build_tables)(tables, xq, n_tok, n); }
 
 static inline void edgec_matmul_lut_q2(float *out, int ldo, const void *w, int g0, int g1, int rows, const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{ EDGEC_LUT_KERNEL(matmul_q2)(out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
+{ EDGEC_LUT_KERNEL(matmul)(EDGEC_LUT_Q2, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
 static inline void edgec_matmul_lut_q3(float *out, int ldo, const void *w, int g0, int g1, int rows, const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{ EDGEC_LUT_KERNEL(matmul_q3)(out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
+{ EDGEC_LUT_KERNEL(matmul)(EDGEC_LUT_Q3, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
 static inline void edgec_matmul_lut_tq2(float *out, int ldo, const void *w, int g0, int g1, int rows, const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{ EDGEC_LUT_KERNEL(matmul_tq2)(out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
+{ EDGEC_LUT_KERNEL(matmul)(EDGEC_LUT_TQ2, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
 static inline void edgec_matmul_lut_q4_0(float *out, int ldo, const void *w, int g0, int g1, int rows, const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{ EDGEC_LUT_KERNEL(matmul_q4_0)(out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
+{ EDGEC_LUT_KERNEL(matmul)(EDGEC_LUT_Q4_0, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
 static inline void edgec_matmul_lut_q4_1(float *out, int ldo, const void *w, int g0, int g1, int rows, const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{ EDGEC_LUT_KERNEL(matmul_q4_1)(out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
+{ EDGEC_LUT_KERNEL(matmul)(EDGEC_LUT_Q4_1, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
 
 #endif

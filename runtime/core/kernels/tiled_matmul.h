@@ -156,6 +156,7 @@ EDGEC_UNROLL
 EDGEC_UNROLL
         for (int i = 0; i < EDGEC_TM_TILE_ROWS; i++) wb[i] = w + (size_t)(r + (i < R ? i : 0)) * row_bytes + (size_t)b * bb;
         EDGEC_TM_TOKEN_REFS(c - c0, b)
+        (void)c;   /* the chunk index only serves XPREP's slab; clang 19 warns where it is unused */
         if (cb > 1 && b + cb > n_blocks) {
             EDGEC_TM_NAME(tile_tail)(fmt, R, T, acc, wb, row_bytes, xp, x, n_blocks - b);
             break;

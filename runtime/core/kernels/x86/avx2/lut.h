@@ -17,6 +17,7 @@
 #define EDGEC_KERNELS_LUT_AVX2_H
 
 #include <immintrin.h>
+#include "kernels/lut_sweep.h"   /* the matrix walk shared with the other ISAs */
 
 /* ---- tables --------------------------------------------------------------------------- */
 
@@ -141,28 +142,6 @@ EDGEC_UNROLL
  * 256 KiB of weights (L2), each chunk swept once per token, so the token's tables stay in L1. */
 EDGEC_ALWAYS_INLINE void edgec_lut256_matmul(int fmt, float *out, int ldo, const void *w, int g0, int g1, int rows,
                                              const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{
-    const uint8_t *wb = (const uint8_t *)w, *tb = (const uint8_t *)tables;
-    const int groups = edgec_lut_groups(rows);
-    if (g1 > groups) g1 = groups;
-    const size_t group_bytes = edgec_lut_bytes(fmt, EDGEC_LUT_ROWS, n);
-    const int chunk = group_bytes >= ((size_t)256 << 10) ? 1 : (int)(((size_t)256 << 10) / group_bytes);
-    for (int c0 = g0; c0 < g1; c0 += chunk) {
-        const int c1 = c0 + chunk < g1 ? c0 + chunk : g1;
-        for (int t = 0; t < n_tok; t++)
-            for (int g = c0; g < c1; g++) edgec_lut256_group(fmt, out, ldo, wb, g, rows, tb, xq, t, n);
-    }
-}
-
-static inline void edgec_lut256_matmul_q2(float *out, int ldo, const void *w, int g0, int g1, int rows, const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_lut256_matmul(EDGEC_LUT_Q2, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
-static inline void edgec_lut256_matmul_q3(float *out, int ldo, const void *w, int g0, int g1, int rows, const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_lut256_matmul(EDGEC_LUT_Q3, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
-static inline void edgec_lut256_matmul_tq2(float *out, int ldo, const void *w, int g0, int g1, int rows, const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_lut256_matmul(EDGEC_LUT_TQ2, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
-static inline void edgec_lut256_matmul_q4_0(float *out, int ldo, const void *w, int g0, int g1, int rows, const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_lut256_matmul(EDGEC_LUT_Q4_0, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
-static inline void edgec_lut256_matmul_q4_1(float *out, int ldo, const void *w, int g0, int g1, int rows, const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_lut256_matmul(EDGEC_LUT_Q4_1, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
+{ edgec_lut_sweep(edgec_lut256_group, (size_t)256 << 10, fmt, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
 
 #endif

@@ -197,15 +197,4 @@ EDGEC_ALWAYS_INLINE void edgec_lut512_matmul(int fmt, float *out, int ldo, const
     }
 }
 
-static inline void edgec_lut512_matmul_q2(float *out, int ldo, const void *w, int g0, int g1, int rows, const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_lut512_matmul(EDGEC_LUT_Q2, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
-static inline void edgec_lut512_matmul_q3(float *out, int ldo, const void *w, int g0, int g1, int rows, const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_lut512_matmul(EDGEC_LUT_Q3, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
-static inline void edgec_lut512_matmul_tq2(float *out, int ldo, const void *w, int g0, int g1, int rows, const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_lut512_matmul(EDGEC_LUT_TQ2, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
-static inline void edgec_lut512_matmul_q4_0(float *out, int ldo, const void *w, int g0, int g1, int rows, const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_lut512_matmul(EDGEC_LUT_Q4_0, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
-static inline void edgec_lut512_matmul_q4_1(float *out, int ldo, const void *w, int g0, int g1, int rows, const void *tables, const edgec_block_q8a *xq, int n_tok, int n)
-{ edgec_lut512_matmul(EDGEC_LUT_Q4_1, out, ldo, w, g0, g1, rows, tables, xq, n_tok, n); }
-
 #endif
