@@ -100,11 +100,11 @@ static void end_job(srv_engine *e, srv_slot *s, srv_finish finish) {
     pthread_mutex_lock(&e->mu);
     if (finish == SRV_FINISH_CANCELLED && e->stopping) finish = SRV_FINISH_SHUTDOWN;
     srv_job *j = s->job;
+    e->n_busy--;   /* before the reply ends: a client that saw its last byte finds the slot free in /metrics */
+    srv_metrics_load(e->env.metrics, e->count, e->n_busy, e->n_slots);
     srv_slot_finish(s, &e->env, finish);
     s->job = NULL;
     s->last_used = e->clock;
-    e->n_busy--;
-    srv_metrics_load(e->env.metrics, e->count, e->n_busy, e->n_slots);
     pthread_mutex_unlock(&e->mu);
     srv_job_release(j);
 }

@@ -6,7 +6,7 @@
 
 static const edgec_model_info fake_info = {
     EDGEC_MODEL_NAME, EDGEC_TARGET_NAME, EDGEC_N_VOCAB, EDGEC_MAX_CTX, EDGEC_MAX_BATCH, EDGEC_N_SLOTS,
-    EDGEC_ARENA_BYTES, EDGEC_WEIGHTS_BYTES, "fake",
+    EDGEC_ARENA_BYTES, EDGEC_WEIGHTS_BYTES, EDGEC_KERNELS_ISA,
 };
 
 /* Marks a logit no slice has written yet; the fake's real logits are all <= 0. */
