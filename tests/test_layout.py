@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "compiler" / "edgec"
-STAGES = ["ir", "frontends", "plan", "codegen", "build", "tools", "verify", "release"]   # in pipeline order
+STAGES = ["ir", "frontends", "plan", "grammar", "codegen", "build", "tools", "verify", "release"]   # in pipeline order
 FOUNDATION = {"errors", "escaping", "paths", "progress", "render", "targets"}   # used by every stage
 DRIVERS = {"compile", "compile_many", "cli"}   # the top: may import anything
 

@@ -12,13 +12,13 @@ C side decodes by concatenation and encodes by looking byte strings up.
 """
 from __future__ import annotations
 
-import re
 import struct
 from typing import Optional
 
 from edgec.errors import EdgecError
 from edgec.frontends.chat_template import ChatFormat, chat_format_from_template
 from edgec.ir.model_ir import ModelIR, TokenizerIR
+from edgec.ir.token_bytes import token_bytes
 
 MAGIC = b"EDTK"
 VERSION = 1
@@ -29,44 +29,6 @@ PRE_IGNORE_MERGES = {"llama3", "llama-bpe"}  # HF's ignore_merges: a whole-token
 FLAG_ADD_BOS, FLAG_ADD_SPACE_PREFIX, FLAG_IGNORE_MERGES, FLAG_HAS_CHAT = 1, 2, 4, 8
 CHAT_FIELDS = ("bos_text", "system_prefix", "system_suffix", "user_prefix", "user_suffix",
                "assistant_prefix", "assistant_suffix", "default_system")
-NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
-BYTE_TOKEN = re.compile(r"<0x([0-9A-Fa-f]{2})>")
-
-
-def gpt2_byte_to_unicode() -> dict:
-    """GPT-2's map from each byte to the printable character that stands for it in a vocab."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
-        list(range(ord("®"), ord("ÿ") + 1))
-    chars = list(printable)
-    extra = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            chars.append(256 + extra)
-            extra += 1
-    return {b: chr(c) for b, c in zip(printable, chars)}
-
-
-_UNICODE_TO_BYTE = {c: b for b, c in gpt2_byte_to_unicode().items()}
-
-
-def token_bytes(kind: str, text: str, token_type: int) -> bytes:
-    """The raw bytes a vocabulary entry stands for."""
-    if token_type == BYTE:
-        m = BYTE_TOKEN.fullmatch(text)
-        if m:
-            return bytes([int(m.group(1), 16)])
-    if kind == "gpt2":
-        if token_type != NORMAL:
-            return text.encode("utf-8")  # added tokens are stored as plain text
-        # a character outside GPT-2's byte alphabet stands for its own UTF-8 bytes
-        return b"".join(bytes([_UNICODE_TO_BYTE[c]]) if c in _UNICODE_TO_BYTE else c.encode("utf-8")
-                        for c in text)
-    if token_type in (NORMAL, USER_DEFINED, UNUSED):
-        return text.replace("\u2581", " ").encode("utf-8")
-    return text.encode("utf-8")
-
-
 def _merge_triples(tok: TokenizerIR) -> list:
     ids = {}
     for i, t in enumerate(tok.tokens):
