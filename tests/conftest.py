@@ -83,3 +83,12 @@ def stories_artifacts(tmp_path_factory):
         out[target] = compile_artifact(STORIES / "stories260K.bin", tmp_path_factory.mktemp("stories") / target,
                                        target=target, tokenizer=str(STORIES / "tok512.bin"), ctx=256)
     return out
+
+
+def edgec_run(artifact, *flags, timeout: int = 300) -> subprocess.CompletedProcess:
+    """`edgec run ARTIFACT FLAGS` (the program under its profile's emulator, natively for this machine),
+    checked to succeed; output as bytes."""
+    r = subprocess.run([sys.executable, "-m", "edgec.cli", "run", str(artifact), *map(str, flags)],
+                       capture_output=True, timeout=timeout)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")[-2000:]
+    return r

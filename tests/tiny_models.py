@@ -448,3 +448,13 @@ def tiny_tokenizer_sentencepiece() -> TokenizerIR:
     return TokenizerIR(kind="sentencepiece", tokens=tokens, token_types=types, scores=scores, bos_id=1, eos_id=2,
                        unk_id=0, add_bos=True, add_space_prefix=True)
 
+
+def mixed_dense_gguf(path, seed: int):
+    """A tiny model whose matmuls take every dense kernel: q4_0, q8_0 and f16 layers, a q4_1 classifier.
+    Returns (path, config)."""
+    cfg = make_tiny_config(n_layers=3)
+    weights = random_weights(cfg, seed=seed)
+    per_layer = {"blk.0.": "q4_0", "blk.1.": "q8_0", "blk.2.": "f16"}
+    fmts = {n: "f32" if a.ndim == 1 else "q4_1" if n == "output.weight" else
+            next((f for p, f in per_layer.items() if n.startswith(p)), "q8_0") for n, a in weights.items()}
+    return write_tiny_gguf(path, cfg, fmts, weights=weights), cfg

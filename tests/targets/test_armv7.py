@@ -15,14 +15,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import STORIES, STORIES_TEXT, compile_artifact, load_ir
+from conftest import STORIES, STORIES_TEXT, compile_artifact, edgec_run, load_ir
 from edgec.ir.reference import Reference
 from test_compile_tiny import MAX_TOL, assert_greedy_matches, assert_logits_close
 from tiny_models import make_tiny_config, write_tiny_gguf
@@ -54,14 +53,6 @@ def artifacts(tmp_path_factory):
         built = {name: f.result() for name, f in futures.items()}
     built["tiny-model"] = tiny
     return built
-
-
-def edgec_run(artifact, *flags) -> subprocess.CompletedProcess:
-    """`edgec run ARTIFACT FLAGS`: the program under the target profile's emulator (natively for the host)."""
-    r = subprocess.run([sys.executable, "-m", "edgec.cli", "run", str(artifact), *map(str, flags)],
-                       capture_output=True, timeout=300)
-    assert r.returncode == 0, r.stderr.decode(errors="replace")[-2000:]
-    return r
 
 
 def greedy_logits(artifact, vocab: int, tmp: Path) -> np.ndarray:

@@ -15,18 +15,17 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import STORIES, STORIES_TEXT, compile_artifact, greedy_logits, load_ir
+from conftest import STORIES, STORIES_TEXT, compile_artifact, edgec_run, greedy_logits, load_ir
 from edgec.build.run_artifact import open_artifact
 from edgec.ir.reference import Reference
 from kernel_builds import RISCV64, SETUP_HINT
-from tiny_models import make_tiny_config, random_weights, write_tiny_gguf
+from tiny_models import mixed_dense_gguf
 
 TARGETS = ["riscv64", "riscv64-rvv"]
 KERNELS = {"riscv64": "scalar", "riscv64-rvv": "rvv"}
@@ -41,16 +40,6 @@ MAPPING_SYMBOL = re.compile(r"^\s*\d+:\s+([0-9a-f]+)\s.*\s\$x(\S*)$", re.M)   # 
 INSN_WORD = re.compile(r"^\s*[0-9a-f]+:\s+([0-9a-f]{8})\s", re.M)   # a 32-bit instruction of an objdump -d listing
 
 
-def mixed_dense_gguf(path):
-    """A tiny model whose matmuls take every dense kernel: q4_0, q8_0 and f16 layers, a q4_1 classifier."""
-    cfg = make_tiny_config(n_layers=3)
-    weights = random_weights(cfg, seed=41)
-    per_layer = {"blk.0.": "q4_0", "blk.1.": "q8_0", "blk.2.": "f16"}
-    fmts = {n: "f32" if a.ndim == 1 else "q4_1" if n == "output.weight" else
-            next((f for p, f in per_layer.items() if n.startswith(p)), "q8_0") for n, a in weights.items()}
-    return write_tiny_gguf(path, cfg, fmts, weights=weights), cfg
-
-
 @pytest.fixture(scope="module")
 def arts(tmp_path_factory):
     """stories260K and the dense model for both targets, and the dense model for the host (greedy reference)."""
@@ -59,7 +48,7 @@ def arts(tmp_path_factory):
     if missing:
         pytest.fail(f"{', '.join(missing)} not found: {SETUP_HINT}")
     base = tmp_path_factory.mktemp("riscv64")
-    dense, cfg = mixed_dense_gguf(base / "dense.gguf")
+    dense, cfg = mixed_dense_gguf(base / "dense.gguf", seed=41)
     jobs = {}
     for target in TARGETS:
         jobs[f"stories-{target}"] = dict(model=STORIES / "stories260K.bin", target=target, ctx=256,
@@ -71,14 +60,6 @@ def arts(tmp_path_factory):
         out = {k: f.result() for k, f in futures.items()}
     out["cfg"], out["dense-model"] = cfg, dense
     return out
-
-
-def edgec_run(artifact, *flags) -> subprocess.CompletedProcess:
-    """`edgec run ARTIFACT FLAGS`: the program under its profile's emulator."""
-    r = subprocess.run([sys.executable, "-m", "edgec.cli", "run", str(artifact), *map(str, flags)],
-                       capture_output=True, timeout=300)
-    assert r.returncode == 0, r.stderr.decode(errors="replace")[-2000:]
-    return r
 
 
 def run_at_vlen_256(binary, *flags) -> subprocess.CompletedProcess:

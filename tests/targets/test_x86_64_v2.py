@@ -18,7 +18,7 @@ import pytest
 from conftest import STORIES, STORIES_TEXT, compile_artifact, greedy_logits, load_ir
 from edgec.build.run_artifact import open_artifact
 from edgec.ir.reference import Reference
-from tiny_models import make_tiny_config, random_weights, write_tiny_gguf
+from tiny_models import mixed_dense_gguf, write_tiny_gguf
 
 TARGET = "x86-64-v2"
 EMULATOR = ["qemu-x86_64", "-L", "/", "-cpu", "Nehalem"]   # targets/x86-64-v2.toml's run_prefix, as edgec run adds -L /
@@ -35,23 +35,13 @@ def edgec(*args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "edgec.cli", *map(str, args)], capture_output=True, timeout=300)
 
 
-def mixed_dense_gguf(path):
-    """A tiny model whose matmuls take every dense kernel: q4_0, q8_0 and f16 layers, a q4_1 classifier."""
-    cfg = make_tiny_config(n_layers=3)
-    weights = random_weights(cfg, seed=31)
-    per_layer = {"blk.0.": "q4_0", "blk.1.": "q8_0", "blk.2.": "f16"}
-    fmts = {n: "f32" if a.ndim == 1 else "q4_1" if n == "output.weight" else
-            next((f for p, f in per_layer.items() if n.startswith(p)), "q8_0") for n, a in weights.items()}
-    return write_tiny_gguf(path, cfg, fmts, weights=weights), cfg
-
-
 @pytest.fixture(scope="module")
 def arts(tmp_path_factory):
     """stories260K for x86-64-v2; the mixed dense model and a --quant q2 model (LUT) for x86-64-v2 and host."""
     for tool in ("qemu-x86_64", "gcc", "objdump"):
         assert shutil.which(tool), f"{tool} is missing: run examples/setup.sh (qemu-user has qemu-x86_64)"
     base = tmp_path_factory.mktemp("x86v2")
-    dense, cfg = mixed_dense_gguf(base / "dense.gguf")
+    dense, cfg = mixed_dense_gguf(base / "dense.gguf", seed=31)
     plain = write_tiny_gguf(base / "plain.gguf", cfg, "f32", seed=32)
     jobs = {"stories": dict(model=STORIES / "stories260K.bin", target=TARGET, ctx=256, tokenizer=str(STORIES / "tok512.bin"))}
     for name, model, quant in (("dense", dense, None), ("q2", plain, "q2")):
