@@ -12,6 +12,19 @@
 #include "threadpool.h"
 #include "test_check.h"
 
+/* ThreadSanitizer slows the caller's ~100 ns slice past the pool's 2 us threshold whenever the machine is
+ * busy, so test_short_runs_stay_parallel's premise does not hold there; the plain builds run it. */
+#if defined(__SANITIZE_THREAD__)
+#define EDGEC_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define EDGEC_TEST_TSAN 1
+#endif
+#endif
+#ifndef EDGEC_TEST_TSAN
+#define EDGEC_TEST_TSAN 0
+#endif
+
 #define N_RUNS 10000
 
 typedef struct {
@@ -278,6 +291,6 @@ int main(void) {
     test_every_slice_once(4);
     test_parallel_sum();
     test_solo_fallback();
-    test_short_runs_stay_parallel();
+    if (!EDGEC_TEST_TSAN) test_short_runs_stay_parallel();
     return check_summary();
 }
